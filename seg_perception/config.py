@@ -1,0 +1,282 @@
+"""One typed configuration tree: defaults, ranges, descriptions and validation.
+
+The ROS parameters are this tree flattened with dots (``instances.backend``); ``config/seg_perception.yaml``
+holds the same defaults under ``perception_node: ros__parameters:``; the offline CLI reads the same YAML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+NODE_NAME = 'perception_node'
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+def param(default, description: str, *, min=None, max=None, choices: Optional[Sequence] = None,
+          read_only: bool = False, length: Optional[int] = None):
+    """A leaf of the config tree. ``read_only`` marks values that need a reconfigure (models, device)."""
+    meta = dict(description=description, min=min, max=max, choices=tuple(choices) if choices else None,
+                read_only=read_only, length=length)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls):
+    return field(default_factory=cls, metadata={'section': True})
+
+
+@dataclass
+class DepthConfig:
+    min: float = param(0.1, 'Closest valid depth in metres; nearer pixels are treated as missing.', min=0.0, max=10.0)
+    max: float = param(3.0, 'Farthest valid depth in metres; farther pixels are treated as missing.',
+                       min=0.05, max=50.0)
+
+    def check(self, prefix: str) -> None:
+        if self.min >= self.max:
+            raise ConfigError(f'{prefix}min ({self.min}) must be smaller than {prefix}max ({self.max})')
+
+
+@dataclass
+class Config:
+    device: str = param('auto', "Torch device: 'auto' picks cuda when available, else cpu.",
+                        choices=('auto', 'cpu', 'cuda'), read_only=True)
+    fp16: bool = param(False, 'Run learned models in half precision on CUDA (ignored on the CPU).', read_only=True)
+    depth: DepthConfig = section(DepthConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flattening, validation and loading
+
+
+def _hints(cls) -> Dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_section(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get('section'))
+
+
+def _walk(cls, prefix: str = ''):
+    """Yield (dotted_name, field, type, owning class) for every leaf of the tree."""
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        if _is_section(f):
+            yield from _walk(hints[f.name], f'{prefix}{f.name}.')
+        else:
+            yield f'{prefix}{f.name}', f, hints[f.name], cls
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: Any
+    type: Any
+    description: str
+    min: Optional[float]
+    max: Optional[float]
+    choices: Optional[Tuple]
+    read_only: bool
+
+
+def parameter_specs(cls=Config) -> List[ParameterSpec]:
+    """Every leaf with its default and constraints (the ROS layer builds descriptors from this)."""
+    specs = []
+    defaults = flatten(cls())
+    for name, f, tp, _ in _walk(cls):
+        m = f.metadata
+        specs.append(ParameterSpec(name, defaults[name], tp, m['description'], m['min'], m['max'],
+                                   m['choices'], m['read_only']))
+    return specs
+
+
+def flatten(cfg) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if _is_section(f):
+            out.update({f'{f.name}.{k}': v for k, v in flatten(value).items()})
+        else:
+            out[f.name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def _describe_allowed(f: dataclasses.Field, tp) -> str:
+    m = f.metadata
+    if m['choices']:
+        return 'one of ' + ', '.join(repr(c) for c in m['choices'])
+    parts = [_type_name(tp)]
+    if m['min'] is not None:
+        parts.append(f'>= {m["min"]}')
+    if m['max'] is not None:
+        parts.append(f'<= {m["max"]}')
+    if m['length'] is not None:
+        parts.append(f'with {m["length"]} elements')
+    return ' '.join(parts)
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (list, List):
+        return f'list of {typing.get_args(tp)[0].__name__}'
+    return tp.__name__
+
+
+def _coerce_scalar(value, tp):
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    raise TypeError
+
+
+def _coerce(name: str, value, f: dataclasses.Field, tp):
+    """Return the value converted to the field's type, or raise ConfigError naming key, value and rule."""
+    m = f.metadata
+    bad = ConfigError(f'{name}: {value!r} is not allowed; expected {_describe_allowed(f, tp)}')
+    try:
+        if typing.get_origin(tp) in (list, List):
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise TypeError
+            elem = typing.get_args(tp)[0]
+            value = [_coerce_scalar(v, elem) for v in value]
+            if m['length'] is not None and len(value) not in (0, m['length']):
+                raise TypeError
+            numbers = value if elem in (int, float) else []
+        else:
+            value = _coerce_scalar(value, tp)
+            numbers = [value] if tp in (int, float) else []
+    except TypeError:
+        raise bad from None
+    if m['choices'] and value not in m['choices']:
+        raise bad
+    for v in numbers:
+        if v != v or (m['min'] is not None and v < m['min']) or (m['max'] is not None and v > m['max']):
+            raise bad
+    return value
+
+
+def validate(cfg: Config) -> Config:
+    """Check every leaf and the cross-field rules; return cfg (with values coerced) or raise ConfigError."""
+    return from_flat(flatten(cfg))
+
+
+def from_flat(values: Mapping[str, Any], base: Optional[Config] = None) -> Config:
+    """Build a validated Config from dotted names, starting from ``base`` (defaults when None)."""
+    flat = flatten(base if base is not None else Config())
+    leaves = {name: (f, tp) for name, f, tp, _ in _walk(Config)}
+    for name, value in values.items():
+        if name not in leaves:
+            close = difflib.get_close_matches(name, leaves, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ''
+            raise ConfigError(f'unknown parameter {name!r}{hint}')
+        f, tp = leaves[name]
+        flat[name] = _coerce(name, value, f, tp)
+    cfg = _build(Config, flat, '')
+    _check_sections(cfg, '')
+    return cfg
+
+
+def _build(cls, flat: Dict[str, Any], prefix: str):
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if _is_section(f):
+            kwargs[f.name] = _build(hints[f.name], flat, f'{prefix}{f.name}.')
+        else:
+            kwargs[f.name] = flat[f'{prefix}{f.name}']
+    return cls(**kwargs)
+
+
+def _check_sections(obj, prefix: str) -> None:
+    check = getattr(obj, 'check', None)
+    if callable(check):
+        check(prefix)
+    for f in dataclasses.fields(obj):
+        if _is_section(f):
+            _check_sections(getattr(obj, f.name), f'{prefix}{f.name}.')
+
+
+def _flatten_mapping(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            out.update(_flatten_mapping(value, f'{name}.'))
+        else:
+            out[name] = value
+    return out
+
+
+def parameters_from_yaml(data: Mapping[str, Any], node_name: str = NODE_NAME) -> Dict[str, Any]:
+    """Dotted parameters from a YAML tree: a ROS params file (``<node>: ros__parameters:`` or
+    ``/**: ros__parameters:``, wildcard first and the node's own entries winning) or a plain tree."""
+    if not isinstance(data, Mapping):
+        raise ConfigError('configuration YAML must be a mapping at the top level')
+    ros_sections = {k: v for k, v in data.items() if isinstance(v, Mapping) and 'ros__parameters' in v}
+    if not ros_sections:
+        return _flatten_mapping(data)
+    flat: Dict[str, Any] = {}
+    for key in ('/**', node_name, f'/{node_name}'):
+        if key in ros_sections:
+            flat.update(_flatten_mapping(ros_sections[key]['ros__parameters'] or {}))
+    for key, value in ros_sections.items():  # namespaced node names such as /camera/perception_node
+        if key.endswith(f'/{node_name}') and key != f'/{node_name}':
+            flat.update(_flatten_mapping(value['ros__parameters'] or {}))
+    return flat
+
+
+def load_config(path: Optional[Path] = None, overrides: Optional[Mapping[str, Any]] = None,
+                node_name: str = NODE_NAME) -> Config:
+    """Defaults, then the YAML file (if any), then dotted ``overrides``; validated."""
+    flat: Dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f'configuration file not found: {path}')
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'configuration file {path} is not valid YAML: {exc}') from None
+        try:
+            flat.update(parameters_from_yaml(data, node_name))
+        except ConfigError as exc:
+            raise ConfigError(f'{path}: {exc}') from None
+    flat.update(overrides or {})
+    return from_flat(flat)
+
+
+def default_config_path() -> Path:
+    """The package's config/seg_perception.yaml (source tree or installed share directory)."""
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / 'config' / 'seg_perception.yaml']
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory('seg_perception')) / 'config' / 'seg_perception.yaml')
+    except Exception:  # not in an ament environment: the source tree is the only place
+        pass
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError('config/seg_perception.yaml not found next to the package or in its share directory')

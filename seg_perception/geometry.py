@@ -1,0 +1,150 @@
+"""Camera models, depth units and back-projection (numpy and torch, any device).
+
+Optical frame (REP 103): x right, y down, z forward; metres.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import yaml
+
+from .types import CameraModel
+
+log = logging.getLogger(__name__)
+
+# REP 118: 16-bit depth images are in millimetres.
+MILLIMETRES = 0.001
+
+
+def camera_from_K(K: Union[np.ndarray, Sequence[float]], width: int, height: int,
+                  distortion: Sequence[float] = (), distortion_model: str = '') -> CameraModel:
+    K = np.asarray(K, dtype=float).reshape(3, 3)
+    return CameraModel(width=int(width), height=int(height), fx=float(K[0, 0]), fy=float(K[1, 1]),
+                       cx=float(K[0, 2]), cy=float(K[1, 2]), distortion_model=distortion_model,
+                       distortion=tuple(float(x) for x in distortion))
+
+
+def camera_from_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> CameraModel:
+    return CameraModel(width=int(width), height=int(height), fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy))
+
+
+def _matrix_data(entry: Any) -> list:
+    """camera_calibration_parsers writes {rows, cols, data}; a message dump writes a flat list."""
+    if isinstance(entry, Mapping):
+        return list(entry['data'])
+    return list(entry)
+
+
+def camera_from_camera_info(info: Mapping[str, Any]) -> CameraModel:
+    """From a camera_info mapping: the ROS calibration YAML (camera_matrix, image_width, ...) or a
+    sensor_msgs/CameraInfo dump (k, d, width, height, ...)."""
+    try:
+        if 'camera_matrix' in info:
+            K = _matrix_data(info['camera_matrix'])
+            width, height = info['image_width'], info['image_height']
+            dist = _matrix_data(info.get('distortion_coefficients', {'data': []}))
+        else:
+            K = _matrix_data(info['k'])
+            width, height = info['width'], info['height']
+            dist = _matrix_data(info.get('d', []))
+        model = str(info.get('distortion_model', '') or '')
+    except KeyError as exc:
+        raise ValueError(f'camera_info is missing the field {exc.args[0]!r}') from None
+    if len(K) != 9:
+        raise ValueError(f'camera_info camera matrix must have 9 entries, got {len(K)}')
+    return camera_from_K(K, width, height, dist, model)
+
+
+def load_camera_info_yaml(path: Union[str, Path]) -> CameraModel:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'camera_info file not found: {path}')
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, Mapping):
+        raise ValueError(f'{path}: not a camera_info YAML mapping')
+    camera = camera_from_camera_info(data)
+    warn_if_distorted(camera, source=str(path))
+    return camera
+
+
+def camera_info_yaml(camera: CameraModel, camera_name: str = 'camera') -> str:
+    """The ROS calibration YAML (camera_calibration_parsers layout) for ``camera``."""
+    K = camera.K.reshape(-1).tolist()
+    P = [camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    dist = list(camera.distortion) or [0.0] * 5
+    data = {
+        'image_width': camera.width,
+        'image_height': camera.height,
+        'camera_name': camera_name,
+        'camera_matrix': {'rows': 3, 'cols': 3, 'data': K},
+        'distortion_model': camera.distortion_model or 'plumb_bob',
+        'distortion_coefficients': {'rows': 1, 'cols': len(dist), 'data': dist},
+        'rectification_matrix': {'rows': 3, 'cols': 3, 'data': [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]},
+        'projection_matrix': {'rows': 3, 'cols': 4, 'data': P},
+    }
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def warn_if_distorted(camera: CameraModel, source: str = 'camera_info') -> bool:
+    """Back-projection assumes a rectified image; say so once per call site when it is not."""
+    if camera.is_distorted:
+        log.warning('%s has non-zero distortion (%s %s): seg_perception assumes a rectified colour image '
+                    'with aligned depth; use image_rect topics or expect small 3-D errors near the borders',
+                    source, camera.distortion_model or 'unknown model',
+                    [round(c, 4) for c in camera.distortion])
+        return True
+    return False
+
+
+def depth_to_metres(depth: np.ndarray, scale: Optional[float] = None, min_depth: float = 0.0,
+                    max_depth: float = float('inf')) -> np.ndarray:
+    """float32 metres with 0 marking invalid pixels.
+
+    uint16 depth is multiplied by ``scale`` (default: millimetres, REP 118); float depth is taken as
+    metres (times ``scale`` if given). 0, NaN, inf, negatives and values outside [min_depth, max_depth]
+    become 0.
+    """
+    depth = np.asarray(depth)
+    if depth.ndim != 2:
+        raise ValueError(f'depth must be a 2-D image, got shape {depth.shape}')
+    if np.issubdtype(depth.dtype, np.integer):
+        metres = depth.astype(np.float32) * np.float32(MILLIMETRES if scale is None else scale)
+    elif np.issubdtype(depth.dtype, np.floating):
+        metres = depth.astype(np.float32, copy=True)
+        if scale is not None:
+            metres *= np.float32(scale)
+    else:
+        raise ValueError(f'depth must be an integer or float image, got dtype {depth.dtype}')
+    valid = np.isfinite(metres) & (metres > 0) & (metres >= min_depth) & (metres <= max_depth)
+    metres[~valid] = 0.0
+    return metres
+
+
+def backproject_torch(depth: torch.Tensor, camera: CameraModel) -> torch.Tensor:
+    """(H, W) depth in metres on any device -> (H, W, 3) organized points in the camera frame.
+    Invalid pixels (depth 0) map to the origin."""
+    h, w = depth.shape
+    if (h, w) != (camera.height, camera.width):
+        raise ValueError(f'depth size {w}x{h} differs from camera size {camera.width}x{camera.height}')
+    u = torch.arange(w, device=depth.device, dtype=depth.dtype)
+    v = torch.arange(h, device=depth.device, dtype=depth.dtype)
+    x = (u[None, :] - camera.cx) / camera.fx * depth
+    y = (v[:, None] - camera.cy) / camera.fy * depth
+    return torch.stack((x, y, depth), dim=-1)
+
+
+def backproject(depth: np.ndarray, camera: CameraModel) -> np.ndarray:
+    """numpy front end of :func:`backproject_torch` (shares memory on the CPU, no copy of the result)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))
+    return backproject_torch(tensor, camera).numpy()
+
+
+def project(points: np.ndarray, camera: CameraModel) -> np.ndarray:
+    """(N, 3) camera-frame points -> (N, 2) pixel coordinates (u, v)."""
+    points = np.asarray(points, dtype=np.float64)
+    z = points[:, 2]
+    return np.stack((points[:, 0] / z * camera.fx + camera.cx, points[:, 1] / z * camera.fy + camera.cy), axis=1)
