@@ -25,6 +25,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'seg-perception = seg_perception.cli:main',
+            'synthetic_camera = seg_perception.ros.synthetic_camera:main',
         ],
     },
 )

@@ -1,0 +1,119 @@
+"""synthetic_camera: a stand-in RGB-D camera publishing rendered tabletop scenes.
+
+Publishes ``color/image_raw`` (rgb8), ``depth/image_raw`` (16UC1 mm or 32FC1 m) and ``color/camera_info`` with
+identical headers at ``rate`` Hz. Rendering runs in a background thread: each scene is rendered
+``noise_variants`` times (fresh sensor noise each) and the timer cycles through those, so the publish rate does
+not depend on the render speed. With ``new_scene_every`` > 0 the scene changes every that many frames.
+"""
+from __future__ import annotations
+
+import threading
+from typing import List, Optional
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Header
+
+from ..synthetic import NoiseConfig, Renderer, SceneConfig, frame_seed, generate_scene
+from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
+
+
+class SyntheticCameraNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('synthetic_camera', **kwargs)
+        p = self._param
+        self.rate = p('rate', 30.0, 'publish rate in Hz')
+        width, height = p('width', 640, 'image width in pixels'), p('height', 480, 'image height in pixels')
+        focal = p('focal_length', 615.0 * width / 640.0, 'fx = fy in pixels (D435-like by default)')
+        self.seed = p('seed', 0, 'scene seed; scene k uses a seed derived from it')
+        self.new_scene_every = p('new_scene_every', 0, 'frames between scene changes; 0 keeps one scene')
+        self.variants = max(1, p('noise_variants', 8, 'renders per scene with fresh sensor noise'))
+        self.frame_id = p('frame_id', 'camera_color_optical_frame', 'header frame_id (optical frame)')
+        self.depth_encoding = p('depth_encoding', '16UC1', f'one of {DEPTH_OUTPUT_ENCODINGS}')
+        noise = p('noise', True, 'simulate sensor noise (off: exact depth and colour)')
+        self.scene_cfg = SceneConfig(width=width, height=height, fx=focal, fy=focal,
+                                     min_objects=p('min_objects', 1, 'fewest objects on the table'),
+                                     max_objects=p('max_objects', 15, 'most objects on the table'))
+        if self.depth_encoding not in DEPTH_OUTPUT_ENCODINGS or self.rate <= 0:
+            raise ValueError(f'synthetic_camera: depth_encoding must be one of {DEPTH_OUTPUT_ENCODINGS} and '
+                             f'rate > 0 (got {self.depth_encoding!r}, {self.rate})')
+        self.noise = NoiseConfig() if noise else NoiseConfig.off()
+        self.out = RGBDPublisher(self)
+        self._lock = threading.Lock()
+        self._current: Optional[List] = None     # [(color, depth)] of the scene being published
+        self._camera = None
+        self._next: Optional[tuple] = None       # (camera, frames) rendered ahead
+        self._scene_index = 0
+        self._published = 0
+        self._stop = threading.Event()
+        self._want_next = threading.Event()
+        self._want_next.set()
+        self._worker = threading.Thread(target=self._render_loop, daemon=True)
+        self._worker.start()
+        self.create_timer(1.0 / self.rate, self._tick)
+        self.get_logger().info(f'synthetic camera {width}x{height} at {self.rate:g} Hz, seed {self.seed}, '
+                               f'{"fixed scene" if not self.new_scene_every else f"new scene every {self.new_scene_every} frames"}')
+
+    def _param(self, name, default, description):
+        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+    def _render_loop(self):
+        while not self._stop.is_set():
+            if not self._want_next.wait(0.1):
+                continue
+            self._want_next.clear()
+            scene = generate_scene(frame_seed(self.seed, self._scene_index), self.scene_cfg)
+            renderer = Renderer(scene)
+            rng = np.random.default_rng([self.seed, self._scene_index])
+            frames = []
+            for _ in range(self.variants):
+                r = renderer.render(rng, self.noise)
+                frames.append((r.color, r.depth))
+            with self._lock:
+                self._next = (Renderer.camera_of(scene), frames)
+            self._scene_index += 1
+
+    def _tick(self):
+        with self._lock:
+            switch = self._next is not None and (
+                self._current is None or
+                (self.new_scene_every and self._published % self.new_scene_every == 0))
+            if switch:
+                self._camera, self._current = self._next
+                self._next = None
+                if self.new_scene_every:
+                    self._want_next.set()
+            if self._current is None:
+                return
+            color, depth = self._current[self._published % len(self._current)]
+            camera = self._camera
+        header = Header(frame_id=self.frame_id, stamp=self.get_clock().now().to_msg())
+        self.out.publish(header, color, depth, camera, self.depth_encoding)
+        self._published += 1
+
+    def destroy_node(self):
+        self._stop.set()
+        self._worker.join(timeout=5)
+        return super().destroy_node()
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SyntheticCameraNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    main()
