@@ -89,6 +89,175 @@ def _synth_benchmark(args, cfg, noise) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- shared options
+
+def _add_config_options(p) -> None:
+    p.add_argument('--config', type=Path, help='YAML configuration (the node\'s params file or a plain tree)')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override one parameter, e.g. --set instances.min_height=0.01 (repeatable)')
+
+
+def _load_config(args):
+    import yaml
+    from .config import ConfigError, load_config
+    overrides = {}
+    for item in args.overrides:
+        if '=' not in item:
+            raise ConfigError(f'--set expects KEY=VALUE, got {item!r}')
+        key, value = item.split('=', 1)
+        overrides[key.strip()] = yaml.safe_load(value)
+    return load_config(args.config, overrides)
+
+
+# ------------------------------------------------------------------------------------------- segment
+
+def _add_segment(sub) -> None:
+    p = sub.add_parser('segment', help='segment one saved RGB-D frame into label PNGs, overlay and result.json')
+    p.add_argument('--color', type=Path, required=True, help='colour image (PNG or JPEG)')
+    p.add_argument('--depth', type=Path, required=True,
+                   help='aligned depth: uint16 PNG (value x --depth-scale = metres) or float32 .npy in metres')
+    cam = p.add_mutually_exclusive_group(required=True)
+    cam.add_argument('--camera-info', type=Path, help='ROS camera_info YAML of the colour camera')
+    cam.add_argument('--intrinsics', help='fx,fy,cx,cy in pixels')
+    p.add_argument('--depth-scale', type=float, default=0.001, help='metres per depth PNG unit (default 0.001)')
+    p.add_argument('--out', type=Path, required=True, help='output folder')
+    _add_config_options(p)
+    p.set_defaults(func=cmd_segment)
+
+
+def _read_input_frame(args):
+    from .dataset import load_color, load_depth
+    from .geometry import camera_from_intrinsics, load_camera_info_yaml
+    from .types import RGBDFrame
+    color = load_color(args.color)
+    depth = load_depth(args.depth, args.depth_scale)
+    if color.shape[:2] != depth.shape:
+        raise ValueError(f'colour {args.color} is {color.shape[1]}x{color.shape[0]} but depth {args.depth} is '
+                         f'{depth.shape[1]}x{depth.shape[0]}: depth must be aligned to colour at the same size')
+    if args.camera_info is not None:
+        camera = load_camera_info_yaml(args.camera_info)
+    else:
+        try:
+            fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(','))
+        except ValueError:
+            raise ValueError(f'--intrinsics expects fx,fy,cx,cy, got {args.intrinsics!r}') from None
+        camera = camera_from_intrinsics(fx, fy, cx, cy, depth.shape[1], depth.shape[0])
+    return RGBDFrame(color, depth, camera)
+
+
+def write_result(out: Path, result) -> dict:
+    """The segment outputs: instances.png, surfaces.png, overlay.png, result.json."""
+    import json
+
+    import cv2
+
+    from .report import result_to_json
+    from .visualize import overlay
+    out.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out / 'instances.png'), result.instances.labels.astype(np.uint16))
+    cv2.imwrite(str(out / 'surfaces.png'), result.surfaces.labels.astype(np.uint8))
+    image = overlay(result.frame.color, result.surfaces.labels, result.instances.labels)
+    cv2.imwrite(str(out / 'overlay.png'), image[:, :, ::-1])
+    summary = result_to_json(result)
+    (out / 'result.json').write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def cmd_segment(args) -> int:
+    from .pipeline import Pipeline
+    config = _load_config(args)
+    frame = _read_input_frame(args)
+    pipeline = Pipeline(config)
+    result = pipeline.process(frame)
+    summary = write_result(args.out, result)
+    support = 'found' if summary['support_plane'] else 'NOT found'
+    print(f"{len(summary['objects'])} objects, support surface {support}; "
+          f"{result.timings_ms['total']:.0f} ms on {pipeline.device}; wrote {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- eval
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser('eval', help='instance Overlap P/R/F, %%>=75 and surface IoU over a folder of frames')
+    p.add_argument('--data', type=Path, required=True, help='a frame folder or a folder of frame folders')
+    p.add_argument('--json', type=Path, help='also write per-frame and mean metrics here')
+    p.add_argument('--limit', type=int, default=0, help='evaluate only the first N frames')
+    p.add_argument('--min-gt-pixels', type=int, default=50,
+                   help='ground-truth objects with fewer visible pixels are "don\'t care" (default 50)')
+    p.add_argument('--use-extrinsics', action='store_true',
+                   help='give the pipeline the true camera pose from scene.json (up vector known)')
+    _add_config_options(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    import json
+    from .dataset import list_frames, read_frame, read_ground_truth
+    from .evaluation import overlap_metrics, surface_iou
+    from .pipeline import Pipeline
+    pipeline = Pipeline(_load_config(args))
+    folders = list_frames(args.data)
+    if args.limit:
+        folders = folders[:args.limit]
+    if not folders:
+        raise SystemExit(f'eval: no frame folders under {args.data}')
+    rows, times = [], []
+    for folder in folders:
+        frame = read_frame(folder, with_extrinsics=args.use_extrinsics)
+        gt = read_ground_truth(folder)
+        result = pipeline.process(frame)
+        times.append(result.timings_ms['total'])
+        row = {'frame': folder.name}
+        if gt.instances is not None:
+            row.update(overlap_metrics(result.instances.labels, gt.instances, args.min_gt_pixels))
+        if gt.surfaces is not None:
+            row['surface_iou'] = surface_iou(result.surfaces.labels, gt.surfaces, frame.depth > 0)
+        rows.append(row)
+    summary = _eval_summary(rows)
+    summary['frames'] = len(rows)
+    summary['latency_ms'] = summarize(times)
+    print(f"{len(rows)} frames from {args.data}, device {pipeline.device}")
+    print(f"{'instances':<22} {'precision':>9} {'recall':>9} {'F':>9} {'%>=75':>9}")
+    if 'f' in summary:
+        print(f"{'overlap':<22} {summary['precision']:9.3f} {summary['recall']:9.3f} {summary['f']:9.3f} "
+              f"{summary['pct75']:9.3f}")
+    if 'surface_iou' in summary:
+        print('surface IoU (pixels with depth): ' +
+              ', '.join(f'{k} {v:.3f}' for k, v in summary['surface_iou'].items() if v == v))
+    lat = summary['latency_ms']
+    print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps({'summary': summary, 'per_frame': rows}, indent=1))
+    return 0
+
+
+def _eval_summary(rows) -> dict:
+    summary = {}
+    for key in ('precision', 'recall', 'f', 'pct75'):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            summary[key] = float(np.mean(values))
+    ious = [r['surface_iou'] for r in rows if 'surface_iou' in r]
+    if ious:
+        summary['surface_iou'] = {k: float(np.nanmean([i[k] for i in ious])) if any(i[k] == i[k] for i in ious)
+                                  else float('nan') for k in ious[0]}
+    return summary
+
+
+# -------------------------------------------------------------------------------------------- config
+
+def _add_config(sub) -> None:
+    p = sub.add_parser('config', help='print the default configuration as a ROS params file')
+    p.set_defaults(func=cmd_config)
+
+
+def cmd_config(args) -> int:
+    from .config import defaults_yaml
+    print(defaults_yaml(), end='')
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,14 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
     sub = parser.add_subparsers(dest='command', required=True)
     _add_synth(sub)
+    _add_segment(sub)
+    _add_eval(sub)
+    _add_config(sub)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from .config import ConfigError
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(levelname)s %(name)s: %(message)s')
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f'seg-perception {args.command}: error: {exc}', file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

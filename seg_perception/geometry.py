@@ -148,3 +148,89 @@ def project(points: np.ndarray, camera: CameraModel) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     z = points[:, 2]
     return np.stack((points[:, 0] / z * camera.fx + camera.cx, points[:, 1] / z * camera.fy + camera.cy), axis=1)
+
+
+def estimate_normals(points: torch.Tensor, valid: torch.Tensor, step: int = 2, smooth: int = 2,
+                     max_jump: float = 0.03) -> torch.Tensor:
+    """Per-pixel unit normals (H, W, 3) of an organized point map, pointing towards the camera.
+
+    Central differences ``step`` pixels apart on a ``smooth``-radius mean of the valid points (averaging tames
+    stereo noise); pixels whose neighbourhood crosses a depth jump larger than ``max_jump`` per metre of depth
+    (or lacks depth) get a zero normal.
+    """
+    from .imageops import box_sum, dot3, norm3
+    h, w, _ = points.shape
+    weight = valid.to(points.dtype)
+    p = points.permute(2, 0, 1)
+    if smooth > 0:
+        p = box_sum(p * weight, smooth) / box_sum(weight, smooth).clamp_min(1e-6)
+    s = step
+    dx = torch.zeros_like(p)
+    dy = torch.zeros_like(p)
+    dx[:, :, s:w - s] = p[:, :, 2 * s:] - p[:, :, :-2 * s]
+    dy[:, s:h - s] = p[:, 2 * s:] - p[:, :-2 * s]
+    n = torch.cross(dx, dy, dim=0)
+    n = n / norm3(n, dim=0).clamp_min(1e-12)
+    n = torch.where(dot3(n, p, dim=0) > 0, -n, n)  # towards the camera: n . p < 0
+    ok = torch.zeros_like(valid)
+    ok[s:h - s, s:w - s] = (valid[s:h - s, 2 * s:] & valid[s:h - s, :-2 * s] & valid[2 * s:, s:w - s]
+                            & valid[:-2 * s, s:w - s])
+    limit = max_jump * 2 * s * p[2].clamp_min(0.1)
+    ok &= valid & (dx[2].abs() < limit) & (dy[2].abs() < limit)
+    return (n * ok).permute(1, 2, 0)
+
+
+def plane_basis(normal: torch.Tensor):
+    """Two unit vectors spanning the plane orthogonal to ``normal`` (deterministic)."""
+    helper = torch.tensor([1.0, 0.0, 0.0], dtype=normal.dtype, device=normal.device)
+    alt = torch.tensor([0.0, 0.0, 1.0], dtype=normal.dtype, device=normal.device)
+    helper = torch.where(normal[0].abs() < 0.9, helper, alt)
+    e1 = torch.linalg.cross(normal, helper)
+    e1 = e1 / e1.norm()
+    return e1, torch.linalg.cross(normal, e1)
+
+
+def depth_noise_sigma(z: torch.Tensor, sigma_1m: float) -> torch.Tensor:
+    """Typical depth error of a stereo / structured-light sensor at depth z: sigma_1m * z^2."""
+    return sigma_1m * z * z
+
+
+def oriented_box(points: np.ndarray, up: Optional[np.ndarray] = None):
+    """(center, extent, rotation) of a box around (N, 3) points; rotation columns are the box axes.
+
+    With ``up`` the box stands upright (third axis = up) and turns about it to the principal direction of the
+    footprint, as an object resting on a table would; without it the axes are the principal axes.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    centroid = points.mean(0)
+    centred = points - centroid
+    if up is not None:
+        up = np.asarray(up, float) / np.linalg.norm(up)
+        flat = centred - np.outer(centred @ up, up)
+        _, vecs = np.linalg.eigh(flat.T @ flat)
+        a = vecs[:, 2] - (vecs[:, 2] @ up) * up
+        a /= np.linalg.norm(a)
+        axes = np.stack([a, np.cross(up, a), up], 1)
+    else:
+        _, vecs = np.linalg.eigh(centred.T @ centred)
+        axes = vecs[:, ::-1].copy()
+        if np.linalg.det(axes) < 0:
+            axes[:, 2] *= -1
+    local = centred @ axes
+    lo, hi = local.min(0), local.max(0)
+    center = centroid + axes @ ((lo + hi) / 2)
+    return center, hi - lo, axes
+
+
+def quaternion_from_matrix(R: np.ndarray) -> np.ndarray:
+    """(x, y, z, w) unit quaternion of a rotation matrix."""
+    R = np.asarray(R, dtype=np.float64)
+    w = np.sqrt(max(0.0, 1 + R[0, 0] + R[1, 1] + R[2, 2])) / 2
+    x = np.sqrt(max(0.0, 1 + R[0, 0] - R[1, 1] - R[2, 2])) / 2
+    y = np.sqrt(max(0.0, 1 - R[0, 0] + R[1, 1] - R[2, 2])) / 2
+    z = np.sqrt(max(0.0, 1 - R[0, 0] - R[1, 1] + R[2, 2])) / 2
+    x = np.copysign(x, R[2, 1] - R[1, 2])
+    y = np.copysign(y, R[0, 2] - R[2, 0])
+    z = np.copysign(z, R[1, 0] - R[0, 1])
+    q = np.array([x, y, z, w])
+    return q / np.linalg.norm(q)

@@ -6,7 +6,7 @@ z forward). Images are numpy arrays; depth is float32 metres with 0 marking an i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -98,8 +98,8 @@ class RGBDFrame:
 class Plane:
     """A plane n . p + d = 0 in the camera frame, n unit length and pointing towards the camera."""
 
-    normal: np.ndarray
-    offset: float
+    normal: Any      # (3,) numpy array, or a torch tensor inside the pipeline
+    offset: Any
     surface_class: int
     inlier_count: int
 
@@ -109,19 +109,28 @@ class Plane:
 
 @dataclass(frozen=True, eq=False)
 class SurfaceResult:
-    """labels: (H, W) uint8 surface class ids; planes: fitted planes, support surface first if found."""
+    """labels: (H, W) uint8 surface class ids; planes: fitted planes, support surface first if found;
+    up: world up in the camera frame. Inside the pipeline arrays are torch tensors on its device (plus
+    per-pixel ``heights`` above the support, its ``footprint`` and the ``raised`` pixels above it for the
+    instance stage); the pipeline
+    returns numpy arrays."""
 
-    labels: np.ndarray
+    labels: Any
     planes: Tuple[Plane, ...]
-    up: np.ndarray
+    up: Any
     support_plane: Optional[Plane]
+    heights: Any = None
+    footprint: Any = None
+    raised: Any = None
+    support_model: Any = None
 
 
 @dataclass(frozen=True, eq=False)
 class InstanceResult:
-    """labels: (H, W) uint16, 0 = none, 1..N = object id; per-object metadata indexed by id - 1."""
+    """labels: (H, W) uint16 (int64 tensor inside the pipeline), 0 = none, 1..N = object id;
+    per-object metadata indexed by id - 1."""
 
-    labels: np.ndarray
+    labels: Any
     class_names: Tuple[str, ...] = ()
     scores: Tuple[float, ...] = ()
 

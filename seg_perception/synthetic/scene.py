@@ -397,6 +397,25 @@ def _slide_against(resting: _Resting, neighbour: np.ndarray, direction: np.ndarr
     return centre + direction * (hi + rng.uniform(0, 0.004))
 
 
+def _sees(camera_to_world: np.ndarray, cfg: SceneConfig, point: np.ndarray, table_half: np.ndarray,
+          table_height: float) -> bool:
+    """The point projects into the central part of the image and the table top does not hide it."""
+    eye = camera_to_world[:3, 3]
+    p = np.linalg.inv(camera_to_world) @ np.r_[point, 1.0]
+    if p[2] <= 0.1:
+        return False
+    u = p[0] / p[2] * cfg.fx + (cfg.width - 1) / 2
+    v = p[1] / p[2] * cfg.fy + (cfg.height - 1) / 2
+    if not (0.1 * cfg.width < u < 0.9 * cfg.width and 0.1 * cfg.height < v < 0.9 * cfg.height):
+        return False
+    if point[2] < table_height:  # below the table top: the ray must not cross the table
+        t = (eye[2] - table_height) / (eye[2] - point[2])
+        cross = eye[:2] + t * (point[:2] - eye[:2])
+        if np.all(np.abs(cross) <= table_half):
+            return False
+    return True
+
+
 def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     cfg = cfg or SceneConfig()
     rng = np.random.default_rng(seed)
@@ -425,45 +444,53 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     camera_to_world = look_at(eye, target, roll=rng.normal(0, np.radians(3)))
     view = np.array([np.cos(azimuth), np.sin(azimuth)])  # from the table towards the camera
 
-    # walls behind the table, facing it
-    sides = [np.array(s) for s in ([1, 0], [-1, 0], [0, 1], [0, -1])]
-    sides.sort(key=lambda s: float(s @ view))
-    for i in range(int(rng.integers(0, cfg.max_walls + 1))):
-        side = sides[i]
-        half = np.array([sx, sy]) / 2
-        gap = rng.uniform(0.05, 0.8)
-        centre = side * (half + gap + 0.025)
-        size = [0.05, 8.0, 3.0] if side[0] != 0 else [8.0, 0.05, 3.0]
-        bodies.append(_appearance(rng, Body(f'wall{i}', {'shape': 'box', 'size': size},
-                                            _pose(np.eye(3), [centre[0], centre[1], 1.5]), SURFACE_WALL), 'room'))
-
     # objects on the table
     n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
     table_region = _rect(0, 0, sx / 2, sy / 2)
     _fill_surface(rng, cfg, table_region, h, n, 'object', 1, 'table', bodies, stack=True)
 
-    # distractors: a shelf at another height or objects on the floor, beside the table
+    # distractors: a shelf at another height or objects on the floor, beyond the table's far edge (what
+    # the camera sees past the table) or beside it
+    sides = [np.array(sd) for sd in ([1, 0], [-1, 0], [0, 1], [0, -1])]
+    sides.sort(key=lambda sd: float(sd @ view))      # sides[0]: the far side, seen across the table
+    half = np.array([sx, sy]) / 2
+    reserved = {}                                    # side index -> how far beyond the edge it is occupied
     extras = {}
     if rng.random() < cfg.distractor_probability:
-        lateral = sides[2] if rng.random() < 0.5 else sides[3]   # a side the camera sees across
-        half = np.array([sx, sy]) / 2
-        if rng.random() < 0.5:
-            w, d = rng.uniform(0.3, 0.6), rng.uniform(0.25, 0.45)
-            sh = float(np.clip(h + rng.choice([-1, 1]) * rng.uniform(0.12, 0.35), 0.25, 1.3))
-            centre = lateral * (half + rng.uniform(0.08, 0.3) + d / 2) + (1 - np.abs(lateral)) * rng.uniform(-0.2, 0.2)
-            size = [d, w, sh] if lateral[0] != 0 else [w, d, sh]
-            bodies.append(_appearance(rng, Body('shelf', {'shape': 'box', 'size': size},
-                                                _pose(np.eye(3), [centre[0], centre[1], sh / 2]), SURFACE_OTHER),
-                                      'room'))
-            region = _rect(centre[0], centre[1], size[0] / 2, size[1] / 2)
-            extras['distractor'] = 'shelf'
-            _fill_surface(rng, cfg, region, sh, int(rng.integers(1, 4)), 'object', 0, 'shelf', bodies, False)
+        kind = 'shelf' if rng.random() < 0.5 else 'floor_objects'
+        w, d = (rng.uniform(0.3, 0.6), rng.uniform(0.25, 0.45)) if kind == 'shelf' else (0.6, 0.3)
+        top = float(np.clip(h + rng.choice([-1, 1]) * rng.uniform(0.12, 0.35), 0.25, 1.3)) if kind == 'shelf' \
+            else 0.0
+        # a place the camera sees: in the image and not hidden under the table
+        for attempt in range(20):
+            k = 0 if attempt < 6 and rng.random() < 0.7 else int(rng.choice([0, 2, 3]))
+            side, across = sides[k], 1 - np.abs(sides[k])
+            gap = rng.uniform(0.08, 0.3)
+            centre = side * (half + gap + d / 2) + across * rng.uniform(-0.6, 0.6) * half
+            if _sees(camera_to_world, cfg, np.r_[centre, top + 0.03], half, h):
+                break
         else:
-            centre = lateral * (half + rng.uniform(0.1, 0.3) + 0.15)
-            size = [0.3, 0.6] if lateral[0] != 0 else [0.6, 0.3]
+            kind = None
+        if kind is not None:
+            size = [d, w] if side[0] != 0 else [w, d]
             region = _rect(centre[0], centre[1], size[0] / 2, size[1] / 2)
-            extras['distractor'] = 'floor_objects'
-            _fill_surface(rng, cfg, region, 0.0, int(rng.integers(1, 4)), 'object', 0, 'floor', bodies, False)
+            extras['distractor'] = kind
+            if kind == 'shelf':
+                bodies.append(_appearance(rng, Body('shelf', {'shape': 'box', 'size': size + [top]},
+                                                    _pose(np.eye(3), [centre[0], centre[1], top / 2]),
+                                                    SURFACE_OTHER), 'room'))
+            _fill_surface(rng, cfg, region, top, int(rng.integers(1, 4)), 'object', 0,
+                          'shelf' if kind == 'shelf' else 'floor', bodies, False)
+            reserved[k] = gap + d + (0.15 if kind == 'floor_objects' else 0.0)
+
+    # walls behind the table, facing it
+    for i in range(int(rng.integers(0, cfg.max_walls + 1))):
+        side = sides[i]
+        gap = max(rng.uniform(0.05, 0.8), reserved.get(i, 0.0) + 0.05)
+        centre = side * (half + gap + 0.025)
+        size = [0.05, 8.0, 3.0] if side[0] != 0 else [8.0, 0.05, 3.0]
+        bodies.append(_appearance(rng, Body(f'wall{i}', {'shape': 'box', 'size': size},
+                                            _pose(np.eye(3), [centre[0], centre[1], 1.5]), SURFACE_WALL), 'room'))
 
     # instance ids: objects on the support surface (directly or stacked), in placement order
     next_id = 1

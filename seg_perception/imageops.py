@@ -1,0 +1,53 @@
+"""Small image filters on torch tensors that stay fast on the CPU (torch's pooling is slow for one channel)."""
+from __future__ import annotations
+
+import torch
+
+
+def _shift_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    out = x.clone()
+    n = x.shape[dim]
+    for k in range(1, radius + 1):
+        if k >= n:
+            break
+        a = out.narrow(dim, k, n - k)
+        torch.maximum(a, x.narrow(dim, 0, n - k), out=a)
+        b = out.narrow(dim, 0, n - k)
+        torch.maximum(b, x.narrow(dim, k, n - k), out=b)
+    return out
+
+
+def dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Maximum over a (2r+1) x (2r+1) square of the last two dimensions (bool, integer or float)."""
+    if radius <= 0:
+        return x
+    as_bool = x.dtype == torch.bool
+    y = x.to(torch.uint8) if as_bool else x
+    y = _shift_max(_shift_max(y, radius, -1), radius, -2)
+    return y.bool() if as_bool else y
+
+
+def _shift_add(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    out = x.clone()
+    n = x.shape[dim]
+    for k in range(1, min(radius, n - 1) + 1):
+        out.narrow(dim, k, n - k).add_(x.narrow(dim, 0, n - k))
+        out.narrow(dim, 0, n - k).add_(x.narrow(dim, k, n - k))
+    return out
+
+
+def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Sum over a (2r+1) x (2r+1) window of the last two dimensions (zero outside); for small radii."""
+    return _shift_add(_shift_add(x, radius, -1), radius, -2)
+
+
+def norm3(v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Euclidean length over a size-3 dimension (much faster than torch.linalg.norm there on the CPU)."""
+    a, b, c = v.unbind(dim)
+    return torch.sqrt(a * a + b * b + c * c)
+
+
+def dot3(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    a0, a1, a2 = u.unbind(dim)
+    b0, b1, b2 = v.unbind(dim)
+    return a0 * b0 + a1 * b1 + a2 * b2

@@ -1,0 +1,299 @@
+"""Class-agnostic geometric instances: what stands on the support surface, split where objects meet.
+
+Candidates are the surface stage's raised pixels (above the support plane, anywhere). Pixels on a
+boundary between two objects are set aside, the rest is split into 4-connected regions, and the set-aside
+pixels rejoin their neighbouring region. A boundary is
+- a depth step larger than ``depth_jump`` per metre of depth and pixel of spacing (one object in front of
+  another),
+- a concave crease: normals turning towards each other across the pixel (two convex objects touching),
+- a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
+Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
+regions mostly beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; small
+depth holes enclosed by one object are filled. Ids run left to right by centroid.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config
+from ..imageops import box_sum, dilate, dot3, norm3
+from ..labeling import connected_components
+from ..prepare import PreparedFrame
+from ..types import SURFACE_OBJECT, InstanceResult, SurfaceResult
+
+_CREASE_STEP = int(__import__("os").environ.get("CSTEP", 3))   # pixels either side of a pixel when testing for a concave crease
+_REGROW_ITERATIONS = 4
+_STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
+_WEAK_BORDER = 0.25       # regions meeting along a border with less strong evidence than this share merge
+
+
+class ClusterInstanceSegmenter:
+    name = 'clusters'
+
+    def __init__(self, config: Config):
+        self.cfg = config.instances
+
+    def segment(self, pf: PreparedFrame, surfaces: SurfaceResult) -> InstanceResult:
+        empty = torch.zeros(pf.shape, dtype=torch.int64, device=pf.device)
+        if surfaces.raised is None or not bool((surfaces.labels == SURFACE_OBJECT).any()):
+            return InstanceResult(empty)
+        candidates = self._standing_blobs(pf, surfaces)
+        if not bool(candidates.any()):
+            return InstanceResult(empty)
+        boundary, strong = self._boundaries(pf, candidates)
+        core = candidates & ~boundary
+        labels, count = connected_components(core)
+        labels = labels.to(pf.device)
+        labels = _regrow(labels, candidates, _REGROW_ITERATIONS)
+        # candidate regions with no core at all (small objects that are all boundary) become regions too
+        orphans, n_orphans = connected_components(candidates & (labels == 0))
+        if n_orphans:
+            labels = torch.where(labels > 0, labels, torch.where(orphans.to(pf.device) > 0,
+                                                                 orphans.to(pf.device) + count, labels))
+            count += n_orphans
+        labels, count = _merge_weak_borders(labels, count, strong, pf.depth, self.cfg.depth_jump * pf.stride)
+        labels, count = self._merge_fragments(pf, labels, count)
+        labels, count = self._keep_supported(surfaces, labels, count)
+        labels = _fill_enclosed_holes(labels, pf.valid)
+        labels, count = _order_left_to_right(labels, count)
+        return InstanceResult(labels, ('unknown',) * count, (1.0,) * count)
+
+    def _standing_blobs(self, pf: PreparedFrame, surfaces: SurfaceResult) -> torch.Tensor:
+        """Raised pixels whose smooth (no depth step) connected blob lies mostly over the support's footprint.
+        A robot arm or platform, a shelf or a wall reaching over the table's edge is one blob mostly outside
+        it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
+        raised = surfaces.raised
+        z = pf.depth
+        limit = self.cfg.depth_jump * pf.stride * z.clamp_min(0.1)
+        cut = torch.zeros_like(raised)
+        cut[:, 1:] |= (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
+        cut[1:] |= (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
+        blobs, count = connected_components(raised & ~cut)
+        if count == 0:
+            return raised & False
+        blobs = _regrow(blobs.to(pf.device), raised, 2)
+        inside = torch.bincount(blobs.view(-1), weights=(surfaces.labels == SURFACE_OBJECT).view(-1).float(),
+                                minlength=count + 1)
+        total = torch.bincount(blobs.view(-1), minlength=count + 1).float().clamp_min(1)
+        keep = inside / total >= self.cfg.min_inside
+        keep[0] = False
+        return keep[blobs]
+
+    # -- boundaries -----------------------------------------------------------------------------------------
+
+    def _boundaries(self, pf: PreparedFrame, candidates: torch.Tensor) -> torch.Tensor:
+        c = self.cfg
+        z = pf.depth
+        boundary = torch.zeros_like(candidates)
+        # depth steps between 4-neighbours
+        limit = c.depth_jump * pf.stride * z.clamp_min(0.1)  # the step grows with the pixel spacing
+        jump_x = (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
+        jump_y = (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
+        # only between two measured pixels: missing depth is no evidence of an edge
+        jump_x &= (candidates[:, 1:] | candidates[:, :-1]) & pf.valid[:, 1:] & pf.valid[:, :-1]
+        jump_y &= (candidates[1:] | candidates[:-1]) & pf.valid[1:] & pf.valid[:-1]
+        boundary[:, 1:] |= jump_x
+        boundary[:, :-1] |= jump_x
+        boundary[1:] |= jump_y
+        boundary[:-1] |= jump_y
+        # concave creases, from smooth normals over a wider window
+        crease = torch.zeros_like(z)
+        if c.concavity > 0 or c.color_edge > 0:
+            crease = _concavity(pf.points, pf.normals)
+        strong = boundary.clone()
+        if c.concavity > 0:
+            boundary |= crease < -c.concavity
+            strong |= crease < -_STRONG_CREASE * c.concavity
+        if c.color_edge > 0:
+            hint = _near(jump_x, jump_y, z.shape)
+            edge = (_color_gradient(pf.color) > c.color_edge) & hint
+            boundary |= edge
+            strong |= edge
+        return boundary & candidates, strong & candidates
+
+    # -- clean-up ------------------------------------------------------------------------------------------
+
+    def _merge_fragments(self, pf: PreparedFrame, labels: torch.Tensor, count: int):
+        """Fragments under min_area join the neighbour with the longest smooth shared border, or are dropped."""
+        cam = pf.camera
+        z = pf.depth
+        pixel_area = (z * z) / (cam.fx * cam.fy)
+        for _ in range(2):
+            area = torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1)
+            small = area < self.cfg.min_area
+            small[0] = False
+            if not bool(small.any()):
+                break
+            border = _border_counts(labels, z, self.cfg.depth_jump * pf.stride, count)
+            border[:, 0] = 0
+            border[0, :] = 0
+            border.fill_diagonal_(0)
+            border[:, small] = 0  # merge into large regions only
+            best = border.argmax(1)
+            has = border.max(1).values > 0
+            target = torch.arange(count + 1, device=labels.device)
+            target[small] = torch.where(has[small], best[small], torch.zeros_like(best[small]))
+            labels = target[labels]
+        return _compact(labels)
+
+    def _keep_supported(self, surfaces: SurfaceResult, labels: torch.Tensor, count: int):
+        """Keep regions standing mostly over the support's footprint. Raised things that continue beyond it
+        (a robot arm reaching in, a shelf, a wall) are mostly outside and go; an object at the table's edge
+        is mostly inside and stays whole."""
+        if count == 0:
+            return labels, 0
+        inside = torch.bincount(labels.view(-1), weights=surfaces.labels.view(-1).eq(SURFACE_OBJECT).float(),
+                                minlength=count + 1)
+        total = torch.bincount(labels.view(-1), minlength=count + 1).float().clamp_min(1)
+        keep = inside / total >= self.cfg.min_inside
+        keep[0] = False
+        labels = torch.where(keep[labels], labels, torch.zeros_like(labels))
+        return _compact(labels)
+
+
+def _merge_weak_borders(labels: torch.Tensor, count: int, strong: torch.Tensor, depth: torch.Tensor,
+                        jump_per_m: float):
+    """Merge neighbouring regions whose shared border carries little strong boundary evidence: noise in the
+    normals closes small loops of weak crease pixels, real object contacts are strong along their length."""
+    if count < 2:
+        return labels, count
+    n = count + 1
+    total = torch.zeros(n * n, device=labels.device)
+    evidence = torch.zeros(n * n, device=labels.device)
+    for a, b, za, zb, sa, sb in ((labels[:, :-1], labels[:, 1:], depth[:, :-1], depth[:, 1:], strong[:, :-1],
+                                  strong[:, 1:]),
+                                 (labels[:-1], labels[1:], depth[:-1], depth[1:], strong[:-1], strong[1:])):
+        smooth = (za - zb).abs() < jump_per_m * torch.minimum(za, zb).clamp_min(0.1)
+        pair = (a != b) & (a > 0) & (b > 0) & smooth
+        key = torch.minimum(a, b)[pair] * n + torch.maximum(a, b)[pair]
+        total += torch.bincount(key, minlength=n * n).float()
+        evidence += torch.bincount(key, weights=(sa | sb)[pair].float(), minlength=n * n)
+    weak = (total >= 3) & (evidence < _WEAK_BORDER * total)
+    pairs = torch.nonzero(weak).squeeze(1).tolist()
+    if not pairs:
+        return labels, count
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for key in pairs:
+        a, b = find(key // n), find(key % n)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    target = torch.tensor([find(i) for i in range(n)], device=labels.device)
+    return _compact(target[labels])
+
+
+def _near(jump_x, jump_y, shape) -> torch.Tensor:
+    out = torch.zeros(shape, dtype=torch.bool, device=jump_x.device)
+    out[:, 1:] |= jump_x
+    out[:, :-1] |= jump_x
+    out[1:] |= jump_y
+    out[:-1] |= jump_y
+    return dilate(out, 2)
+
+
+def _concavity(points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """Most concave crease through each pixel: (n(+k) - n(-k)) . unit(p(+k) - p(-k)), along x and y; negative
+    where the surface folds inwards (a valley between touching objects)."""
+    k = _CREASE_STEP
+    h, w, _ = points.shape
+    out = torch.zeros((h, w), dtype=points.dtype, device=points.device)
+    known = normals.abs().sum(-1) > 0
+    # along x
+    dn = normals[:, 2 * k:] - normals[:, :-2 * k]
+    dp = points[:, 2 * k:] - points[:, :-2 * k]
+    val = dot3(dn, dp) / norm3(dp).clamp_min(1e-6)
+    ok = known[:, 2 * k:] & known[:, :-2 * k]
+    out[:, k:w - k] = torch.minimum(out[:, k:w - k], torch.where(ok, val, torch.zeros_like(val)))
+    # along y
+    dn = normals[2 * k:] - normals[:-2 * k]
+    dp = points[2 * k:] - points[:-2 * k]
+    val = dot3(dn, dp) / norm3(dp).clamp_min(1e-6)
+    ok = known[2 * k:] & known[:-2 * k]
+    out[k:h - k] = torch.minimum(out[k:h - k], torch.where(ok, val, torch.zeros_like(val)))
+    return out
+
+
+def _color_gradient(color: torch.Tensor) -> torch.Tensor:
+    """Largest channel difference across each pixel (2 px apart) of a lightly smoothed image, 0-255 scale."""
+    img = color.permute(2, 0, 1).float()[None]
+    img = box_sum(img[0], 1) / 9.0  # keeps colour noise out
+    gx = torch.zeros_like(img)
+    gy = torch.zeros_like(img)
+    gx[:, :, 1:-1] = (img[:, :, 2:] - img[:, :, :-2]).abs()
+    gy[:, 1:-1] = (img[:, 2:] - img[:, :-2]).abs()
+    return torch.maximum(gx, gy).amax(0)
+
+
+def _regrow(labels: torch.Tensor, allowed: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Unlabelled allowed pixels take a neighbouring label (the larger id where two meet)."""
+    for _ in range(iterations):
+        grown = dilate(labels, 1)
+        labels = torch.where((labels == 0) & allowed, grown, labels)
+    return labels
+
+
+def _border_counts(labels: torch.Tensor, depth: torch.Tensor, jump_per_m: float, count: int) -> torch.Tensor:
+    """(count+1)^2 matrix: how many smooth 4-neighbour borders (depth step below the limit) each pair shares."""
+    n = count + 1
+    total = torch.zeros(n * n, device=labels.device)
+    for a, b, za, zb in ((labels[:, :-1], labels[:, 1:], depth[:, :-1], depth[:, 1:]),
+                         (labels[:-1], labels[1:], depth[:-1], depth[1:])):
+        smooth = (za - zb).abs() < jump_per_m * torch.minimum(za, zb).clamp_min(0.1)
+        pair = (a != b) & smooth
+        total += torch.bincount((a[pair] * n + b[pair]), minlength=n * n).float()
+        total += torch.bincount((b[pair] * n + a[pair]), minlength=n * n).float()
+    return total.view(n, n)
+
+
+def _fill_enclosed_holes(labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Missing-depth regions whose every valid neighbour belongs to one object become part of it."""
+    holes, count = connected_components(~valid)
+    if count == 0:
+        return labels
+    holes = holes.to(labels.device)
+    ring = dilate(holes, 1)
+    ring = torch.where(valid & (ring > 0), ring, torch.zeros_like(ring))
+    idx = ring.view(-1)
+    sel = idx > 0
+    lo = torch.full((count + 1,), 2 ** 31, device=labels.device, dtype=torch.int64)
+    hi = torch.full((count + 1,), -1, device=labels.device, dtype=torch.int64)
+    vals = labels.view(-1)[sel]
+    lo = lo.scatter_reduce(0, idx[sel], vals, reduce='amin')
+    hi = hi.scatter_reduce(0, idx[sel], vals, reduce='amax')
+    fill = torch.where((lo == hi) & (lo > 0), lo, torch.zeros_like(lo))
+    fill[0] = 0
+    filled = fill[holes]
+    return torch.where((labels == 0) & (filled > 0), filled, labels)
+
+
+def _compact(labels: torch.Tensor):
+    """Renumber the labels in use to 1..count (0 stays 0), in O(pixels)."""
+    counts = torch.bincount(labels.view(-1))
+    present = counts > 0
+    present[0] = False
+    new_id = torch.cumsum(present.long(), 0) * present
+    return new_id[labels], int(present.sum())
+
+
+def _order_left_to_right(labels: torch.Tensor, count: int):
+    """Ids 1..N by centroid column, then row: stable while the scene does not change."""
+    if count == 0:
+        return labels, 0
+    h, w = labels.shape
+    cols = torch.arange(w, device=labels.device, dtype=torch.float32).expand(h, w)
+    rows = torch.arange(h, device=labels.device, dtype=torch.float32)[:, None].expand(h, w)
+    n = torch.bincount(labels.view(-1), minlength=count + 1).float().clamp_min(1)
+    cu = torch.bincount(labels.view(-1), weights=cols.reshape(-1), minlength=count + 1) / n
+    cv = torch.bincount(labels.view(-1), weights=rows.reshape(-1), minlength=count + 1) / n
+    key = cu[1:] * (h + 1) + cv[1:]
+    order = torch.argsort(key)
+    new_id = torch.zeros(count + 1, dtype=torch.int64, device=labels.device)
+    new_id[order + 1] = torch.arange(1, count + 1, device=labels.device)
+    return new_id[labels], count

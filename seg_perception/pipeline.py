@@ -1,0 +1,115 @@
+"""Pipeline(config).process(frame): surfaces -> instances (-> clouds -> grasps), each stage timed."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Dict
+
+import numpy as np
+import torch
+
+from .config import Config, validate
+from .instances import make_instance_segmenter
+from .geometry import backproject_torch
+from .imageops import dilate
+from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
+from .surfaces import make_surface_segmenter
+from .surfaces.planes import raised_above_support
+from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, InstanceResult, PerceptionResult, Plane,
+                    RGBDFrame, SurfaceResult)
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Configured once (models loaded, device chosen); ``process`` runs one frame."""
+
+    def __init__(self, config: Config = None):
+        self.config = validate(config or Config())
+        self.device = resolve_device(self.config.device)
+        self.surfaces = make_surface_segmenter(self.config)
+        self.instances = make_instance_segmenter(self.config)
+
+    def warm_up(self, height: int = 480, width: int = 640) -> None:
+        """One run on a synthetic flat frame so the first real frame is not slowed by lazy initialisation."""
+        from .types import CameraModel
+        cam = CameraModel(width, height, 0.96 * width, 0.96 * width, width / 2, height / 2)
+        depth = np.full((height, width), 0.8, np.float32)
+        self.process(RGBDFrame(np.zeros((height, width, 3), np.uint8), depth, cam))
+
+    def process(self, frame: RGBDFrame) -> PerceptionResult:
+        timings: Dict[str, float] = {}
+        total = time.perf_counter()
+        stride = processing_stride(self.config.stride, frame.width, self.device)
+        with self._timed(timings, 'prepare'):
+            pf = prepare_frame(frame, self.device, self.config.depth.min, self.config.depth.max,
+                               self.config.surfaces.up_vector or None, stride)
+        with self._timed(timings, 'surfaces'):
+            surfaces = self.surfaces.segment(pf)
+        with self._timed(timings, 'instances'):
+            instances = self.instances.segment(pf, surfaces)
+        with self._timed(timings, 'outputs'):
+            if stride > 1:
+                surfaces, instances = self._full_resolution(pf, surfaces, instances)
+            surfaces, instances = _to_host(surfaces, instances)
+        timings['total'] = (time.perf_counter() - total) * 1000.0
+        return PerceptionResult(frame, surfaces, instances, timings_ms=timings)
+
+    def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
+        """Labels of the strided grid back on every pixel: each pixel takes its grid cell's label, and object
+        masks are cut to the pixels that really stand above the support (exact outlines at the table)."""
+        frame, s = pf.frame, pf.stride
+        h, w = frame.height, frame.width
+
+        def up(t):
+            return t.repeat_interleave(s, 0).repeat_interleave(s, 1)[:h, :w]
+
+        depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
+                           self.config.depth.max)
+        valid = depth > 0
+        labels = torch.where(valid, up(surfaces.labels), torch.zeros((), dtype=torch.uint8, device=self.device))
+        inst = up(instances.labels)
+        model = surfaces.support_model
+        if model is not None:
+            points = backproject_torch(depth, frame.camera)
+            c = self.config
+            raised = raised_above_support(model.heights(points), depth, valid, model.tolerance(depth),
+                                          c.instances.min_height, c.instances.max_height)
+            inst = torch.where(raised, inst, torch.zeros_like(inst))
+            inst = torch.where(raised & (inst == 0), dilate(inst, 1), inst)
+            labels[(labels == SURFACE_OBJECT) & ~raised] = SURFACE_SUPPORT
+        surfaces = SurfaceResult(labels, surfaces.planes, surfaces.up, surfaces.support_plane,
+                                 support_model=surfaces.support_model)
+        return surfaces, InstanceResult(inst, instances.class_names, instances.scores)
+
+    @contextmanager
+    def _timed(self, timings: Dict[str, float], name: str):
+        start = time.perf_counter()
+        yield
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+        timings[name] = (time.perf_counter() - start) * 1000.0
+
+
+def _to_host(surfaces: SurfaceResult, instances: InstanceResult):
+    """Final outputs to numpy; surface labels agree with the instances (object pixels no instance kept
+    become 'other')."""
+    labels = surfaces.labels.clone()
+    inst = instances.labels
+    labels[(labels == SURFACE_OBJECT) & (inst == 0)] = SURFACE_OTHER
+    labels[inst > 0] = SURFACE_OBJECT
+
+    def plane(p: Plane) -> Plane:
+        return Plane(_np(p.normal), float(p.offset), p.surface_class, p.inlier_count)
+
+    planes = tuple(plane(p) for p in surfaces.planes)
+    support = planes[0] if surfaces.support_plane is not None else None
+    host_surfaces = SurfaceResult(labels.cpu().numpy().astype(np.uint8), planes,
+                                  _np(surfaces.up) if surfaces.up is not None else None, support)
+    host_instances = InstanceResult(inst.cpu().numpy().astype(np.uint16), instances.class_names, instances.scores)
+    return host_surfaces, host_instances
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float64) if isinstance(t, torch.Tensor) else np.asarray(t)

@@ -1,0 +1,95 @@
+"""A frame uploaded once to the pipeline's device, with what every stage shares (points, normals)."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .geometry import backproject_torch, estimate_normals
+from .types import CameraModel, RGBDFrame
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is an error that says so."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedFrame:
+    """Stages work on every ``stride``-th pixel of the frame (``camera`` describes that grid);
+    the pipeline brings their labels back to full resolution."""
+
+    frame: RGBDFrame
+    device: torch.device
+    stride: int
+    camera: CameraModel
+    depth: torch.Tensor     # (H, W) float32 m, 0 = invalid
+    valid: torch.Tensor     # (H, W) bool
+    points: torch.Tensor    # (H, W, 3) camera frame
+    normals: torch.Tensor   # (H, W, 3) unit towards the camera, 0 where unknown
+    color: torch.Tensor     # (H, W, 3) uint8
+    up_hint: Optional[torch.Tensor]  # (3,) world up in the camera frame when known
+
+    @property
+    def shape(self):
+        return self.depth.shape
+
+
+def processing_stride(setting: int, width: int, device: torch.device) -> int:
+    """0 = automatic: every second pixel on the CPU for frames 640 wide or more (the 50 ms budget on two
+    cores), every pixel on a GPU."""
+    if setting > 0:
+        return setting
+    return 2 if device.type == 'cpu' and width >= 640 else 1
+
+
+def strided_camera(camera: CameraModel, stride: int) -> CameraModel:
+    """Intrinsics of the grid of every ``stride``-th pixel (pixel u of the grid is pixel stride*u)."""
+    if stride == 1:
+        return camera
+    return CameraModel(width=-(-camera.width // stride), height=-(-camera.height // stride), fx=camera.fx / stride,
+                       fy=camera.fy / stride, cx=camera.cx / stride, cy=camera.cy / stride,
+                       distortion_model=camera.distortion_model, distortion=camera.distortion)
+
+
+def clip_depth(depth: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
+    return torch.where((depth >= min_depth) & (depth <= max_depth), depth, torch.zeros_like(depth))
+
+
+def prepare_frame(frame: RGBDFrame, device: torch.device, min_depth: float, max_depth: float,
+                  up_vector=None, stride: int = 1) -> PreparedFrame:
+    """Upload colour and depth once; back-project and estimate normals on the device.
+
+    The up vector comes from ``up_vector`` (configuration), else from the frame's camera_to_base extrinsics.
+    With ``stride`` > 1 the stages see every stride-th pixel (measured values, never averaged across edges).
+    """
+    depth = torch.from_numpy(frame.depth[::stride, ::stride]).to(device, non_blocking=True)
+    depth = clip_depth(depth, min_depth, max_depth)
+    valid = depth > 0
+    camera = strided_camera(frame.camera, stride)
+    points = backproject_torch(depth, camera)
+    normals = estimate_normals(points, valid, step=int(os.environ.get("NSTEP", 2)), smooth=int(os.environ.get("NSMOOTH", 2)))
+    up = None
+    if up_vector is not None and len(up_vector) == 3:
+        up = np.asarray(up_vector, dtype=np.float32)
+    elif frame.camera_to_base is not None:
+        # base z axis expressed in the camera frame: R_base_camera^T e_z
+        up = np.asarray(frame.camera_to_base, dtype=np.float32)[2, :3]
+    up_t = None
+    if up is not None:
+        norm = float(np.linalg.norm(up))
+        if norm < 1e-6:
+            raise ValueError('the up vector must not be zero')
+        up_t = torch.from_numpy(up / norm).to(device)
+    color = torch.from_numpy(np.ascontiguousarray(frame.color[::stride, ::stride])).to(device, non_blocking=True)
+    return PreparedFrame(frame, device, stride, camera, depth, valid, points, normals, color, up_t)

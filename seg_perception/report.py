@@ -1,0 +1,51 @@
+"""PerceptionResult -> plain JSON-ready dicts (``result.json``, logs, the node's summaries)."""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+
+from .geometry import backproject, oriented_box, quaternion_from_matrix
+from .types import SURFACE_CLASS_NAMES, PerceptionResult
+
+
+def _round(values, digits: int = 4) -> List[float]:
+    return [round(float(v), digits) for v in np.asarray(values).reshape(-1)]
+
+
+def object_summaries(result: PerceptionResult) -> List[Dict]:
+    """Per object: id, class, score, pixel count, centroid and an upright 3-D box (camera frame, metres)."""
+    labels = result.instances.labels
+    frame = result.frame
+    points = backproject(frame.depth, frame.camera)
+    valid = frame.depth > 0
+    up = result.surfaces.up
+    out = []
+    for i in range(1, result.instances.count + 1):
+        mask = labels == i
+        pts = points[mask & valid]
+        entry = {'id': i, 'class': result.instances.class_names[i - 1],
+                 'score': round(float(result.instances.scores[i - 1]), 4), 'pixel_count': int(mask.sum()),
+                 'point_count': int(len(pts))}
+        if len(pts) >= 3:
+            center, extent, axes = oriented_box(pts, up)
+            entry.update(centroid=_round(pts.mean(0)),
+                         box={'center': _round(center), 'extent': _round(extent),
+                              'quaternion': _round(quaternion_from_matrix(axes), 5)})
+        out.append(entry)
+    return out
+
+
+def result_to_json(result: PerceptionResult) -> Dict:
+    s = result.surfaces
+    support = s.support_plane
+    counts = np.bincount(s.labels.reshape(-1), minlength=len(SURFACE_CLASS_NAMES))
+    return {
+        'image_size': [result.frame.width, result.frame.height],
+        'up': _round(s.up) if s.up is not None else None,
+        'support_plane': None if support is None else {'normal': _round(support.normal),
+                                                       'offset': round(float(support.offset), 5)},
+        'surface_pixels': {name: int(counts[cls]) for cls, name in SURFACE_CLASS_NAMES.items()},
+        'objects': object_summaries(result),
+        'timings_ms': {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }

@@ -1,0 +1,101 @@
+"""The support surface's extent, as an occupancy grid in the plane's own 2-D coordinates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..geometry import plane_basis
+from ..imageops import dilate
+
+
+@dataclass(frozen=True, eq=False)
+class SupportFootprint:
+    """Cells of ``cell`` metres around ``origin`` on the plane spanned by e1, e2; True where the support is.
+
+    Built from the visible support points: the convex hull of the occupied cells (tables are convex; objects
+    occlude parts of them), then grown by a margin. Cells outside the camera's view within ``unseen_reach`` of
+    the support count as support too: the table under an object cut by the image border is not absent.
+    """
+
+    origin: torch.Tensor
+    e1: torch.Tensor
+    e2: torch.Tensor
+    cell: float
+    grid: torch.Tensor  # (G, G) bool
+
+    @classmethod
+    def build(cls, support_points: torch.Tensor, up: torch.Tensor, offset: torch.Tensor, margin: float,
+              depth: torch.Tensor, camera, unseen_reach: float = 0.12, cell: float = 0.01,
+              size_m: float = 3.0) -> 'SupportFootprint':
+        e1, e2 = plane_basis(up)
+        origin = support_points.median(dim=0).values if support_points.shape[0] else up * 0
+        g = int(round(size_m / cell))
+        ij = cls._cells(support_points, origin, e1, e2, cell, g)
+        occupied = torch.zeros(g * g, dtype=torch.bool, device=up.device)
+        inside = (ij >= 0).all(1) & (ij < g).all(1)
+        occupied[ij[inside, 0] * g + ij[inside, 1]] = True
+        occupied = occupied.view(g, g)
+        filled = _convex_fill(occupied)
+        unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera)
+        reach = int(round(unseen_reach / cell))
+        near = dilate(filled, reach)
+        filled |= near & unseen
+        radius = int(round(margin / cell))
+        if radius > 0:
+            filled = dilate(filled, radius)
+        return cls(origin, e1, e2, cell, filled)
+
+    @staticmethod
+    def _out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera) -> torch.Tensor:
+        """Cells of the support plane that project outside the image (or behind the camera)."""
+        idx = (torch.arange(g, device=up.device, dtype=up.dtype) - g // 2 + 0.5) * cell
+        centres = origin + idx[:, None, None] * e1 + idx[None, :, None] * e2       # (g, g, 3)
+        centres = centres - ((centres @ up) + offset)[..., None] * up               # onto the plane
+        z = centres[..., 2]
+        u = torch.round(centres[..., 0] / z.clamp_min(1e-6) * camera.fx + camera.cx).long()
+        v = torch.round(centres[..., 1] / z.clamp_min(1e-6) * camera.fy + camera.cy).long()
+        h, w = depth.shape
+        in_view = (z > 0.05) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        return ~in_view
+
+    @staticmethod
+    def _cells(points, origin, e1, e2, cell, g):
+        rel = points - origin
+        a, b = rel @ e1, rel @ e2
+        return torch.stack([torch.floor(a / cell), torch.floor(b / cell)], -1).long() + g // 2
+
+    def contains(self, points: torch.Tensor) -> torch.Tensor:
+        """For (..., 3) points: True where the point's foot on the plane lies on the support."""
+        g = self.grid.shape[0]
+        ij = self._cells(points.reshape(-1, 3), self.origin, self.e1, self.e2, self.cell, g)
+        inside = (ij >= 0).all(1) & (ij < g).all(1)
+        ij = ij.clamp(0, g - 1)
+        return (self.grid[ij[:, 0], ij[:, 1]] & inside).view(points.shape[:-1])
+
+
+def _convex_fill(occupied: torch.Tensor) -> torch.Tensor:
+    """The grid cells inside the convex hull of the occupied ones."""
+    from scipy.spatial import ConvexHull, QhullError
+    g = occupied.shape[0]
+    rows = torch.nonzero(occupied.any(1)).squeeze(1)
+    if rows.numel() == 0:
+        return occupied
+    # each occupied row's extreme cells are enough for the hull
+    cols = torch.arange(g, device=occupied.device)
+    first = torch.where(occupied, cols, g).amin(1)[rows]
+    last = torch.where(occupied, cols, -1).amax(1)[rows]
+    corners = torch.cat([torch.stack([rows, first], 1), torch.stack([rows, last], 1)]).double()
+    offsets = torch.tensor([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]], dtype=torch.float64,
+                           device=occupied.device)
+    pts = (corners[:, None, :] + offsets[None]).reshape(-1, 2).cpu().numpy()
+    try:
+        hull = ConvexHull(pts)
+    except QhullError:  # a line of cells: nothing to fill
+        return occupied
+    eq = torch.as_tensor(hull.equations, dtype=torch.float64, device=occupied.device)  # a.x + b.y + c <= 0
+    ii, jj = torch.meshgrid(cols.double(), cols.double(), indexing='ij')
+    inside = torch.ones_like(occupied)
+    for a, b, c in eq:
+        inside &= a * ii + b * jj + c <= 1e-9
+    return inside | occupied

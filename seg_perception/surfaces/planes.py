@@ -1,0 +1,237 @@
+"""Geometric workspace segmentation: support surface, floor, walls from multi-plane RANSAC on depth.
+
+1. RANSAC finds the largest planes in a sample of the depth points.
+2. The up vector is the known one (configuration or extrinsics) or, when unknown, the normal of the dominant
+   plane that faces up in the image (a camera looking down at a workspace sees its up direction between
+   -y and -z of the optical frame, or close to -z when it looks straight down with any roll).
+3. The support surface is the horizontal plane with the most inliers near the image centre.
+4. Every pixel gets a class: support (on the support plane), object (above it, over its footprint), floor
+   (horizontal, below it), wall (vertical planes), other (the rest with depth), unknown (no depth).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import List, Optional, Tuple
+
+import torch
+
+from ..config import Config
+from ..geometry import plane_basis
+from ..imageops import dilate
+from ..labeling import connected_components
+from ..prepare import PreparedFrame
+from ..types import (SURFACE_FLOOR, SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_UNKNOWN, SURFACE_WALL,
+                     Plane, SurfaceResult)
+from .footprint import SupportFootprint
+from .ransac import PlaneFit, detect_planes, inlier_threshold
+from .support import SupportSurface
+
+log = logging.getLogger(__name__)
+
+# Priors for "up" in the optical frame of a camera looking down at a workspace, with the widest angle from
+# each: an oblique view (up between -y and -z), else a near top-down view with any roll (up close to -z).
+_UP_PRIORS = (((0.0, -math.sqrt(0.5), -math.sqrt(0.5)), 60.0), ((0.0, 0.0, -1.0), 30.0))
+_PLANE_NOISE_FLOOR = 0.004      # m: the least 'on the surface' tolerance at any depth
+_WIDE_BAND = 4.0                 # first support band, in RANSAC thresholds...
+_WIDE_BAND_FLOOR = 0.015         # ...and at least this (m)
+_FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is the floor
+_SUPPORT_PIECE_REACH = 0.15   # m: support pieces cut off by clutter lie this close to the main region's box
+_SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
+_TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
+_WALL_MIN_AREA = 0.2             # m^2: a vertical plane this large is a wall, not the face of an object  # support regions smaller than this share of the largest are other surfaces
+
+
+def raised_above_support(heights: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor, tolerance: torch.Tensor,
+                         min_height: float, max_height: float) -> torch.Tensor:
+    """Pixels standing clear of the support surface: higher than its noise band (``tolerance``) and than
+    ``min_height`` (growing with depth squared like sensor noise), lower than ``max_height``."""
+    floor = inlier_threshold(depth, min_height, floor=0.005).maximum(tolerance)
+    return valid & (heights > floor) & (heights < max_height)
+
+
+class PlaneSurfaceSegmenter:
+    name = 'planes'
+
+    def __init__(self, config: Config):
+        self.cfg = config.surfaces
+        self.min_height = config.instances.min_height
+        self.max_height = config.instances.max_height
+
+    def segment(self, pf: PreparedFrame) -> SurfaceResult:
+        c = self.cfg
+        h, w = pf.shape
+        device = pf.device
+        generator = torch.Generator(device=device).manual_seed(c.seed)
+        sample_idx, sample_pts, sample_nrm = self._sample(pf, generator)
+        n_valid = sample_idx.numel()
+        normal_cos = math.cos(math.radians(c.normal_threshold_deg))
+        fits = detect_planes(sample_pts, sample_nrm, max_planes=c.max_planes, hypotheses=c.hypotheses,
+                             threshold_1m=c.distance_threshold, normal_cos=normal_cos,
+                             min_inliers=max(20, int(c.min_plane_fraction * n_valid)), generator=generator)
+        labels = torch.where(pf.valid, SURFACE_OTHER, SURFACE_UNKNOWN).to(torch.uint8)
+        if not fits:
+            return SurfaceResult(labels, (), pf.up_hint, None)
+        u = (sample_idx % w).float() / w - 0.5
+        v = (sample_idx // w).float() / h - 0.5
+        centrality = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
+        up, support = self._choose_support(fits, pf.up_hint, centrality)
+        if support is None:
+            return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
+
+        # full resolution: heights above the support plane and its inliers
+        s_normal, s_offset = support.normal, support.offset
+        if s_normal @ up < 0:
+            s_normal, s_offset = -s_normal, -s_offset
+        heights = pf.points @ s_normal + s_offset
+        z = pf.depth
+        tol = inlier_threshold(z, c.distance_threshold)
+        normal_up = pf.normals @ up
+        has_normal = pf.normals.abs().sum(-1) > 0
+        flat = (normal_up > normal_cos) | ~has_normal
+        # a wide band first: real sensors bend large planes (lens distortion, warp), RANSAC's band holds
+        # only part of the table; the fitted surface then follows the bend and measures the noise
+        band = (_WIDE_BAND * tol).clamp_min(_WIDE_BAND_FLOOR)
+        on_support = self._main_region(pf.valid & (heights.abs() < band) & flat, pf.points, s_normal)
+        if not bool(on_support.any()):
+            return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
+        for _ in range(2):
+            support_pts = pf.points[on_support]
+            step = max(1, support_pts.shape[0] // 20000)
+            surface = SupportSurface.fit(support_pts[::step], up, c.distance_threshold, _PLANE_NOISE_FLOOR)
+            heights = surface.heights(pf.points)
+            tol = surface.tolerance(z)
+            # normals are noisy far away: pixels very close to the surface need no agreeing normal
+            on_support = pf.valid & (((heights.abs() < tol) & flat) | (heights.abs() < 0.5 * tol))
+            on_support = self._main_region(on_support, pf.points, surface.normal)
+        s_normal, s_offset = surface.normal, surface.offset
+        if pf.up_hint is None:
+            up = s_normal
+        support_pts = pf.points[on_support]
+        step = max(1, support_pts.shape[0] // 20000)
+        footprint = SupportFootprint.build(support_pts[::step], s_normal, s_offset, c.footprint_margin, pf.depth,
+                                           pf.camera)
+        above = raised_above_support(heights, z, pf.valid, tol, self.min_height, self.max_height)
+        walls = self._wall_pixels(pf, fits, support, up, heights, tol, normal_cos, has_normal)
+        above &= ~walls
+        objects = above & footprint.contains(pf.points)
+
+        labels[on_support] = SURFACE_SUPPORT
+        labels[objects] = SURFACE_OBJECT
+        planes = [Plane(s_normal, s_offset, SURFACE_SUPPORT, int(on_support.sum()))]
+        rest = pf.valid & ~on_support & ~objects
+        for fit in fits:
+            if fit is support:
+                continue
+            kind = self._classify(fit, up, s_normal, s_offset)
+            planes.append(self._plane(fit, kind))
+            if kind == SURFACE_OTHER:
+                continue
+            dist = (pf.points @ fit.normal + fit.offset).abs()
+            agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            member = rest & (dist < tol) & agree
+            labels[member] = kind
+            rest &= ~member
+        return SurfaceResult(labels, tuple(planes), up, planes[0], heights=heights, footprint=footprint,
+                             raised=above, support_model=surface)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _sample(self, pf: PreparedFrame, generator) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        flat_valid = pf.valid.view(-1)
+        idx = torch.nonzero(flat_valid).squeeze(1)
+        if idx.numel() > self.cfg.sample_points:
+            choice = torch.randint(idx.numel(), (self.cfg.sample_points,), generator=generator, device=idx.device)
+            idx = idx[choice]
+        return idx, pf.points.view(-1, 3)[idx], pf.normals.view(-1, 3)[idx]
+
+    def _choose_support(self, fits: List[PlaneFit], up_hint: Optional[torch.Tensor],
+                        centrality: torch.Tensor) -> Tuple[torch.Tensor, Optional[PlaneFit]]:
+        horizontal_cos = math.cos(math.radians(self.cfg.horizontal_tolerance_deg))
+        if up_hint is not None:
+            candidates = [f for f in fits if float((f.normal @ up_hint).abs()) > horizontal_cos]
+        else:
+            candidates = []
+            for prior, max_deg in _UP_PRIORS:  # the usual oblique view first, then a top-down one
+                prior_t = torch.tensor(prior, device=centrality.device, dtype=fits[0].normal.dtype)
+                limit = math.cos(math.radians(max_deg))
+                candidates = [f for f in fits if float(f.normal @ prior_t) > limit]
+                if candidates:
+                    break
+        if not candidates:
+            return (up_hint if up_hint is not None else fits[0].normal), None
+        scores = [float((centrality * f.inliers).sum()) for f in candidates]
+        best = max(scores)
+        up = up_hint if up_hint is not None else candidates[scores.index(best)].normal
+        # a table seen over a floor that fills more of the image is still the workspace: a substantial
+        # horizontal plane far above the best one wins (box tops and shelves are not that far above a table)
+        def height(f):  # of the plane along up, up to a common constant
+            return -float(f.offset * torch.sign(f.normal @ up))
+        support = candidates[scores.index(best)]
+        for f, sc in zip(candidates, scores):
+            if sc >= _SUPPORT_SHARE_OF_BEST * best and height(f) - height(support) > _TABLE_ABOVE_FLOOR:
+                support = f
+        return up, support
+
+    @staticmethod
+    def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+        """The support's main connected region and the pieces of it that clutter cut off, which lie within
+        reach of the main region on the plane; a coplanar desk further away and specks elsewhere go."""
+        step = 4
+        coarse = mask[::step, ::step]
+        labels, count = connected_components(coarse)
+        if count <= 1:
+            return mask
+        labels = labels.to(mask.device)
+        e1, e2 = plane_basis(normal)
+        pts = points[::step, ::step]
+        a, b = (pts @ e1).view(-1), (pts @ e2).view(-1)
+        flat = labels.view(-1)
+        inf = torch.full((count + 1,), float('inf'), device=mask.device)
+        boxes = torch.stack([inf.scatter_reduce(0, flat, a, 'amin'), (-inf).scatter_reduce(0, flat, a, 'amax'),
+                             inf.scatter_reduce(0, flat, b, 'amin'), (-inf).scatter_reduce(0, flat, b, 'amax')], 1)
+        sizes = torch.bincount(flat, minlength=count + 1)
+        sizes[0] = 0
+        main = boxes[int(sizes.argmax())]
+        reach = _SUPPORT_PIECE_REACH
+        keep = ((boxes[:, 0] <= main[1] + reach) & (boxes[:, 1] >= main[0] - reach)
+                & (boxes[:, 2] <= main[3] + reach) & (boxes[:, 3] >= main[2] - reach))
+        keep[0] = False
+        kept = keep[labels]
+        kept = kept.repeat_interleave(step, 0).repeat_interleave(step, 1)[:mask.shape[0], :mask.shape[1]]
+        # grow back by one coarse cell so boundary pixels of kept regions stay
+        return mask & dilate(kept, step)
+
+    def _wall_pixels(self, pf, fits, support, up, heights, tol, normal_cos, has_normal) -> torch.Tensor:
+        """Pixels on vertical planes that rise above the tallest object or are larger than any object face:
+        walls, cabinet fronts."""
+        walls = torch.zeros_like(pf.valid)
+        vertical_sin = math.sin(math.radians(self.cfg.horizontal_tolerance_deg + 5))
+        for fit in fits:
+            if fit is support or float((fit.normal @ up).abs()) > vertical_sin:
+                continue
+            dist = (pf.points @ fit.normal + fit.offset).abs()
+            agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            member = pf.valid & (dist < tol) & agree
+            tall = (member & (heights > self.max_height)).sum()
+            area = (pf.depth[member] ** 2).sum() / (pf.camera.fx * pf.camera.fy)
+            if bool(tall > 0.05 * member.sum()) or float(area) > _WALL_MIN_AREA:
+                walls |= member
+        return walls
+
+    def _classify(self, fit: PlaneFit, up: torch.Tensor, s_normal, s_offset) -> int:
+        horizontal_cos = math.cos(math.radians(self.cfg.horizontal_tolerance_deg))
+        vertical_sin = math.sin(math.radians(self.cfg.horizontal_tolerance_deg + 5))
+        cos_up = float((fit.normal @ up).abs())
+        if cos_up > horizontal_cos:
+            # the plane's height relative to the support, measured at the support plane's closest point
+            foot = -s_offset * s_normal
+            height = float(fit.normal @ foot + fit.offset) * (1.0 if float(fit.normal @ up) > 0 else -1.0)
+            return SURFACE_FLOOR if height > _FLOOR_BELOW else SURFACE_OTHER
+        if cos_up < vertical_sin:
+            return SURFACE_WALL
+        return SURFACE_OTHER
+
+    @staticmethod
+    def _plane(fit: PlaneFit, kind: int) -> Plane:
+        return Plane(fit.normal, fit.offset, kind, fit.count)

@@ -1,0 +1,82 @@
+"""Multi-plane RANSAC on torch: one-point hypotheses from point normals, scored as a batch."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import torch
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneFit:
+    normal: torch.Tensor   # (3,) unit, pointing towards the camera
+    offset: torch.Tensor   # () with normal . p + offset = 0
+    inliers: torch.Tensor  # (N,) bool over the sample it was fitted on
+    count: int
+
+
+def inlier_threshold(z: torch.Tensor, threshold_1m: float, floor: float = 0.004) -> torch.Tensor:
+    """Distance threshold per point: grows with depth squared like stereo noise, never below ``floor``."""
+    return (threshold_1m * z * z).clamp_min(floor)
+
+
+def refine_plane(points: torch.Tensor, weights: torch.Tensor):
+    """Least-squares plane through weighted points (smallest principal axis), normal towards the camera."""
+    w = weights.to(points.dtype)
+    total = w.sum().clamp_min(1.0)
+    centroid = (points * w[:, None]).sum(0) / total
+    centred = (points - centroid) * w[:, None].sqrt()
+    cov = centred.T @ centred / total
+    _, vecs = torch.linalg.eigh(cov)
+    normal = vecs[:, 0]
+    normal = torch.where((normal @ centroid) > 0, -normal, normal)
+    return normal, -(normal @ centroid)
+
+
+def _hypotheses(points, normals, seeds, count, generator):
+    """Half one-point planes (a point and its normal: cheap, good where normals are), half classic
+    three-point planes (exact through the data, immune to biased normals)."""
+    one = count // 2
+    pick = torch.multinomial(seeds.float(), one + 3 * (count - one), replacement=True, generator=generator)
+    n1, p1 = normals[pick[:one]], points[pick[:one]]
+    tri = points[pick[one:]].view(-1, 3, 3)
+    n3 = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n3 = n3 / n3.norm(dim=1, keepdim=True).clamp_min(1e-9)
+    n3 = torch.where(((n3 * tri[:, 0]).sum(1) > 0)[:, None], -n3, n3)  # towards the camera
+    n = torch.cat([n1, n3])
+    p = torch.cat([p1, tri[:, 0]])
+    return n, -(n * p).sum(1)
+
+
+def detect_planes(points: torch.Tensor, normals: torch.Tensor, *, max_planes: int, hypotheses: int,
+                  threshold_1m: float, normal_cos: float, min_inliers: int,
+                  generator: torch.Generator) -> List[PlaneFit]:
+    """Largest planes first. A point belongs to a plane when it is within the depth-dependent distance and its
+    normal agrees (or is unknown). The best hypothesis is refined by least squares until its inliers settle.
+    Each found plane's inliers are removed before the next search."""
+    n = points.shape[0]
+    has_normal = normals.norm(dim=1) > 0.5
+    threshold = inlier_threshold(points[:, 2], threshold_1m)
+    remaining = torch.ones(n, dtype=torch.bool, device=points.device)
+    planes: List[PlaneFit] = []
+    for _ in range(max_planes):
+        seeds = remaining & has_normal
+        if int(seeds.sum()) < min_inliers:
+            break
+        hyp_n, hyp_d = _hypotheses(points, normals, seeds, hypotheses, generator)
+        dist = (hyp_n @ points.T + hyp_d[:, None]).abs()                 # (H, N)
+        agree = ((hyp_n @ normals.T).abs() > normal_cos) | ~has_normal[None]
+        score = ((dist < threshold[None]) & agree & remaining[None]).sum(1)
+        best = int(torch.argmax(score))
+        inliers = (dist[best] < threshold) & agree[best] & remaining
+        for _ in range(4):  # least-squares refinement, then re-collect the inliers
+            normal, offset = refine_plane(points, inliers)
+            dist_best = (points @ normal + offset).abs()
+            agree_best = ((normals @ normal).abs() > normal_cos) | ~has_normal
+            inliers = (dist_best < threshold) & agree_best & remaining
+        count = int(inliers.sum())
+        if count < min_inliers:
+            break
+        planes.append(PlaneFit(normal, offset, inliers, count))
+        remaining &= ~inliers
+    return planes

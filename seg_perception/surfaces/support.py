@@ -1,0 +1,74 @@
+"""The support surface as a plane plus a gentle quadratic correction, with its measured noise.
+
+Real tables sag and real depth sensors warp large planes by several millimetres across the image (Kinect,
+RealSense far away); a plane alone then puts part of the table "above" itself. Heights are measured from
+the fitted quadratic surface, and the tolerance for "on the surface" comes from the residuals themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..geometry import plane_basis
+from .ransac import refine_plane
+
+_NOISE_SIGMAS = 3.0   # "on the surface" = within this many robust standard deviations
+
+
+@dataclass(frozen=True, eq=False)
+class SupportSurface:
+    normal: torch.Tensor   # (3,) unit, = up
+    offset: torch.Tensor   # plane n . p + offset = 0
+    e1: torch.Tensor
+    e2: torch.Tensor
+    coeffs: torch.Tensor   # quadratic correction c0 + c1 a + c2 b + c3 a^2 + c4 ab + c5 b^2
+    lo: torch.Tensor       # (2,) range of the fitted (a, b): no extrapolation beyond it
+    hi: torch.Tensor
+    noise_1m: float        # measured residual scale: sigma(z) ~ noise_1m * z^2
+    noise_floor: float     # and at least this (m)
+
+    @classmethod
+    def fit(cls, points: torch.Tensor, up: torch.Tensor, noise_1m: float, noise_floor: float) -> 'SupportSurface':
+        """Fit to (N, 3) support points; ``noise_1m`` / ``noise_floor`` are the configured least tolerances."""
+        normal, offset = refine_plane(points, torch.ones_like(points[:, 0]))
+        if normal @ up < 0:
+            normal, offset = -normal, -offset
+        e1, e2 = plane_basis(normal)
+        a, b = points @ e1, points @ e2
+        lo = torch.stack([a.min(), b.min()])
+        hi = torch.stack([a.max(), b.max()])
+        residual = points @ normal + offset
+        design = cls._design(a, b, lo, hi)
+        keep = torch.ones_like(residual, dtype=torch.bool)
+        coeffs = torch.zeros(6, dtype=points.dtype, device=points.device)
+        for _ in range(2):  # least squares, then again without the outliers of the first fit
+            if int(keep.sum()) < 12:
+                break
+            coeffs = torch.linalg.lstsq(design[keep], residual[keep, None]).solution[:, 0]
+            corrected = residual - design @ coeffs
+            mad = corrected.abs().median()
+            keep = corrected.abs() < 4 * 1.4826 * mad + 1e-4
+        corrected = residual - design @ coeffs
+        z2 = (points[:, 2] ** 2).clamp_min(1e-4)
+        measured_1m = float(1.4826 * (corrected.abs() / z2).median()) * _NOISE_SIGMAS
+        return cls(normal, offset, e1, e2, coeffs, lo, hi, max(noise_1m, measured_1m), noise_floor)
+
+    @staticmethod
+    def _design(a, b, lo, hi):
+        # normalised coordinates keep the least-squares problem well conditioned
+        centre, half = (lo + hi) / 2, ((hi - lo) / 2).clamp_min(0.05)
+        u = ((a - centre[0]) / half[0]).clamp(-1, 1)
+        v = ((b - centre[1]) / half[1]).clamp(-1, 1)
+        return torch.stack([torch.ones_like(u), u, v, u * u, u * v, v * v], -1)
+
+    def heights(self, points: torch.Tensor) -> torch.Tensor:
+        """Signed height above the surface (up positive) for (..., 3) points."""
+        flat = points.reshape(-1, 3)
+        h = flat @ self.normal + self.offset
+        h = h - self._design(flat @ self.e1, flat @ self.e2, self.lo, self.hi) @ self.coeffs
+        return h.view(points.shape[:-1])
+
+    def tolerance(self, depth: torch.Tensor) -> torch.Tensor:
+        """Distance within which a point at this depth lies on the surface."""
+        return (self.noise_1m * depth * depth).clamp_min(self.noise_floor)

@@ -1,0 +1,82 @@
+"""Colours and overlays for label images (PNG outputs, the node's overlay topic)."""
+from __future__ import annotations
+
+import colorsys
+from typing import Optional
+
+import numpy as np
+
+from .types import (SURFACE_FLOOR, SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_UNKNOWN,
+                    SURFACE_WALL)
+
+SURFACE_COLORS = {
+    SURFACE_UNKNOWN: (0, 0, 0),
+    SURFACE_SUPPORT: (40, 110, 255),
+    SURFACE_FLOOR: (150, 110, 60),
+    SURFACE_WALL: (130, 200, 130),
+    SURFACE_OBJECT: (255, 220, 0),
+    SURFACE_OTHER: (150, 150, 150),
+}
+
+
+def instance_color(instance_id: int) -> tuple:
+    """Distinct, stable colour per id (golden-ratio hue steps)."""
+    hue = (instance_id * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def colorize_surfaces(labels: np.ndarray) -> np.ndarray:
+    lut = np.zeros((256, 3), np.uint8)
+    for cls, rgb in SURFACE_COLORS.items():
+        lut[cls] = rgb
+    return lut[labels]
+
+
+def colorize_instances(labels: np.ndarray) -> np.ndarray:
+    n = int(labels.max()) if labels.size else 0
+    lut = np.zeros((n + 1, 3), np.uint8)
+    for i in range(1, n + 1):
+        lut[i] = instance_color(i)
+    return lut[labels]
+
+
+def _edges(labels: np.ndarray) -> np.ndarray:
+    e = np.zeros(labels.shape, bool)
+    e[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    e[1:] |= labels[1:] != labels[:-1]
+    return e
+
+
+def overlay(color: np.ndarray, surfaces: Optional[np.ndarray], instances: Optional[np.ndarray],
+            alpha: float = 0.45) -> np.ndarray:
+    """Colour image tinted by surface class, objects in their instance colours with outlines and ids."""
+    out = color.astype(np.float32)
+    if surfaces is not None:
+        tint = colorize_surfaces(surfaces).astype(np.float32)
+        known = (surfaces != SURFACE_UNKNOWN) & (surfaces != SURFACE_OBJECT)
+        out[known] = (1 - alpha * 0.6) * out[known] + alpha * 0.6 * tint[known]
+    if instances is not None and instances.any():
+        tint = colorize_instances(instances).astype(np.float32)
+        obj = instances > 0
+        out[obj] = (1 - alpha) * out[obj] + alpha * tint[obj]
+        edge = _edges(instances) & obj
+        out[edge] = tint[edge]
+    image = np.clip(out, 0, 255).astype(np.uint8)
+    if instances is not None and instances.any():
+        _draw_ids(image, instances)
+    return image
+
+
+def _draw_ids(image: np.ndarray, instances: np.ndarray) -> None:
+    import cv2
+    ids = np.unique(instances[instances > 0])
+    ys, xs = np.nonzero(instances)
+    labels = instances[ys, xs]
+    scale = max(0.4, image.shape[1] / 1600)
+    for i in ids:
+        sel = labels == i
+        cx, cy = int(xs[sel].mean()), int(ys[sel].mean())
+        for thickness, col in ((3, (0, 0, 0)), (1, (255, 255, 255))):
+            cv2.putText(image, str(int(i)), (cx - 6, cy + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, col, thickness,
+                        cv2.LINE_AA)
