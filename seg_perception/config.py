@@ -67,6 +67,14 @@ class SurfacesConfig:
     footprint_margin: float = param(0.03, 'Margin (m) around the support surface inside which objects may stand.',
                                     min=0.0, max=0.5)
     seed: int = param(0, 'RANSAC random seed (results are reproducible per frame).', min=0)
+    model_path: str = param('', 'Weights of a learned backend: a torchvision state_dict (.pth), a TorchScript '
+                            'file or an ONNX file. Local files only; nothing is downloaded.', read_only=True)
+    model_arch: str = param('deeplabv3_resnet50', "torchvision architecture of model_path for the 'torchvision' "
+                            'backend.', choices=('deeplabv3_resnet50', 'deeplabv3_resnet101',
+                                                 'deeplabv3_mobilenet_v3_large', 'lraspp_mobilenet_v3_large',
+                                                 'fcn_resnet50', 'fcn_resnet101'), read_only=True)
+    class_map: List[int] = param([], 'Surface class (0-5) of each model class, by model class index; model '
+                                 'classes beyond the list are 5 (other).', min=0, max=5)
 
 
 @dataclass
@@ -87,6 +95,19 @@ class InstancesConfig:
                               max=255.0)
     min_area: float = param(0.0001, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
                             'a neighbour or dropped.', min=0.0, max=0.1)
+    model_path: str = param('', 'Weights of a learned backend: a torchvision Mask R-CNN state_dict (.pth), a '
+                            'TorchScript file or an ONNX file. Local files only; nothing is downloaded.',
+                            read_only=True)
+    model_arch: str = param('maskrcnn_resnet50_fpn_v2', "torchvision architecture of model_path for the "
+                            "'torchvision' backend.", choices=('maskrcnn_resnet50_fpn', 'maskrcnn_resnet50_fpn_v2'),
+                            read_only=True)
+    class_names: List[str] = param([], 'Names of the model classes by label (torchscript/onnx); empty: COCO '
+                                   'names for torchvision models, class_<label> otherwise.')
+    score_threshold: float = param(0.5, 'Least detection score of a learned instance.', min=0.0, max=1.0)
+    mask_threshold: float = param(0.5, 'Mask probability above which a pixel belongs to a learned instance.',
+                                  min=0.0, max=1.0)
+    fill_unclaimed: bool = param(True, 'Add object regions that no learned mask claims, found by the clusters '
+                                 "backend, as class 'unknown'.")
     min_inside: float = param(0.5, 'Least share of a region that must lie over the support footprint for it '
                               'to count as an object standing on the support.', min=0.0, max=1.0)
 

@@ -38,7 +38,7 @@ class ClusterInstanceSegmenter:
         empty = torch.zeros(pf.shape, dtype=torch.int64, device=pf.device)
         if surfaces.raised is None or not bool((surfaces.labels == SURFACE_OBJECT).any()):
             return InstanceResult(empty)
-        candidates = self._standing_blobs(pf, surfaces)
+        candidates = self.standing_blobs(pf, surfaces)
         if not bool(candidates.any()):
             return InstanceResult(empty)
         boundary, strong = self._boundaries(pf, candidates)
@@ -56,10 +56,10 @@ class ClusterInstanceSegmenter:
         labels, count = self._merge_fragments(pf, labels, count)
         labels, count = self._keep_supported(surfaces, labels, count)
         labels = _fill_enclosed_holes(labels, pf.valid)
-        labels, count = _order_left_to_right(labels, count)
+        labels, _ = order_left_to_right(labels, count)
         return InstanceResult(labels, ('unknown',) * count, (1.0,) * count)
 
-    def _standing_blobs(self, pf: PreparedFrame, surfaces: SurfaceResult) -> torch.Tensor:
+    def standing_blobs(self, pf: PreparedFrame, surfaces: SurfaceResult) -> torch.Tensor:
         """Raised pixels whose smooth (no depth step) connected blob lies mostly over the support's footprint.
         A robot arm or platform, a shelf or a wall reaching over the table's edge is one blob mostly outside
         it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
@@ -282,10 +282,11 @@ def _compact(labels: torch.Tensor):
     return new_id[labels], int(present.sum())
 
 
-def _order_left_to_right(labels: torch.Tensor, count: int):
-    """Ids 1..N by centroid column, then row: stable while the scene does not change."""
+def order_left_to_right(labels: torch.Tensor, count: int):
+    """Ids 1..N by centroid column, then row: stable while the scene does not change. Returns the new labels
+    and, for each new id - 1, the old id."""
     if count == 0:
-        return labels, 0
+        return labels, torch.zeros(0, dtype=torch.int64, device=labels.device)
     h, w = labels.shape
     cols = torch.arange(w, device=labels.device, dtype=torch.float32).expand(h, w)
     rows = torch.arange(h, device=labels.device, dtype=torch.float32)[:, None].expand(h, w)
@@ -296,4 +297,4 @@ def _order_left_to_right(labels: torch.Tensor, count: int):
     order = torch.argsort(key)
     new_id = torch.zeros(count + 1, dtype=torch.int64, device=labels.device)
     new_id[order + 1] = torch.arange(1, count + 1, device=labels.device)
-    return new_id[labels], count
+    return new_id[labels], order + 1

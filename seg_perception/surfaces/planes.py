@@ -58,7 +58,9 @@ class PlaneSurfaceSegmenter:
         self.min_height = config.instances.min_height
         self.max_height = config.instances.max_height
 
-    def segment(self, pf: PreparedFrame) -> SurfaceResult:
+    def segment(self, pf: PreparedFrame, support_hint: Optional[torch.Tensor] = None) -> SurfaceResult:
+        """``support_hint``: (H, W) pixels a model calls support; the support plane is then the horizontal
+        plane holding most of them."""
         c = self.cfg
         h, w = pf.shape
         device = pf.device
@@ -75,6 +77,8 @@ class PlaneSurfaceSegmenter:
         u = (sample_idx % w).float() / w - 0.5
         v = (sample_idx // w).float() / h - 0.5
         centrality = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
+        if support_hint is not None and bool(support_hint.any()):
+            centrality = support_hint.view(-1)[sample_idx].float()
         up, support = self._choose_support(fits, pf.up_hint, centrality)
         if support is None:
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)

@@ -1,0 +1,129 @@
+"""Learned instance segmentation (torchvision Mask R-CNN v1/v2, TorchScript, ONNX), checked by geometry.
+
+Masks scoring at least ``score_threshold`` are cut at ``mask_threshold``, trimmed to the pixels that stand
+above the support surface (or lack depth), and kept when they stand mostly on it (a detected table or a cup
+on a shelf goes). Overlaps go to the higher score. With ``fill_unclaimed``, object regions the clusters
+backend finds and no mask claims are added with class 'unknown'.
+
+TorchScript / ONNX contract: input ``image`` float32 (1, 3, H, W), RGB in [0, 1]; outputs ``masks``
+(N, H, W) or (N, 1, H, W) probabilities in [0, 1], ``scores`` (N,), ``labels`` (N,) integer class ids
+(a tuple in that order, or for TorchScript a dict with those keys). Class names come from
+``instances.class_names`` (index = label).
+"""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..models import (build_detection_model, coco_category_names, image_tensor, load_onnx, load_torchscript,
+                      warmup_shape)
+from ..prepare import PreparedFrame, resolve_device
+from ..types import SURFACE_OBJECT, InstanceResult, SurfaceResult
+from .clusters import ClusterInstanceSegmenter, order_left_to_right
+
+_MIN_STANDING = 0.5   # share of a mask's measured pixels that must stand on the support
+
+
+class LearnedInstanceSegmenter:
+    """Base: subclasses provide ``_detect(image) -> (masks (N, H, W) float, scores (N,), labels (N,))``."""
+
+    def __init__(self, config: Config):
+        self.cfg = config.instances
+        self.device = resolve_device(config.device)
+        self.half = config.fp16 and self.device.type == 'cuda'
+        self.clusters = ClusterInstanceSegmenter(config)
+        self.names: Tuple[str, ...] = tuple(self.cfg.class_names)
+        self._load()
+        with torch.inference_mode():
+            self._detect(torch.zeros(warmup_shape(getattr(self, 'input_shape', ())), device=self.device))
+
+    def _load(self):
+        raise NotImplementedError
+
+    def class_name(self, label: int) -> str:
+        return self.names[label] if 0 <= label < len(self.names) else f'class_{label}'
+
+    def segment(self, pf: PreparedFrame, surfaces: SurfaceResult) -> InstanceResult:
+        h, w = pf.shape
+        with torch.inference_mode():
+            masks, scores, labels = self._detect(image_tensor(pf.color, self.half))
+        masks = masks.float()
+        if masks.dim() == 4:
+            masks = masks[:, 0]
+        if masks.shape[-2:] != (h, w):
+            masks = torch.nn.functional.interpolate(masks[None], size=(h, w), mode='bilinear')[0]
+        keep = scores.float() >= self.cfg.score_threshold
+        masks, scores, labels = masks[keep] > self.cfg.mask_threshold, scores[keep].float(), labels[keep]
+        standing = surfaces.labels == SURFACE_OBJECT
+        allowed = standing | ~pf.valid
+        out = torch.zeros((h, w), dtype=torch.int64, device=pf.device)
+        names: List[str] = []
+        values: List[float] = []
+        for i in torch.argsort(scores, descending=True).tolist():
+            m = masks[i] & allowed & (out == 0)
+            measured = m & pf.valid
+            if int(measured.sum()) == 0 or float((m & standing).sum()) < _MIN_STANDING * float(measured.sum()):
+                continue
+            out[m] = len(names) + 1
+            names.append(self.class_name(int(labels[i])))
+            values.append(float(scores[i]))
+        if self.cfg.fill_unclaimed:
+            geometric = self.clusters.segment(pf, surfaces).labels
+            for gid in torch.unique(geometric[geometric > 0]).tolist():
+                region = geometric == gid
+                free = region & (out == 0)
+                if float(free.sum()) > 0.5 * float(region.sum()):
+                    out[free] = len(names) + 1
+                    names.append('unknown')
+                    values.append(1.0)
+        out, order = order_left_to_right(out, len(names))
+        order = order.tolist()
+        return InstanceResult(out, tuple(names[i - 1] for i in order), tuple(values[i - 1] for i in order))
+
+
+class TorchvisionInstanceSegmenter(LearnedInstanceSegmenter):
+    name = 'torchvision'
+
+    def _load(self):
+        model, num_classes = build_detection_model(self.cfg.model_arch, self.cfg.model_path, 'instances.model_path')
+        self.model = model.eval().to(self.device)
+        if self.half:
+            self.model.half()
+        if not self.names and num_classes == 91:
+            self.names = coco_category_names()
+
+    def _detect(self, image):
+        out = self.model([image[0]])[0]
+        return out['masks'], out['scores'], out['labels']
+
+
+class TorchScriptInstanceSegmenter(LearnedInstanceSegmenter):
+    name = 'torchscript'
+
+    def _load(self):
+        self.model = load_torchscript(self.cfg.model_path, 'instances.model_path', self.device)
+        if self.half:
+            self.model.half()
+
+    def _detect(self, image):
+        out = self.model(image)
+        if isinstance(out, dict):
+            return out['masks'], out['scores'], out['labels']
+        masks, scores, labels = out
+        return masks, scores, labels
+
+
+class OnnxInstanceSegmenter(LearnedInstanceSegmenter):
+    name = 'onnx'
+
+    def _load(self):
+        self.run, self.input_shape = load_onnx(self.cfg.model_path, 'instances.model_path', self.device)
+        self.half = False
+
+    def _detect(self, image):
+        masks, scores, labels = self.run(image.float().cpu().numpy().astype(np.float32))[:3]
+        to = lambda a: torch.from_numpy(np.asarray(a)).to(self.device)  # noqa: E731
+        return to(masks), to(scores), to(labels).long()
