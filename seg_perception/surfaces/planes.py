@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # each: an oblique view (up between -y and -z), else a near top-down view with any roll (up close to -z).
 _UP_PRIORS = (((0.0, -math.sqrt(0.5), -math.sqrt(0.5)), 60.0), ((0.0, 0.0, -1.0), 30.0))
 _PLANE_NOISE_FLOOR = 0.004      # m: the least 'on the surface' tolerance at any depth
+_ROUGHLY_FLAT_COS = 0.5          # cos 60 deg: normals of noisy support pixels close to the surface
 _WIDE_BAND = 4.0                 # first support band, in RANSAC thresholds...
 _WIDE_BAND_FLOOR = 0.015         # ...and at least this (m)
 _FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is the floor
@@ -93,6 +94,7 @@ class PlaneSurfaceSegmenter:
         normal_up = pf.normals @ up
         has_normal = pf.normals.abs().sum(-1) > 0
         flat = (normal_up > normal_cos) | ~has_normal
+        roughly_flat = (normal_up > _ROUGHLY_FLAT_COS) | ~has_normal
         # a wide band first: real sensors bend large planes (lens distortion, warp), RANSAC's band holds
         # only part of the table; the fitted surface then follows the bend and measures the noise
         band = (_WIDE_BAND * tol).clamp_min(_WIDE_BAND_FLOOR)
@@ -105,8 +107,9 @@ class PlaneSurfaceSegmenter:
             surface = SupportSurface.fit(support_pts[::step], up, c.distance_threshold, _PLANE_NOISE_FLOOR)
             heights = surface.heights(pf.points)
             tol = surface.tolerance(z)
-            # normals are noisy far away: pixels very close to the surface need no agreeing normal
-            on_support = pf.valid & (((heights.abs() < tol) & flat) | (heights.abs() < 0.5 * tol))
+            # normals are noisy far away: pixels very close to the surface need only a roughly upward normal
+            # (a vertical face crossing the table's height must not join it)
+            on_support = pf.valid & (((heights.abs() < tol) & flat) | ((heights.abs() < 0.5 * tol) & roughly_flat))
             on_support = self._main_region(on_support, pf.points, surface.normal)
         s_normal, s_offset = surface.normal, surface.offset
         if pf.up_hint is None:

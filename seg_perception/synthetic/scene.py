@@ -452,7 +452,7 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     # distractors: a shelf at another height or objects on the floor, beyond the table's far edge (what
     # the camera sees past the table) or beside it
     sides = [np.array(sd) for sd in ([1, 0], [-1, 0], [0, 1], [0, -1])]
-    sides.sort(key=lambda sd: float(sd @ view))      # sides[0]: the far side, seen across the table
+    sides.sort(key=lambda sd: float(sd @ view))      # sides[0]: the far side, seen across the table; [3]: near
     half = np.array([sx, sy]) / 2
     reserved = {}                                    # side index -> how far beyond the edge it is occupied
     extras = {}
@@ -463,7 +463,7 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
             else 0.0
         # a place the camera sees: in the image and not hidden under the table
         for attempt in range(20):
-            k = 0 if attempt < 6 and rng.random() < 0.7 else int(rng.choice([0, 2, 3]))
+            k = 0 if attempt < 6 and rng.random() < 0.7 else int(rng.choice([0, 1, 2]))
             side, across = sides[k], 1 - np.abs(sides[k])
             gap = rng.uniform(0.08, 0.3)
             centre = side * (half + gap + d / 2) + across * rng.uniform(-0.6, 0.6) * half
