@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -78,7 +77,7 @@ def prepare_frame(frame: RGBDFrame, device: torch.device, min_depth: float, max_
     valid = depth > 0
     camera = strided_camera(frame.camera, stride)
     points = backproject_torch(depth, camera)
-    normals = estimate_normals(points, valid, step=int(os.environ.get("NSTEP", 2)), smooth=int(os.environ.get("NSMOOTH", 2)))
+    normals = estimate_normals(points, valid)
     up = None
     if up_vector is not None and len(up_vector) == 3:
         up = np.asarray(up_vector, dtype=np.float32)

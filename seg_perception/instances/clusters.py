@@ -22,7 +22,7 @@ from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, InstanceResult, SurfaceResult
 
-_CREASE_STEP = int(__import__("os").environ.get("CSTEP", 3))   # pixels either side of a pixel when testing for a concave crease
+_CREASE_STEP = 3   # pixels either side of a pixel when testing for a concave crease
 _REGROW_ITERATIONS = 4
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
 _WEAK_BORDER = 0.25       # regions meeting along a border with less strong evidence than this share merge
@@ -87,7 +87,7 @@ class ClusterInstanceSegmenter:
         z = pf.depth
         boundary = torch.zeros_like(candidates)
         # depth steps between 4-neighbours
-        limit = c.depth_jump * pf.stride * z.clamp_min(0.1)  # the step grows with the pixel spacing
+        limit = c.depth_jump * z.clamp_min(0.1)  # occlusion steps do not grow with the pixel spacing
         jump_x = (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
         jump_y = (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
         # only between two measured pixels: missing depth is no evidence of an edge

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..geometry import plane_basis
@@ -93,9 +94,13 @@ def _convex_fill(occupied: torch.Tensor) -> torch.Tensor:
         hull = ConvexHull(pts)
     except QhullError:  # a line of cells: nothing to fill
         return occupied
-    eq = torch.as_tensor(hull.equations, dtype=torch.float64, device=occupied.device)  # a.x + b.y + c <= 0
-    ii, jj = torch.meshgrid(cols.double(), cols.double(), indexing='ij')
-    inside = torch.ones_like(occupied)
-    for a, b, c in eq:
-        inside &= a * ii + b * jj + c <= 1e-9
-    return inside | occupied
+    eq = torch.as_tensor(hull.equations, dtype=torch.float32, device=occupied.device)  # a.i + b.j + c <= 0
+    # only the hull's bounding box can be inside
+    i0, j0 = int(max(0, np.floor(pts[:, 0].min()))), int(max(0, np.floor(pts[:, 1].min())))
+    i1, j1 = int(min(g, np.ceil(pts[:, 0].max()) + 1)), int(min(g, np.ceil(pts[:, 1].max()) + 1))
+    ii = torch.arange(i0, i1, device=occupied.device, dtype=torch.float32)
+    jj = torch.arange(j0, j1, device=occupied.device, dtype=torch.float32)
+    side = eq[:, 0, None, None] * ii[None, :, None] + eq[:, 1, None, None] * jj[None, None, :] + eq[:, 2, None, None]
+    filled = occupied.clone()
+    filled[i0:i1, j0:j1] |= (side <= 1e-6).all(0)
+    return filled

@@ -45,7 +45,9 @@ class SupportSurface:
         for _ in range(2):  # least squares, then again without the outliers of the first fit
             if int(keep.sum()) < 12:
                 break
-            coeffs = torch.linalg.lstsq(design[keep], residual[keep, None]).solution[:, 0]
+            d, r = design[keep], residual[keep]
+            # normal equations: a 6 x 6 system, far cheaper than a QR of the tall matrix
+            coeffs = torch.linalg.solve(d.T @ d + 1e-9 * torch.eye(6, dtype=d.dtype, device=d.device), d.T @ r)
             corrected = residual - design @ coeffs
             mad = corrected.abs().median()
             keep = corrected.abs() < 4 * 1.4826 * mad + 1e-4
@@ -65,9 +67,13 @@ class SupportSurface:
     def heights(self, points: torch.Tensor) -> torch.Tensor:
         """Signed height above the surface (up positive) for (..., 3) points."""
         flat = points.reshape(-1, 3)
-        h = flat @ self.normal + self.offset
-        h = h - self._design(flat @ self.e1, flat @ self.e2, self.lo, self.hi) @ self.coeffs
-        return h.view(points.shape[:-1])
+        centre, half = (self.lo + self.hi) / 2, ((self.hi - self.lo) / 2).clamp_min(0.05)
+        u = ((flat @ self.e1 - centre[0]) / half[0]).clamp_(-1, 1)
+        v = ((flat @ self.e2 - centre[1]) / half[1]).clamp_(-1, 1)
+        c = self.coeffs.tolist()
+        # the quadratic of _design, evaluated term by term (no N x 6 matrix on full frames)
+        warp = c[0] + u * (c[1] + c[3] * u + c[4] * v) + v * (c[2] + c[5] * v)
+        return (flat @ self.normal + self.offset - warp).view(points.shape[:-1])
 
     def tolerance(self, depth: torch.Tensor) -> torch.Tensor:
         """Distance within which a point at this depth lies on the surface."""
