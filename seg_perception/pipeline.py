@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Dict
 
 import numpy as np
@@ -16,8 +17,8 @@ from .imageops import dilate
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
 from .surfaces.planes import raised_above_support
-from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, InstanceResult, PerceptionResult, Plane,
-                    RGBDFrame, SurfaceResult)
+from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_WALL, InstanceResult, PerceptionResult,
+                    Plane, RGBDFrame, SurfaceResult)
 
 log = logging.getLogger(__name__)
 
@@ -56,32 +57,43 @@ class Pipeline:
         timings['total'] = (time.perf_counter() - total) * 1000.0
         return PerceptionResult(frame, surfaces, instances, timings_ms=timings)
 
-    def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
-        """Labels of the strided grid back on every pixel: each pixel takes its grid cell's label, and object
-        masks are cut to the pixels that really stand above the support (exact outlines at the table)."""
-        frame, s = pf.frame, pf.stride
-        h, w = frame.height, frame.width
+    def _onto_grid(self, surfaces: SurfaceResult, factor: int, depth: torch.Tensor, points: torch.Tensor,
+                   instances: InstanceResult):
+        """Labels of a grid ``factor`` times coarser on the finer grid of ``depth`` / ``points``: each pixel takes
+        its cell's label; then the support surface model decides exactly which pixels stand above it, are on
+        it, or belong to the objects (so outlines at the table are as fine as the target grid)."""
+        h, w = depth.shape
 
         def up(t):
-            return t.repeat_interleave(s, 0).repeat_interleave(s, 1)[:h, :w]
+            return t.repeat_interleave(factor, 0).repeat_interleave(factor, 1)[:h, :w]
 
-        depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
-                           self.config.depth.max)
         valid = depth > 0
-        labels = torch.where(valid, up(surfaces.labels), torch.zeros((), dtype=torch.uint8, device=self.device))
+        labels = torch.where(valid, up(surfaces.labels), torch.zeros((), dtype=torch.uint8, device=depth.device))
         inst = up(instances.labels)
         model = surfaces.support_model
+        heights = raised = None
         if model is not None:
-            points = backproject_torch(depth, frame.camera)
             c = self.config
-            raised = raised_above_support(model.heights(points), depth, valid, model.tolerance(depth),
-                                          c.instances.min_height, c.instances.max_height)
+            heights = model.heights(points)
+            tol = model.tolerance(depth)
+            raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
+            raised &= labels != SURFACE_WALL
+            on_support = valid & (heights.abs() < tol) & ((labels == SURFACE_SUPPORT) | (labels == SURFACE_OBJECT))
+            if surfaces.footprint is not None:
+                objects = raised & surfaces.footprint.contains(points)
+                labels[(labels == SURFACE_OBJECT) & ~objects] = SURFACE_OTHER
+                labels[objects] = SURFACE_OBJECT
+            labels[on_support] = SURFACE_SUPPORT
             inst = torch.where(raised, inst, torch.zeros_like(inst))
             inst = torch.where(raised & (inst == 0), dilate(inst, 1), inst)
-            labels[(labels == SURFACE_OBJECT) & ~raised] = SURFACE_SUPPORT
-        surfaces = SurfaceResult(labels, surfaces.planes, surfaces.up, surfaces.support_plane,
-                                 support_model=surfaces.support_model)
-        return surfaces, InstanceResult(inst, instances.class_names, instances.scores)
+        return replace(surfaces, labels=labels, heights=heights, raised=raised), replace(instances, labels=inst)
+
+    def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
+        """Labels of the strided grid back on every pixel."""
+        frame = pf.frame
+        depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
+                           self.config.depth.max)
+        return self._onto_grid(surfaces, pf.stride, depth, backproject_torch(depth, frame.camera), instances)
 
     @contextmanager
     def _timed(self, timings: Dict[str, float], name: str):

@@ -3,8 +3,8 @@
 Candidates are the surface stage's raised pixels (above the support plane, anywhere). Pixels on a
 boundary between two objects are set aside, the rest is split into 4-connected regions, and the set-aside
 pixels rejoin their neighbouring region. A boundary is
-- a depth step larger than ``depth_jump`` per metre of depth and pixel of spacing (one object in front of
-  another),
+- a depth step between neighbouring pixels larger than ``depth_jump`` per metre of depth (one object in
+  front of another),
 - a concave crease: normals turning towards each other across the pixel (two convex objects touching),
 - a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
@@ -13,6 +13,8 @@ depth holes enclosed by one object are filled. Ids run left to right by centroid
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
@@ -20,10 +22,11 @@ from ..config import Config
 from ..imageops import box_sum, dilate, dot3, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
-from ..types import SURFACE_OBJECT, InstanceResult, SurfaceResult
+from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
 
 _CREASE_STEP = 3   # pixels either side of a pixel when testing for a concave crease
 _REGROW_ITERATIONS = 4
+_CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
 _WEAK_BORDER = 0.25       # regions meeting along a border with less strong evidence than this share merge
 
@@ -38,9 +41,27 @@ class ClusterInstanceSegmenter:
         empty = torch.zeros(pf.shape, dtype=torch.int64, device=pf.device)
         if surfaces.raised is None or not bool((surfaces.labels == SURFACE_OBJECT).any()):
             return InstanceResult(empty)
+        # everything below works inside the box around the raised pixels (objects fill a small part of a frame)
+        box = _bounding_box(surfaces.raised, margin=_CROP_MARGIN)
+        pf, surfaces = crop_frame(pf, box), crop_surfaces(surfaces, box)
+        labels, count = self._segment_crop(pf, surfaces)
+        empty[box[0]:box[1], box[2]:box[3]] = labels
+        return InstanceResult(empty, ('unknown',) * count, (1.0,) * count)
+
+    def _segment_crop(self, pf: PreparedFrame, surfaces: SurfaceResult):
         candidates = self.standing_blobs(pf, surfaces)
         if not bool(candidates.any()):
-            return InstanceResult(empty)
+            return torch.zeros(pf.shape, dtype=torch.int64, device=pf.device), 0
+        # tighter still: around what stands on the support
+        box = _bounding_box(candidates, margin=_CROP_MARGIN)
+        out = torch.zeros(pf.shape, dtype=torch.int64, device=pf.device)
+        pf, surfaces, candidates = crop_frame(pf, box), crop_surfaces(surfaces, box), \
+            candidates[box[0]:box[1], box[2]:box[3]].contiguous()
+        labels, count = self._split(pf, surfaces, candidates)
+        out[box[0]:box[1], box[2]:box[3]] = labels
+        return out, count
+
+    def _split(self, pf: PreparedFrame, surfaces: SurfaceResult, candidates: torch.Tensor):
         boundary, strong = self._boundaries(pf, candidates)
         core = candidates & ~boundary
         labels, count = connected_components(core)
@@ -57,7 +78,7 @@ class ClusterInstanceSegmenter:
         labels, count = self._keep_supported(surfaces, labels, count)
         labels = _fill_enclosed_holes(labels, pf.valid)
         labels, _ = order_left_to_right(labels, count)
-        return InstanceResult(labels, ('unknown',) * count, (1.0,) * count)
+        return labels, count
 
     def standing_blobs(self, pf: PreparedFrame, surfaces: SurfaceResult) -> torch.Tensor:
         """Raised pixels whose smooth (no depth step) connected blob lies mostly over the support's footprint.
@@ -65,7 +86,7 @@ class ClusterInstanceSegmenter:
         it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
         raised = surfaces.raised
         z = pf.depth
-        limit = self.cfg.depth_jump * pf.stride * z.clamp_min(0.1)
+        limit = self.cfg.depth_jump * z.clamp_min(0.1)
         cut = torch.zeros_like(raised)
         cut[:, 1:] |= (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
         cut[1:] |= (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
@@ -150,6 +171,32 @@ class ClusterInstanceSegmenter:
         keep[0] = False
         labels = torch.where(keep[labels], labels, torch.zeros_like(labels))
         return _compact(labels)
+
+
+def _bounding_box(mask: torch.Tensor, margin: int):
+    """(y0, y1, x0, x1) around the True pixels plus a margin, clipped to the image."""
+    h, w = mask.shape
+    rows = torch.nonzero(mask.any(1)).squeeze(1)
+    cols = torch.nonzero(mask.any(0)).squeeze(1)
+    if rows.numel() == 0:
+        return 0, h, 0, w
+    return (max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + 1 + margin),
+            max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + 1 + margin))
+
+
+def crop_frame(pf: PreparedFrame, box) -> PreparedFrame:
+    y0, y1, x0, x1 = box
+    cam = pf.camera
+    camera = CameraModel(x1 - x0, y1 - y0, cam.fx, cam.fy, cam.cx - x0, cam.cy - y0)
+    cut = lambda t: t[y0:y1, x0:x1].contiguous()  # noqa: E731
+    return replace(pf, camera=camera, depth=cut(pf.depth), valid=cut(pf.valid), points=cut(pf.points),
+                   normals=cut(pf.normals), color=cut(pf.color))
+
+
+def crop_surfaces(surfaces: SurfaceResult, box) -> SurfaceResult:
+    y0, y1, x0, x1 = box
+    cut = lambda t: t[y0:y1, x0:x1].contiguous()  # noqa: E731
+    return replace(surfaces, labels=cut(surfaces.labels), heights=cut(surfaces.heights), raised=cut(surfaces.raised))
 
 
 def _merge_weak_borders(labels: torch.Tensor, count: int, strong: torch.Tensor, depth: torch.Tensor,
