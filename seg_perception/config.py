@@ -53,7 +53,7 @@ class SurfacesConfig:
                                                                               'onnx'), read_only=True)
     up_vector: List[float] = param([], 'World up in the camera optical frame [x, y, z]; empty: from the extrinsics '
                                    'parameter when set, else estimated from the dominant horizontal plane.', length=3)
-    max_planes: int = param(5, 'Most planes RANSAC extracts per frame (support, floor, walls, shelves).', min=1, max=12)
+    max_planes: int = param(4, 'Most planes RANSAC extracts per frame (support, floor, walls, shelves).', min=1, max=12)
     hypotheses: int = param(128, 'RANSAC hypotheses per plane, scored as one batch.', min=8, max=4096)
     sample_points: int = param(6000, 'Depth points sampled for RANSAC.', min=500, max=200000)
     distance_threshold: float = param(0.006, 'Plane inlier distance (m) at 1 m depth; grows with depth squared '

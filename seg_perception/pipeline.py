@@ -79,10 +79,10 @@ class Pipeline:
             raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
             raised &= labels != SURFACE_WALL
             on_support = valid & (heights.abs() < tol) & ((labels == SURFACE_SUPPORT) | (labels == SURFACE_OBJECT))
-            if surfaces.footprint is not None:
-                objects = raised & surfaces.footprint.contains(points)
-                labels[(labels == SURFACE_OBJECT) & ~objects] = SURFACE_OTHER
-                labels[objects] = SURFACE_OBJECT
+            # objects: raised pixels in or next to the coarse grid's object cells (the footprint was applied there)
+            objects = raised & dilate(labels == SURFACE_OBJECT, 1)
+            labels[(labels == SURFACE_OBJECT) & ~objects] = SURFACE_OTHER
+            labels[objects] = SURFACE_OBJECT
             labels[on_support] = SURFACE_SUPPORT
             inst = torch.where(raised, inst, torch.zeros_like(inst))
             inst = torch.where(raised & (inst == 0), dilate(inst, 1), inst)

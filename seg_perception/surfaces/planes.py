@@ -103,7 +103,7 @@ class PlaneSurfaceSegmenter:
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
         for _ in range(2):
             support_pts = pf.points[on_support]
-            step = max(1, support_pts.shape[0] // 20000)
+            step = max(1, support_pts.shape[0] // 8000)
             surface = SupportSurface.fit(support_pts[::step], up, c.distance_threshold, _PLANE_NOISE_FLOOR)
             heights = surface.heights(pf.points)
             tol = surface.tolerance(z)
@@ -115,7 +115,7 @@ class PlaneSurfaceSegmenter:
         if pf.up_hint is None:
             up = s_normal
         support_pts = pf.points[on_support]
-        step = max(1, support_pts.shape[0] // 20000)
+        step = max(1, support_pts.shape[0] // 8000)
         footprint = SupportFootprint.build(support_pts[::step], s_normal, s_offset, c.footprint_margin, pf.depth,
                                            pf.camera)
         above = raised_above_support(heights, z, pf.valid, tol, self.min_height, self.max_height)
