@@ -245,6 +245,45 @@ def _eval_summary(rows) -> dict:
     return summary
 
 
+# --------------------------------------------------------------------------------------------- bench
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser('bench', help='per-stage latency p50/p95 and frames/s on synthetic frames')
+    p.add_argument('--frames', type=int, default=30, help='timed frames (default 30, after one warm-up frame)')
+    p.add_argument('--width', type=int, default=640)
+    p.add_argument('--height', type=int, default=480)
+    p.add_argument('--seed', type=int, default=4242, help='seed of the synthetic frames')
+    p.add_argument('--json', type=Path, help='also write the figures here')
+    _add_config_options(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    import json
+    from .pipeline import Pipeline
+    from .synthetic import SceneConfig, frame_seed, synthesize
+    pipeline = Pipeline(_load_config(args))
+    scene_cfg = SceneConfig(width=args.width, height=args.height, fx=615.0 * args.width / 640,
+                            fy=615.0 * args.width / 640)
+    frames = [synthesize(frame_seed(args.seed, i), scene_cfg).rgbd() for i in range(args.frames + 1)]
+    pipeline.process(frames[0])  # warm-up: lazy initialisation is not a per-frame cost
+    stages = {}
+    for frame in frames[1:]:
+        for name, ms in pipeline.process(frame).timings_ms.items():
+            stages.setdefault(name, []).append(ms)
+    figures = {name: summarize(values) for name, values in stages.items()}
+    print(f'{args.frames} synthetic frames {args.width}x{args.height}, surfaces {pipeline.config.surfaces.backend}, '
+          f'instances {pipeline.config.instances.backend}, device {pipeline.device}, '
+          f'torch threads {__import__("torch").get_num_threads()}')
+    print(format_header())
+    for name, stats in figures.items():
+        print(format_row(name, stats))
+    if args.json:
+        args.json.write_text(json.dumps({'device': str(pipeline.device), 'width': args.width, 'height': args.height,
+                                         'stages': figures}, indent=1))
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- config
 
 def _add_config(sub) -> None:
@@ -267,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_segment(sub)
     _add_eval(sub)
+    _add_bench(sub)
     _add_config(sub)
     return parser
 

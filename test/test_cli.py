@@ -83,3 +83,15 @@ def test_bad_parameter_is_a_clear_error(dataset, tmp_path, capsys):
     code = main(['eval', '--data', str(dataset), '--set', 'instances.min_height=-1'])
     assert code == 2
     assert 'instances.min_height' in capsys.readouterr().err
+
+
+def test_bench_reports_per_stage_latency(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    assert main(['bench', '--frames', '2', '--width', '160', '--height', '120', '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    assert 'p50 ms' in text and 'surfaces' in text and 'instances' in text
+    data = json.loads(out.read_text())
+    assert data['device'] == 'cpu' or data['device'].startswith('cuda')
+    for stage in ('prepare', 'surfaces', 'instances', 'total'):
+        assert data['stages'][stage]['count'] == 2
+        assert 0 < data['stages'][stage]['p50_ms'] <= data['stages'][stage]['p95_ms']
