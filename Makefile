@@ -20,8 +20,8 @@ QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 setup: $(STAMP)
 
 system-deps:
-	@# open3d needs libusb at import time.
-	@if ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then \
+	@# open3d needs libusb at import time (grep reads all input: -q would break the pipe under pipefail).
+	@if ! ldconfig -p | grep 'libusb-1.0.so.0' >/dev/null; then \
 	  echo "installing libusb-1.0-0 (needed by open3d)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libusb-1.0-0; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq libusb-1.0-0; fi; \

@@ -146,7 +146,7 @@ def _read_input_frame(args):
 
 
 def write_result(out: Path, result) -> dict:
-    """The segment outputs: instances.png, surfaces.png, overlay.png, result.json."""
+    """The segment outputs: instances.png, surfaces.png, overlay.png, result.json, object_NNN.ply."""
     import json
 
     import cv2
@@ -160,6 +160,9 @@ def write_result(out: Path, result) -> dict:
     cv2.imwrite(str(out / 'overlay.png'), image[:, :, ::-1])
     summary = result_to_json(result)
     (out / 'result.json').write_text(json.dumps(summary, indent=1))
+    from .projection import write_ply
+    for obj in result.objects:
+        write_ply(out / f'object_{obj.instance_id:03d}.ply', obj)
     return summary
 
 

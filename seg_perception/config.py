@@ -113,6 +113,17 @@ class InstancesConfig:
 
 
 @dataclass
+class ProjectionConfig:
+    voxel_size: float = param(0.003, 'Object clouds are averaged into voxels of this edge (m); 0 keeps every point.',
+                              min=0.0, max=0.05)
+    outlier_neighbors: int = param(12, 'Neighbours per point in the statistical outlier test.', min=1, max=100)
+    outlier_std_ratio: float = param(2.0, 'Points whose mean neighbour distance exceeds the mean by this many '
+                                     'standard deviations are dropped (0 disables).', min=0.0, max=10.0)
+    min_points: int = param(10, 'Objects with fewer measured points are kept whole (no filtering).', min=1,
+                            max=10000)
+
+
+@dataclass
 class Config:
     device: str = param('auto', "Torch device: 'auto' picks cuda when available, else cpu.",
                         choices=('auto', 'cpu', 'cuda'), read_only=True)
@@ -122,6 +133,7 @@ class Config:
     depth: DepthConfig = section(DepthConfig)
     surfaces: SurfacesConfig = section(SurfacesConfig)
     instances: InstancesConfig = section(InstancesConfig)
+    projection: ProjectionConfig = section(ProjectionConfig)
 
 
 # ---------------------------------------------------------------------------------------------

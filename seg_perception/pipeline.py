@@ -14,6 +14,7 @@ from .config import Config, validate
 from .instances import make_instance_segmenter
 from .geometry import backproject_torch
 from .imageops import dilate
+from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
 from .surfaces.planes import raised_above_support
@@ -50,12 +51,16 @@ class Pipeline:
             surfaces = self.surfaces.segment(pf)
         with self._timed(timings, 'instances'):
             instances = self.instances.segment(pf, surfaces)
+        with self._timed(timings, 'clouds'):
+            up = None if surfaces.up is None else surfaces.up.detach().cpu().numpy().astype(np.float64)
+            objects = project_instances(pf.points, pf.valid, pf.normals, pf.color, instances.labels,
+                                        instances.class_names, instances.scores, self.config.projection, up)
         with self._timed(timings, 'outputs'):
             if stride > 1:
                 surfaces, instances = self._full_resolution(pf, surfaces, instances)
             surfaces, instances = _to_host(surfaces, instances)
         timings['total'] = (time.perf_counter() - total) * 1000.0
-        return PerceptionResult(frame, surfaces, instances, timings_ms=timings)
+        return PerceptionResult(frame, surfaces, instances, objects=tuple(objects), timings_ms=timings)
 
     def _onto_grid(self, surfaces: SurfaceResult, factor: int, depth: torch.Tensor, points: torch.Tensor,
                    instances: InstanceResult):
