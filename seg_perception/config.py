@@ -114,13 +114,41 @@ class InstancesConfig:
 
 @dataclass
 class ProjectionConfig:
-    voxel_size: float = param(0.003, 'Object clouds are averaged into voxels of this edge (m); 0 keeps every point.',
+    voxel_size: float = param(0.005, 'Object clouds are averaged into voxels of this edge (m); 0 keeps every point.',
                               min=0.0, max=0.05)
     outlier_neighbors: int = param(12, 'Neighbours per point in the statistical outlier test.', min=1, max=100)
     outlier_std_ratio: float = param(2.0, 'Points whose mean neighbour distance exceeds the mean by this many '
                                      'standard deviations are dropped (0 disables).', min=0.0, max=10.0)
     min_points: int = param(10, 'Objects with fewer measured points are kept whole (no filtering).', min=1,
                             max=10000)
+
+
+@dataclass
+class GraspConfig:
+    enabled: bool = param(False, 'Plan parallel-jaw grasps for every object (first version: see README).')
+    max_opening: float = param(0.08, 'Widest opening of the gripper (m).', min=0.005, max=0.5)
+    finger_depth: float = param(0.045, 'Finger length along the approach, fingertip to palm (m).', min=0.005,
+                                max=0.3)
+    finger_width: float = param(0.02, 'Finger extent across the closing plane (m).', min=0.002, max=0.2)
+    finger_thickness: float = param(0.01, 'Finger thickness along the closing direction (m).', min=0.001, max=0.1)
+    palm_depth: float = param(0.06, 'Depth of the hand body behind the fingers (m).', min=0.0, max=0.5)
+    palm_width: float = param(0.2, 'Width of the hand body along the closing direction (m).', min=0.01, max=1.0)
+    palm_height: float = param(0.06, 'Extent of the hand body across the closing plane (m).', min=0.005, max=0.5)
+    collision_margin: float = param(0.004, 'Clearance the finger and palm volumes keep from every scene point (m).',
+                                    min=0.0, max=0.05)
+    friction: float = param(0.5, 'Friction coefficient of the antipodal test (cone half-angle atan(mu)).', min=0.05,
+                            max=2.0)
+    approach_cone_deg: float = param(60.0, 'Widest angle between the approach and straight down (deg).', min=1.0,
+                                     max=180.0)
+    approach_steps: int = param(8, 'Approach directions tried about each closing axis.', min=1, max=64)
+    samples: int = param(48, 'Contact points sampled per object.', min=1, max=2048)
+    max_candidates: int = param(384, 'Most candidates per object checked for collisions.', min=1, max=20000)
+    top_k: int = param(5, 'Grasps kept per object after non-maximum suppression.', min=1, max=100)
+    nms_distance: float = param(0.01, 'Grasps closer than this (m) and nms_angle_deg are duplicates.', min=0.0,
+                                max=0.2)
+    nms_angle_deg: float = param(30.0, 'Rotation angle under which close grasps are duplicates (deg).', min=0.0,
+                                 max=180.0)
+    seed: int = param(0, 'Sampling seed (results are reproducible per frame).', min=0)
 
 
 @dataclass
@@ -134,6 +162,7 @@ class Config:
     surfaces: SurfacesConfig = section(SurfacesConfig)
     instances: InstancesConfig = section(InstancesConfig)
     projection: ProjectionConfig = section(ProjectionConfig)
+    grasps: GraspConfig = section(GraspConfig)
 
 
 # ---------------------------------------------------------------------------------------------

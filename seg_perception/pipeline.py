@@ -13,6 +13,7 @@ import torch
 from .config import Config, validate
 from .instances import make_instance_segmenter
 from .geometry import backproject_torch
+from .grasps import GraspPlanner
 from .imageops import dilate
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
@@ -32,6 +33,7 @@ class Pipeline:
         self.device = resolve_device(self.config.device)
         self.surfaces = make_surface_segmenter(self.config)
         self.instances = make_instance_segmenter(self.config)
+        self.grasp_planner = GraspPlanner(self.config.grasps, self.device)
 
     def warm_up(self, height: int = 480, width: int = 640) -> None:
         """One run on a synthetic flat frame so the first real frame is not slowed by lazy initialisation."""
@@ -55,12 +57,19 @@ class Pipeline:
             up = None if surfaces.up is None else surfaces.up.detach().cpu().numpy().astype(np.float64)
             objects = project_instances(pf.points, pf.valid, pf.normals, pf.color, instances.labels,
                                         instances.class_names, instances.scores, self.config.projection, up)
+        grasps = []
+        if self.config.grasps.enabled:
+            with self._timed(timings, 'grasps'):
+                model = surfaces.support_model
+                grasps = self.grasp_planner.plan(objects, pf.points[pf.valid], up,
+                                                 None if model is None else model.heights)
         with self._timed(timings, 'outputs'):
             if stride > 1:
                 surfaces, instances = self._full_resolution(pf, surfaces, instances)
             surfaces, instances = _to_host(surfaces, instances)
         timings['total'] = (time.perf_counter() - total) * 1000.0
-        return PerceptionResult(frame, surfaces, instances, objects=tuple(objects), timings_ms=timings)
+        return PerceptionResult(frame, surfaces, instances, objects=tuple(objects), grasps=tuple(grasps),
+                                timings_ms=timings)
 
     def _onto_grid(self, surfaces: SurfaceResult, factor: int, depth: torch.Tensor, points: torch.Tensor,
                    instances: InstanceResult):

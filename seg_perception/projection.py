@@ -17,40 +17,42 @@ from .config import ProjectionConfig
 from .geometry import oriented_box
 from .types import ObjectCloud
 
-_KNN_CHUNK = 2048  # rows of the pairwise-distance matrix computed at once
+_KNN_CHUNK = 2048  # rows of the pairwise-distance matrix computed at once on a GPU
 
 
-def remove_outliers(points: torch.Tensor, neighbours: int, std_ratio: float) -> torch.Tensor:
-    """Mask of points kept: mean distance to the k nearest neighbours <= mean + std_ratio * std (over the cloud)."""
-    n = points.shape[0]
-    k = min(neighbours, n - 1)
-    if k < 1 or std_ratio <= 0:
-        return torch.ones(n, dtype=torch.bool, device=points.device)
-    mean_d = torch.empty(n, dtype=points.dtype, device=points.device)
-    for start in range(0, n, _KNN_CHUNK):
-        d = torch.cdist(points[start:start + _KNN_CHUNK], points)
-        mean_d[start:start + _KNN_CHUNK] = d.topk(k + 1, largest=False).values[:, 1:].mean(1)
-    limit = mean_d.mean() + std_ratio * mean_d.std()
-    return mean_d <= limit
+def nearest_neighbours(points: torch.Tensor, k: int):
+    """(distances, indices) of each point's k nearest other points: a k-d tree on the CPU, batched distance
+    matrices on a GPU."""
+    if points.device.type == 'cpu':
+        from scipy.spatial import cKDTree
+        data = points.detach().numpy()
+        dist, idx = cKDTree(data).query(data, k + 1)
+        return torch.from_numpy(dist[:, 1:]).to(points.dtype), torch.from_numpy(idx[:, 1:])
+    dists, idxs = [], []
+    for start in range(0, points.shape[0], _KNN_CHUNK):
+        found = torch.cdist(points[start:start + _KNN_CHUNK], points).topk(k + 1, largest=False)
+        dists.append(found.values[:, 1:])
+        idxs.append(found.indices[:, 1:])
+    return torch.cat(dists), torch.cat(idxs)
 
 
-def pca_normals(points: torch.Tensor, neighbours: int) -> torch.Tensor:
-    """Unit normals from the covariance of each point's k nearest neighbours, oriented towards the camera."""
-    n = points.shape[0]
-    k = min(neighbours, n)
-    out = torch.zeros_like(points)
-    if k < 3:
-        return out
-    for start in range(0, n, _KNN_CHUNK):
-        idx = torch.cdist(points[start:start + _KNN_CHUNK], points).topk(k, largest=False).indices
-        nb = points[idx]                                   # (m, k, 3)
-        centred = nb - nb.mean(1, keepdim=True)
-        cov = centred.transpose(1, 2) @ centred
-        _, vecs = torch.linalg.eigh(cov.double())
-        normal = vecs[:, :, 0].to(points.dtype)
-        flip = (normal * points[start:start + _KNN_CHUNK]).sum(1) > 0
-        out[start:start + _KNN_CHUNK] = torch.where(flip[:, None], -normal, normal)
-    return out
+def remove_outliers(distances: torch.Tensor, std_ratio: float) -> torch.Tensor:
+    """Mask of points kept: mean distance to their nearest neighbours <= mean + std_ratio * std (over the cloud)."""
+    mean_d = distances.mean(1)
+    if std_ratio <= 0 or mean_d.numel() < 3:
+        return torch.ones_like(mean_d, dtype=torch.bool)
+    return mean_d <= mean_d.mean() + std_ratio * mean_d.std()
+
+
+def pca_normals(points: torch.Tensor, rows: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+    """Unit normals of points[rows] from the covariance of each with its neighbours (indices into points),
+    oriented towards the camera."""
+    own = points[rows]
+    nb = torch.cat([own[:, None], points[neighbours.to(points.device)]], 1)   # (n, k+1, 3)
+    centred = nb - nb.mean(1, keepdim=True)
+    _, vecs = torch.linalg.eigh(centred.transpose(1, 2) @ centred)
+    normal = vecs[:, :, 0]
+    return torch.where(((normal * own).sum(1) > 0)[:, None], -normal, normal)
 
 
 def voxel_downsample(points: torch.Tensor, voxel: float, *attributes: torch.Tensor):
@@ -85,12 +87,16 @@ def project_instances(points: torch.Tensor, valid: torch.Tensor, normals: torch.
         sel = mask & valid
         pts, rgb, nrm = points[sel], color[sel], normals[sel]
         if pts.shape[0] >= config.min_points:
-            keep = remove_outliers(pts, config.outlier_neighbors, config.outlier_std_ratio)
-            pts, rgb, nrm = voxel_downsample(pts[keep], config.voxel_size, rgb[keep], nrm[keep])
+            # voxels first: the neighbour search then runs on a few hundred points, not thousands
+            pts, rgb, nrm = voxel_downsample(pts, config.voxel_size, rgb, nrm)
+            k = min(config.outlier_neighbors, pts.shape[0] - 1)
+            distances, neighbours = nearest_neighbours(pts, k)
+            keep = remove_outliers(distances, config.outlier_std_ratio)
             # the organized normal map has no normal across depth edges (small objects, rims): PCA there
             missing = nrm.norm(dim=1) < 0.5
             if bool(missing.any()):
-                nrm[missing] = pca_normals(pts, config.outlier_neighbors)[missing]
+                nrm[missing] = pca_normals(pts, missing, neighbours[missing.cpu()])
+            pts, rgb, nrm = pts[keep], rgb[keep], nrm[keep]
             nrm = nrm / nrm.norm(dim=1, keepdim=True).clamp_min(1e-9)
         pts_np = pts.detach().cpu().numpy().astype(np.float32)
         if len(pts_np) >= 3:

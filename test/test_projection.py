@@ -4,7 +4,8 @@ import torch
 
 from seg_perception.config import ProjectionConfig, load_config
 from seg_perception.pipeline import Pipeline
-from seg_perception.projection import project_instances, remove_outliers, voxel_downsample, write_ply
+from seg_perception.projection import (nearest_neighbours, project_instances, remove_outliers, voxel_downsample,
+                                       write_ply)
 from seg_perception.synthetic import SceneConfig, synthesize
 from seg_perception.synthetic.shapes import shape_mesh
 
@@ -13,7 +14,8 @@ def test_outliers_and_voxels():
     rng = np.random.default_rng(0)
     cloud = torch.from_numpy(rng.normal(0, 0.01, (500, 3)).astype(np.float32))
     flying = torch.tensor([[0.3, 0.3, 0.3], [-0.2, 0.4, 0.1]], dtype=torch.float32)
-    keep = remove_outliers(torch.cat([cloud, flying]), 8, 2.0)
+    dist, _ = nearest_neighbours(torch.cat([cloud, flying]), 8)
+    keep = remove_outliers(dist, 2.0)
     assert not keep[-2:].any() and keep[:500].float().mean() > 0.9
     pts = torch.tensor([[0.0, 0, 0], [0.001, 0, 0], [0.02, 0, 0]])
     colors = torch.tensor([[0, 0, 0], [100, 100, 100], [255, 0, 0]], dtype=torch.uint8)

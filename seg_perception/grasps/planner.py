@@ -1,0 +1,264 @@
+"""Antipodal parallel-jaw grasp candidates, collision-checked against the whole scene, all in torch.
+
+Grasp frame (DESIGN.md): origin between the fingertips at the closing centre, x = approach (towards the
+object), y = closing direction, z = x cross y; ``width`` is the opening the grasp needs, ``score`` is in [0, 1].
+
+A camera sees one side of an object, so contacts are not sampled as pairs of opposite visible points. Per object:
+1. grasp frames: approaches straight down (the up vector reversed) and tilted by half of ``approach_cone_deg``,
+   each turned about the approach; the closing plane passes through sampled object points;
+2. the object's points in the finger slab give the opening needed (their extent along the closing direction plus
+   clearance) and how deep the fingertips go (past the object's top, never below its lowest seen point);
+   objects wider than ``max_opening`` in the slab get no grasp;
+3. collision: scene points (table and neighbours included) inside the finger or palm boxes, inflated by
+   ``collision_margin``, reject the candidate;
+4. score: antipodal quality from the normals of the points at each jaw inside the friction cone
+   (``grasps.friction``; a jaw on an unseen side adds nothing), points between the fingers, approach
+   alignment, clearance; non-maximum suppression and the best ``top_k`` per object.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..config import GraspConfig
+from ..geometry import quaternion_from_matrix
+from ..types import GraspCandidate, ObjectCloud
+
+_CLEARANCE = 0.004       # m: opening added on each side of the contacts
+_CONTACT_DEPTH = 0.7     # fingertips go this many finger lengths past the object's top along the approach
+_JAW_BAND = 0.006        # m: object points this close to a jaw are its contacts
+_MAX_OBJECT_POINTS = 600
+_COLLISION_CHECKS = 64    # best-scoring candidates per object that get the (costly) collision test
+_FILL_SATURATION = 40    # object points between the fingers that count as a full grip
+_SCENE_VOXEL = 0.006     # m: scene points used for collisions are thinned to this spacing
+
+
+@dataclass(frozen=True)
+class _Gripper:
+    max_opening: float
+    finger_depth: float
+    finger_width: float
+    finger_thickness: float
+    palm_depth: float
+    palm_width: float
+    palm_height: float
+
+
+class GraspPlanner:
+    def __init__(self, config: GraspConfig, device: torch.device):
+        self.cfg = config
+        self.device = device
+        self.gripper = _Gripper(config.max_opening, config.finger_depth, config.finger_width,
+                                config.finger_thickness, config.palm_depth, config.palm_width, config.palm_height)
+
+    def plan(self, objects: Sequence[ObjectCloud], scene_points: torch.Tensor, up: Optional[np.ndarray],
+             support_height=None) -> List[GraspCandidate]:
+        """Candidates for every object, best first. ``scene_points``: (M, 3) camera-frame points of the frame;
+        ``support_height``: a function giving points' height above the support surface (objects stand on it, so
+        the fingers may reach down to just above it even where the camera saw only an object's top)."""
+        self._support_height = support_height
+        if not objects:
+            return []
+        scene = _thin(scene_points.to(self.device).float(), _SCENE_VOXEL)
+        down = torch.tensor(-np.asarray(up, float) if up is not None else [0.0, 0.0, 1.0], device=self.device,
+                            dtype=torch.float32)
+        down = down / down.norm()
+        generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
+        grasps: List[GraspCandidate] = []
+        for obj in objects:
+            if len(obj.points) < 10:
+                continue
+            grasps.extend(self._plan_object(obj, scene, down, generator))
+        grasps.sort(key=lambda g: -g.score)
+        return grasps
+
+    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, down: torch.Tensor, generator):
+        c, g = self.cfg, self.gripper
+        pts = torch.from_numpy(obj.points).to(self.device).float()
+        # only scene points the hand can reach while gripping this object matter for its collisions
+        centre = pts.mean(0)
+        radius = float((pts - centre).norm(dim=1).max()) + g.finger_depth + g.palm_depth + \
+            max(g.palm_width, g.max_opening) / 2 + g.palm_height
+        scene = scene[(scene - centre).norm(dim=1) < radius]
+        nrm = torch.from_numpy(obj.normals).to(self.device).float()
+        if pts.shape[0] > _MAX_OBJECT_POINTS:
+            keep = torch.randperm(pts.shape[0], generator=generator, device=self.device)[:_MAX_OBJECT_POINTS]
+            pts, nrm = pts[keep], nrm[keep]
+        n = pts.shape[0]
+        seeds = pts[torch.randint(n, (min(c.samples, n),), generator=generator, device=self.device)]
+        rot = _frames(down, c.approach_cone_deg, c.approach_steps, self.device)      # (F, 3, 3) [x y z]
+        # every (seed, frame): the closing line through the seed; object points in grasp coordinates
+        rot = rot.repeat(seeds.shape[0], 1, 1)
+        seed = seeds.repeat_interleave(rot.shape[0] // seeds.shape[0], 0)
+        if rot.shape[0] > c.max_candidates:
+            pick = torch.randperm(rot.shape[0], generator=generator, device=self.device)[:c.max_candidates]
+            rot, seed = rot[pick], seed[pick]
+        local = self._local(rot, seed, pts)                                  # (G, N, 3)
+        slab = local[..., 2].abs() <= g.finger_width / 2
+        reach = local[..., 1].abs() <= g.max_opening                          # the object part this grasp can touch
+        member = slab & reach
+        big = torch.full_like(local[..., 0], 1e3)
+        y_max = torch.where(member, local[..., 1], -big).amax(1)
+        y_min = torch.where(member, local[..., 1], big).amin(1)
+        x_top = torch.where(member, local[..., 0], big).amin(1)
+        width = y_max - y_min + 2 * (_CLEARANCE + c.collision_margin)  # open fingers clear the object
+        ok = (member.sum(1) >= 3) & (width <= g.max_opening)
+        # the whole object slab must lie between the fingers, or the fingers would close on it elsewhere
+        ok &= ~((slab & ~reach).any(1))
+        if not bool(ok.any()):
+            return []
+        x_bottom = torch.where(member, local[..., 0], -big).amax(1)
+        rot, seed = rot[ok], seed[ok]
+        y_mid = ((y_max + y_min) / 2)[ok]
+        width, x_top, x_bottom = width[ok], x_top[ok], x_bottom[ok]
+        # fingertips past the object's top, stopping short of the support surface (or, without one, of the
+        # lowest seen point of the object)
+        floor = x_bottom
+        if self._support_height is not None:
+            lowering = (rot[:, :, 0] * down).sum(-1).clamp_min(0.2)          # height lost per unit of approach
+            floor = self._support_height(seed[:, None])[:, 0] / lowering
+        depth = torch.minimum(x_top + _CONTACT_DEPTH * g.finger_depth, floor - 2 * c.collision_margin)
+        origin = seed + rot[:, :, 0] * depth[:, None] + rot[:, :, 1] * y_mid[:, None]
+        # score what needs no collision test first; test only the most promising candidates
+        local = self._local(rot, origin, pts)
+        quality_antipodal, fill = self._contacts(local, nrm, rot, width)
+        align = (rot[:, :, 0] * down).sum(-1)
+        cone = math.cos(math.radians(c.approach_cone_deg))
+        quality_approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1)
+        partial = 0.4 * quality_antipodal + 0.2 * (fill / _FILL_SATURATION).clamp(max=1) + 0.25 * quality_approach
+        partial = torch.where(fill >= 3, partial, torch.full_like(partial, -1.0))
+        best = torch.argsort(partial, descending=True)[:_COLLISION_CHECKS]
+        best = best[partial[best] >= 0]
+        if best.numel() == 0:
+            return []
+        rot, origin, width, partial = rot[best], origin[best], width[best], partial[best]
+        free, clear = self._collision_free(rot, origin, width, scene)
+        if not bool(free.any()):
+            return []
+        rot, origin, width = rot[free], origin[free], width[free]
+        score = (partial[free] + 0.15 * clear[free]).clamp(0, 1)
+        chosen = _nms(origin, rot, score, c.nms_distance, math.radians(c.nms_angle_deg), c.top_k)
+        rot_np, origin_np = rot[chosen].cpu().numpy(), origin[chosen].cpu().numpy()
+        return [GraspCandidate(obj.instance_id, origin_np[i].astype(np.float64),
+                               quaternion_from_matrix(rot_np[i]), float(width[chosen[i]]), float(score[chosen[i]]))
+                for i in range(len(chosen))]
+
+    def _contacts(self, local, nrm, rot, width):
+        """Antipodal quality in [0, 1] from the normals of the points at both jaws (a jaw whose side is not
+        visible contributes nothing), and the number of object points between the fingers."""
+        g = self.gripper
+        between = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0)
+                   & (local[..., 2].abs() <= g.finger_width / 2) & (local[..., 1].abs() <= width[:, None] / 2))
+        half = width[:, None] / 2 - _CLEARANCE - self.cfg.collision_margin
+        cos_fc = math.cos(math.atan(self.cfg.friction))
+        n_local = torch.einsum('nk,gkj->gnj', nrm, rot)                      # normals in grasp coordinates
+        quality = torch.zeros_like(width)
+        for side in (1.0, -1.0):
+            at_jaw = between & ((local[..., 1] * side - half).abs() <= _JAW_BAND)
+            agree = (n_local[..., 1] * side - cos_fc) / (1 - cos_fc)
+            mean = torch.where(at_jaw, agree.clamp(0, 1), torch.zeros_like(agree)).sum(1) / \
+                at_jaw.sum(1).clamp_min(1)
+            quality = quality + 0.5 * mean
+        return quality, between.sum(1).float()
+
+    def _boxes(self, width: torch.Tensor, margin: float):
+        """(G, 3, 2, 3) lower/upper corners of finger+, finger-, palm in each grasp frame."""
+        g = self.gripper
+        half = width / 2
+        fd, ft, fw = g.finger_depth, g.finger_thickness, g.finger_width
+        zeros = torch.zeros_like(half)
+
+        def box(x0, x1, y0, y1, z0, z1):
+            lo = torch.stack([x0 - margin, y0 - margin, z0 - margin], -1)
+            hi = torch.stack([x1 + margin, y1 + margin, z1 + margin], -1)
+            return torch.stack([lo, hi], 1)
+        palm_half = max(g.palm_width, g.max_opening + 2 * ft) / 2
+        finger_plus = box(zeros - fd, zeros, half, half + ft, zeros - fw / 2, zeros + fw / 2)
+        finger_minus = box(zeros - fd, zeros, -half - ft, -half, zeros - fw / 2, zeros + fw / 2)
+        palm = box(zeros - fd - g.palm_depth, zeros - fd, zeros - palm_half, zeros + palm_half,
+                   zeros - g.palm_height / 2, zeros + g.palm_height / 2)
+        return torch.stack([finger_plus, finger_minus, palm], 1)
+
+    def _local(self, rot, origin, points):
+        return torch.einsum('gmk,gkj->gmj', points[None] - origin[:, None], rot)  # (G, M, 3) grasp coordinates
+
+    def _collision_free(self, rot, origin, width, scene):
+        """Candidates whose finger and palm boxes (plus margin) hold no scene point; and whether they keep twice
+        the margin free (clearance)."""
+        local = self._local(rot, origin, scene)                          # (G, M, 3)
+        hits = []
+        for margin in (self.cfg.collision_margin, 2 * self.cfg.collision_margin):
+            boxes = self._boxes(width, margin)                           # (G, 3, 2, 3)
+            inside = ((local[:, None] >= boxes[:, :, None, 0]) & (local[:, None] <= boxes[:, :, None, 1])).all(-1)
+            hits.append(inside.any(-1).any(-1))
+        return ~hits[0], (~hits[1]).float()
+
+    def _points_between(self, rot, origin, width, pts):
+        local = self._local(rot, origin, pts)
+        g = self.gripper
+        inside = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0) & (local[..., 1].abs() <= width[:, None] / 2)
+                  & (local[..., 2].abs() <= g.finger_width / 2))
+        return inside.sum(1).float()
+
+
+def _frames(down: torch.Tensor, cone_deg: float, yaw_steps: int, device) -> torch.Tensor:
+    """Grasp orientations [x y z]: approaches straight down and tilted by half the cone towards four sides,
+    each turned about the approach in ``yaw_steps`` steps over half a turn (the jaws are symmetric)."""
+    helper = torch.tensor([1.0, 0.0, 0.0], device=device)
+    if float((down @ helper).abs()) > 0.9:
+        helper = torch.tensor([0.0, 1.0, 0.0], device=device)
+    u = torch.linalg.cross(down, helper)
+    u = u / u.norm()
+    v = torch.linalg.cross(down, u)
+    tilt = math.radians(min(cone_deg / 2, 89.0))
+    approaches = [down] + [math.cos(tilt) * down + math.sin(tilt) * (math.cos(a) * u + math.sin(a) * v)
+                           for a in (0.0, math.pi / 2, math.pi, 3 * math.pi / 2)] if cone_deg > 1 else [down]
+    frames = []
+    for x in approaches:
+        x = x / x.norm()
+        a = torch.linalg.cross(x, helper if float((x @ helper).abs()) < 0.9 else torch.tensor(
+            [0.0, 0.0, 1.0], device=device))
+        a = a / a.norm()
+        b = torch.linalg.cross(x, a)
+        for k in range(yaw_steps):
+            angle = math.pi * k / yaw_steps
+            y = math.cos(angle) * a + math.sin(angle) * b
+            frames.append(torch.stack([x, y, torch.linalg.cross(x, y)], 1))
+    return torch.stack(frames)
+
+
+def _thin(points: torch.Tensor, voxel: float) -> torch.Tensor:
+    """One point per occupied voxel (the first), for cheap collision checks."""
+    if points.shape[0] == 0:
+        return points
+    keys = torch.floor(points / voxel).long()
+    keys -= keys.min(0).values
+    span = keys.max(0).values + 1
+    flat = (keys[:, 0] * span[1] + keys[:, 1]) * span[2] + keys[:, 2]
+    _, first = np.unique(flat.cpu().numpy(), return_index=True)
+    return points[torch.from_numpy(first).to(points.device)]
+
+
+def _nms(origin, rot, score, distance, angle, top_k):
+    """Indices of the best candidates, skipping any within ``distance`` and ``angle`` of one already kept."""
+    order = torch.argsort(score, descending=True).tolist()
+    kept: List[int] = []
+    cos_limit = math.cos(angle)
+    for i in order:
+        close = False
+        for j in kept:
+            if float((origin[i] - origin[j]).norm()) < distance:
+                # rotation angle between the two frames: trace(Ri^T Rj) = 1 + 2 cos(theta)
+                cos_theta = (float((rot[i] * rot[j]).sum()) - 1) / 2
+                if cos_theta > cos_limit:
+                    close = True
+                    break
+        if not close:
+            kept.append(i)
+            if len(kept) == top_k:
+                break
+    return kept
