@@ -30,11 +30,12 @@ from ..types import GraspCandidate, ObjectCloud
 
 _CLEARANCE = 0.004       # m: opening added on each side of the contacts
 _CONTACT_DEPTH = 0.7     # fingertips go this many finger lengths past the object's top along the approach
+_OUTLINE_BINS = 4        # strips across the finger width for the outline test
 _JAW_BAND = 0.006        # m: object points this close to a jaw are its contacts
 _MAX_OBJECT_POINTS = 600
-_COLLISION_CHECKS = 64    # best-scoring candidates per object that get the (costly) collision test
+_COLLISION_CHECKS = 48    # best-scoring candidates per object that get the (costly) collision test
 _FILL_SATURATION = 40    # object points between the fingers that count as a full grip
-_SCENE_VOXEL = 0.006     # m: scene points used for collisions are thinned to this spacing
+_SCENE_VOXEL = 0.008     # m: scene points used for collisions are thinned to this spacing
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,17 @@ class GraspPlanner:
                             dtype=torch.float32)
         down = down / down.norm()
         generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
+        frames = _frames(down, self.cfg.approach_cone_deg, self.cfg.approach_steps, self.device)
         grasps: List[GraspCandidate] = []
         for obj in objects:
             if len(obj.points) < 10:
                 continue
-            grasps.extend(self._plan_object(obj, scene, down, generator))
+            grasps.extend(self._plan_object(obj, scene, down, frames, generator))
         grasps.sort(key=lambda g: -g.score)
         return grasps
 
-    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, down: torch.Tensor, generator):
+    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, down: torch.Tensor, frames: torch.Tensor,
+                     generator):
         c, g = self.cfg, self.gripper
         pts = torch.from_numpy(obj.points).to(self.device).float()
         # only scene points the hand can reach while gripping this object matter for its collisions
@@ -90,15 +93,14 @@ class GraspPlanner:
             pts, nrm = pts[keep], nrm[keep]
         n = pts.shape[0]
         seeds = pts[torch.randint(n, (min(c.samples, n),), generator=generator, device=self.device)]
-        rot = _frames(down, c.approach_cone_deg, c.approach_steps, self.device)      # (F, 3, 3) [x y z]
         # every (seed, frame): the closing line through the seed; object points in grasp coordinates
-        rot = rot.repeat(seeds.shape[0], 1, 1)
+        rot = frames.repeat(seeds.shape[0], 1, 1)
         seed = seeds.repeat_interleave(rot.shape[0] // seeds.shape[0], 0)
         if rot.shape[0] > c.max_candidates:
             pick = torch.randperm(rot.shape[0], generator=generator, device=self.device)[:c.max_candidates]
             rot, seed = rot[pick], seed[pick]
         local = self._local(rot, seed, pts)                                  # (G, N, 3)
-        slab = local[..., 2].abs() <= g.finger_width / 2
+        slab = local[..., 2].abs() <= g.finger_width / 2 + 2 * c.collision_margin  # what the fingers sweep
         reach = local[..., 1].abs() <= g.max_opening                          # the object part this grasp can touch
         member = slab & reach
         big = torch.full_like(local[..., 0], 1e3)
@@ -112,6 +114,10 @@ class GraspPlanner:
         if not bool(ok.any()):
             return []
         x_bottom = torch.where(member, local[..., 0], -big).amax(1)
+        # the palm must stay above whatever of the object lies under it
+        palm_half = max(g.palm_width, g.max_opening + 2 * g.finger_thickness) / 2
+        under_palm = (local[..., 1].abs() <= palm_half) & (local[..., 2].abs() <= g.palm_height / 2)
+        x_palm = torch.where(under_palm, local[..., 0], big).amin(1)[ok]
         rot, seed = rot[ok], seed[ok]
         y_mid = ((y_max + y_min) / 2)[ok]
         width, x_top, x_bottom = width[ok], x_top[ok], x_bottom[ok]
@@ -121,16 +127,18 @@ class GraspPlanner:
         if self._support_height is not None:
             lowering = (rot[:, :, 0] * down).sum(-1).clamp_min(0.2)          # height lost per unit of approach
             floor = self._support_height(seed[:, None])[:, 0] / lowering
-        depth = torch.minimum(x_top + _CONTACT_DEPTH * g.finger_depth, floor - 2 * c.collision_margin)
+        # (sensor noise leaves table points a few millimetres above the fitted surface: keep 3 margins)
+        depth = torch.minimum(x_top + _CONTACT_DEPTH * g.finger_depth, floor - 3 * c.collision_margin)
+        depth = torch.minimum(depth, x_palm + g.finger_depth - 2 * c.collision_margin)
         origin = seed + rot[:, :, 0] * depth[:, None] + rot[:, :, 1] * y_mid[:, None]
         # score what needs no collision test first; test only the most promising candidates
         local = self._local(rot, origin, pts)
-        quality_antipodal, fill = self._contacts(local, nrm, rot, width)
+        quality_antipodal, fill, grip = self._contacts(local, nrm, rot, width)
         align = (rot[:, :, 0] * down).sum(-1)
         cone = math.cos(math.radians(c.approach_cone_deg))
         quality_approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1)
         partial = 0.4 * quality_antipodal + 0.2 * (fill / _FILL_SATURATION).clamp(max=1) + 0.25 * quality_approach
-        partial = torch.where(fill >= 3, partial, torch.full_like(partial, -1.0))
+        partial = torch.where((fill >= 3) & grip, partial, torch.full_like(partial, -1.0))
         best = torch.argsort(partial, descending=True)[:_COLLISION_CHECKS]
         best = best[partial[best] >= 0]
         if best.numel() == 0:
@@ -147,63 +155,67 @@ class GraspPlanner:
                                quaternion_from_matrix(rot_np[i]), float(width[chosen[i]]), float(score[chosen[i]]))
                 for i in range(len(chosen))]
 
-    def _contacts(self, local, nrm, rot, width):
-        """Antipodal quality in [0, 1] from the normals of the points at both jaws (a jaw whose side is not
-        visible contributes nothing), and the number of object points between the fingers."""
-        g = self.gripper
-        between = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0)
-                   & (local[..., 2].abs() <= g.finger_width / 2) & (local[..., 1].abs() <= width[:, None] / 2))
-        half = width[:, None] / 2 - _CLEARANCE - self.cfg.collision_margin
-        cos_fc = math.cos(math.atan(self.cfg.friction))
-        n_local = torch.einsum('nk,gkj->gnj', nrm, rot)                      # normals in grasp coordinates
-        quality = torch.zeros_like(width)
-        for side in (1.0, -1.0):
-            at_jaw = between & ((local[..., 1] * side - half).abs() <= _JAW_BAND)
-            agree = (n_local[..., 1] * side - cos_fc) / (1 - cos_fc)
-            mean = torch.where(at_jaw, agree.clamp(0, 1), torch.zeros_like(agree)).sum(1) / \
-                at_jaw.sum(1).clamp_min(1)
-            quality = quality + 0.5 * mean
-        return quality, between.sum(1).float()
-
-    def _boxes(self, width: torch.Tensor, margin: float):
-        """(G, 3, 2, 3) lower/upper corners of finger+, finger-, palm in each grasp frame."""
-        g = self.gripper
-        half = width / 2
-        fd, ft, fw = g.finger_depth, g.finger_thickness, g.finger_width
-        zeros = torch.zeros_like(half)
-
-        def box(x0, x1, y0, y1, z0, z1):
-            lo = torch.stack([x0 - margin, y0 - margin, z0 - margin], -1)
-            hi = torch.stack([x1 + margin, y1 + margin, z1 + margin], -1)
-            return torch.stack([lo, hi], 1)
-        palm_half = max(g.palm_width, g.max_opening + 2 * ft) / 2
-        finger_plus = box(zeros - fd, zeros, half, half + ft, zeros - fw / 2, zeros + fw / 2)
-        finger_minus = box(zeros - fd, zeros, -half - ft, -half, zeros - fw / 2, zeros + fw / 2)
-        palm = box(zeros - fd - g.palm_depth, zeros - fd, zeros - palm_half, zeros + palm_half,
-                   zeros - g.palm_height / 2, zeros + g.palm_height / 2)
-        return torch.stack([finger_plus, finger_minus, palm], 1)
-
     def _local(self, rot, origin, points):
         return torch.einsum('gmk,gkj->gmj', points[None] - origin[:, None], rot)  # (G, M, 3) grasp coordinates
 
     def _collision_free(self, rot, origin, width, scene):
-        """Candidates whose finger and palm boxes (plus margin) hold no scene point; and whether they keep twice
-        the margin free (clearance)."""
-        local = self._local(rot, origin, scene)                          # (G, M, 3)
+        """Candidates whose finger and palm volumes, inflated by the margin, hold no scene point; and a
+        clearance term (1 where twice the margin is free too)."""
+        g, m = self.gripper, self.cfg.collision_margin
+        lx, ly, lz = self._local(rot, origin, scene).unbind(-1)              # (G, M) each
+        ay, az = ly.abs(), lz.abs()
+        half = width[:, None] / 2
+        palm_half = max(g.palm_width, g.max_opening + 2 * g.finger_thickness) / 2
         hits = []
-        for margin in (self.cfg.collision_margin, 2 * self.cfg.collision_margin):
-            boxes = self._boxes(width, margin)                           # (G, 3, 2, 3)
-            inside = ((local[:, None] >= boxes[:, :, None, 0]) & (local[:, None] <= boxes[:, :, None, 1])).all(-1)
-            hits.append(inside.any(-1).any(-1))
+        for margin in (m, 2 * m):
+            fingers = ((lx >= -g.finger_depth - margin) & (lx <= margin) & (az <= g.finger_width / 2 + margin)
+                       & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
+            palm = ((lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= -g.finger_depth + margin)
+                    & (ay <= palm_half + margin) & (az <= g.palm_height / 2 + margin))
+            hits.append((fingers | palm).any(1))
         return ~hits[0], (~hits[1]).float()
 
-    def _points_between(self, rot, origin, width, pts):
-        local = self._local(rot, origin, pts)
-        g = self.gripper
-        inside = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0) & (local[..., 1].abs() <= width[:, None] / 2)
-                  & (local[..., 2].abs() <= g.finger_width / 2))
-        return inside.sum(1).float()
 
+    def _contacts(self, local, nrm, rot, width):
+        """Antipodal quality in [0, 1] per candidate, the number of object points between the fingers, and
+        whether both jaws meet surfaces inside the friction cone.
+
+        At each jaw the contact surface's direction comes from two sources: the normals of the points there
+        (where that side is visible) and the outline of the object across the finger width: how the extreme
+        points along the closing direction move across the finger (a face square to the jaw keeps them in line,
+        a corner sweeps them sideways). The better of the two counts."""
+        g = self.gripper
+        between = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0)
+                   & (local[..., 2].abs() <= g.finger_width / 2) & (local[..., 1].abs() <= width[:, None] / 2))
+        mu = self.cfg.friction
+        cos_fc = math.cos(math.atan(mu))
+        n_local = torch.einsum('nk,gkj->gnj', nrm, rot)                      # normals in grasp coordinates
+        quality = torch.zeros_like(width)
+        grip = torch.ones_like(width, dtype=torch.bool)
+        edges = torch.linspace(-g.finger_width / 2, g.finger_width / 2, _OUTLINE_BINS + 1, device=width.device)
+        centres = (edges[:-1] + edges[1:]) / 2
+        for side in (1.0, -1.0):
+            ys = local[..., 1] * side
+            extreme = torch.where(between, ys, torch.full_like(ys, -1e3)).amax(1)
+            at_jaw = between & ((ys - extreme[:, None]).abs() <= _JAW_BAND)
+            agree = ((n_local[..., 1] * side - cos_fc) / (1 - cos_fc)).clamp(0, 1)
+            from_normals = torch.where(at_jaw, agree, torch.zeros_like(agree)).sum(1) / at_jaw.sum(1).clamp_min(1)
+            # outline: the extreme per strip across the finger, and its slope against the strip position
+            per_bin = torch.stack([torch.where(between & (local[..., 2] >= lo) & (local[..., 2] < hi), ys,
+                                               torch.full_like(ys, -1e3)).amax(1)
+                                   for lo, hi in zip(edges[:-1], edges[1:])], 1)           # (G, bins)
+            seen = per_bin > -1e2
+            count = seen.sum(1).clamp_min(1)
+            zc = torch.where(seen, centres, torch.zeros_like(per_bin))
+            yc = torch.where(seen, per_bin, torch.zeros_like(per_bin))
+            zm, ym = zc.sum(1) / count, yc.sum(1) / count
+            var = torch.where(seen, (centres - zm[:, None]) ** 2, torch.zeros_like(per_bin)).sum(1)
+            slope = torch.where(seen, (centres - zm[:, None]) * (per_bin - ym[:, None]), torch.zeros_like(per_bin))
+            slope = slope.sum(1) / var.clamp_min(1e-9)
+            from_outline = torch.where(seen.sum(1) >= 2, (1 - slope.abs() / mu).clamp(0, 1), torch.zeros_like(slope))
+            quality = quality + 0.5 * torch.maximum(from_normals, from_outline)
+            grip &= (from_normals > 0) | (slope.abs() <= mu) & (seen.sum(1) >= 2)
+        return quality, between.sum(1).float(), grip
 
 def _frames(down: torch.Tensor, cone_deg: float, yaw_steps: int, device) -> torch.Tensor:
     """Grasp orientations [x y z]: approaches straight down and tilted by half the cone towards four sides,
