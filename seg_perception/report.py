@@ -47,5 +47,7 @@ def result_to_json(result: PerceptionResult) -> Dict:
                                                        'offset': round(float(support.offset), 5)},
         'surface_pixels': {name: int(counts[cls]) for cls, name in SURFACE_CLASS_NAMES.items()},
         'objects': object_summaries(result),
+        'grasps': [{'object_id': g.object_id, 'position': _round(g.position), 'quaternion': _round(g.quaternion, 5),
+                    'width': round(float(g.width), 4), 'score': round(float(g.score), 4)} for g in result.grasps],
         'timings_ms': {k: round(v, 2) for k, v in result.timings_ms.items()},
     }

@@ -80,3 +80,29 @@ def _draw_ids(image: np.ndarray, instances: np.ndarray) -> None:
         for thickness, col in ((3, (0, 0, 0)), (1, (255, 255, 255))):
             cv2.putText(image, str(int(i)), (cx - 6, cy + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, col, thickness,
                         cv2.LINE_AA)
+
+
+def draw_grasps(image: np.ndarray, grasps, camera, limit: int = 30) -> np.ndarray:
+    """Parallel-jaw glyphs projected into the image: two fingers and the palm bar, red (low score) to green."""
+    import cv2
+    from .geometry import project
+    out = image.copy()
+    for g in list(grasps)[:limit][::-1]:  # best drawn last, on top
+        x, y, z, w = g.quaternion
+        R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        ax, ay = R[:, 0], R[:, 1]
+        half, depth = g.width / 2, 0.04
+        tips = [g.position + ay * half, g.position - ay * half]
+        bases = [t - ax * depth for t in tips]
+        stem = [(bases[0] + bases[1]) / 2, (bases[0] + bases[1]) / 2 - ax * 0.03]
+        pts = np.array(tips + bases + stem)
+        if np.any(pts[:, 2] <= 0.01):
+            continue
+        uv = np.round(project(pts, camera)).astype(int)
+        s = float(np.clip(g.score, 0, 1))
+        color = (int(255 * (1 - s)), int(255 * s), 40)
+        for a, b in ((0, 2), (1, 3), (2, 3), (4, 5)):
+            cv2.line(out, tuple(uv[a]), tuple(uv[b]), color, 2, cv2.LINE_AA)
+    return out
