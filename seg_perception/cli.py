@@ -218,6 +218,10 @@ def cmd_eval(args) -> int:
             row.update(overlap_metrics(result.instances.labels, gt.instances, args.min_gt_pixels))
         if gt.surfaces is not None:
             row['surface_iou'] = surface_iou(result.surfaces.labels, gt.surfaces, frame.depth > 0)
+        if pipeline.config.grasps.enabled and gt.scene is not None and gt.instances is not None:
+            from .grasps.evaluate import grasp_metrics
+            row['grasps'] = grasp_metrics(result, gt.instances, gt.scene, pipeline.config.grasps,
+                                          args.min_gt_pixels)
         rows.append(row)
     summary = _eval_summary(rows)
     summary['frames'] = len(rows)
@@ -230,6 +234,12 @@ def cmd_eval(args) -> int:
     if 'surface_iou' in summary:
         print('surface IoU (pixels with depth): ' +
               ', '.join(f'{k} {v:.3f}' for k, v in summary['surface_iou'].items() if v == v))
+    if 'grasps' in summary:
+        g = summary['grasps']
+        fmt = lambda v: 'n/a' if v is None else f'{v:.3f}'  # noqa: E731
+        print(f"grasps (true geometry): objects that fit {g['fit']}: with a grasp {fmt(g['coverage'])}, "
+              f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}); "
+              f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']}")
     lat = summary['latency_ms']
     print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     if args.json:
@@ -243,6 +253,10 @@ def _eval_summary(rows) -> dict:
         values = [r[key] for r in rows if key in r]
         if values:
             summary[key] = float(np.mean(values))
+    grasp_rows = [r['grasps'] for r in rows if 'grasps' in r]
+    if grasp_rows:
+        from .grasps.evaluate import summarize_grasps
+        summary['grasps'] = summarize_grasps(grasp_rows)
     ious = [r['surface_iou'] for r in rows if 'surface_iou' in r]
     if ious:
         summary['surface_iou'] = {k: float(np.nanmean([i[k] for i in ious])) if any(i[k] == i[k] for i in ious)

@@ -67,3 +67,41 @@ def test_pipeline_grasps_follow_the_contract():
     # disabled by default: no grasps, no time spent
     plain = Pipeline(load_config(None, {'device': 'cpu'})).process(f.rgbd())
     assert plain.grasps == () and 'grasps' not in plain.timings_ms
+
+
+def _one_box_scene():
+    """scene.json-like dict: camera 0.5 m above a table (camera frame = world frame here), a 4x6x5 cm box."""
+    eye = np.eye(4)
+    box = np.eye(4)
+    box[:3, 3] = [0.0, 0.0, 0.5 - 0.025]            # resting on the table top at z = 0.5 (camera looks down +z)
+    table = np.eye(4)
+    table[:3, 3] = [0.0, 0.0, 0.5 + 0.015]
+    return {'objects': [{'name': 'object5', 'shape': 'box', 'size': [0.04, 0.06, 0.05], 'pose_camera': box.tolist(),
+                         'pose_world': box.tolist(), 'instance_id': 1}],
+            'surfaces': [{'name': 'table_top', 'shape': 'box', 'size': [1.0, 1.0, 0.03], 'pose_camera': table.tolist(),
+                          'pose_world': eye.tolist()}]}
+
+
+def test_true_geometry_grasp_check():
+    from seg_perception.geometry import quaternion_from_matrix
+    from seg_perception.grasps.evaluate import grasp_valid, object_fits, scene_solids
+    scene = _one_box_scene()
+    solids = scene_solids(scene)
+    target = solids[0]
+    cfg = GraspConfig()
+    down = np.array([0.0, 0.0, 1.0])
+
+    def frame(angle):
+        y = np.array([np.cos(angle), np.sin(angle), 0.0])
+        return quaternion_from_matrix(np.stack([down, y, np.cross(down, y)], 1))
+
+    top = np.array([0.0, 0.0, 0.45])
+    good = top + down * 0.03
+    assert grasp_valid(good, frame(0.0), 0.056, target, solids, cfg)                 # across the 4 cm side
+    assert not grasp_valid(good, frame(np.radians(40)), 0.07, target, solids, cfg)   # corner: outside the cone
+    assert not grasp_valid(good, frame(0.0), 0.035, target, solids, cfg)             # fingers inside the box
+    assert not grasp_valid(top + down * 0.06, frame(0.0), 0.056, target, solids, cfg)  # fingertips in the table
+    assert not grasp_valid(good, frame(0.0), 0.09, target, solids, cfg)              # wider than the gripper
+    assert object_fits(scene['objects'][0], cfg.max_opening)
+    wide = dict(scene['objects'][0], size=[0.15, 0.15, 0.05])
+    assert not object_fits(wide, cfg.max_opening)

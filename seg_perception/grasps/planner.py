@@ -30,6 +30,7 @@ from ..types import GraspCandidate, ObjectCloud
 
 _CLEARANCE = 0.004       # m: opening added on each side of the contacts
 _CONTACT_DEPTH = 0.7     # fingertips go this many finger lengths past the object's top along the approach
+_MIN_JAW_QUALITY = 0.5    # each jaw's contact must be at least this well inside the friction cone
 _OUTLINE_BINS = 4        # strips across the finger width for the outline test
 _JAW_BAND = 0.006        # m: object points this close to a jaw are its contacts
 _MAX_OBJECT_POINTS = 600
@@ -99,6 +100,10 @@ class GraspPlanner:
         if rot.shape[0] > c.max_candidates:
             pick = torch.randperm(rot.shape[0], generator=generator, device=self.device)[:c.max_candidates]
             rot, seed = rot[pick], seed[pick]
+        # plus grasps square to the object's upright box, closing through its centre line: what a person
+        # would try first on boxes, cans and bottles standing on a table
+        box_rot, box_seed = self._box_aligned(obj, down)
+        rot, seed = torch.cat([box_rot, rot]), torch.cat([box_seed, seed])
         local = self._local(rot, seed, pts)                                  # (G, N, 3)
         slab = local[..., 2].abs() <= g.finger_width / 2 + 2 * c.collision_margin  # what the fingers sweep
         reach = local[..., 1].abs() <= g.max_opening                          # the object part this grasp can touch
@@ -154,6 +159,24 @@ class GraspPlanner:
         return [GraspCandidate(obj.instance_id, origin_np[i].astype(np.float64),
                                quaternion_from_matrix(rot_np[i]), float(width[chosen[i]]), float(score[chosen[i]]))
                 for i in range(len(chosen))]
+
+    def _box_aligned(self, obj: ObjectCloud, down: torch.Tensor):
+        """Straight-down frames closing along each horizontal axis of the object's box, with seeds spread along
+        the other axis through the box centre."""
+        axes = torch.from_numpy(obj.box_rotation).to(self.device).float()
+        centre = torch.from_numpy(obj.box_center).to(self.device).float()
+        extent = torch.from_numpy(obj.box_extent).to(self.device).float()
+        horizontal = [axes[:, i] - (axes[:, i] @ down) * down for i in range(3)]
+        order = sorted(range(3), key=lambda i: -float(horizontal[i].norm()))[:2]
+        rots, seeds = [], []
+        for closing, along in (order, order[::-1]):
+            y = horizontal[closing] / horizontal[closing].norm().clamp_min(1e-9)
+            z = torch.linalg.cross(down, y)
+            rot = torch.stack([down, y, z], 1)
+            for f in (-0.3, 0.0, 0.3):
+                rots.append(rot)
+                seeds.append(centre + axes[:, along] * extent[along] * f)
+        return torch.stack(rots), torch.stack(seeds)
 
     def _local(self, rot, origin, points):
         return torch.einsum('gmk,gkj->gmj', points[None] - origin[:, None], rot)  # (G, M, 3) grasp coordinates
@@ -213,8 +236,9 @@ class GraspPlanner:
             slope = torch.where(seen, (centres - zm[:, None]) * (per_bin - ym[:, None]), torch.zeros_like(per_bin))
             slope = slope.sum(1) / var.clamp_min(1e-9)
             from_outline = torch.where(seen.sum(1) >= 2, (1 - slope.abs() / mu).clamp(0, 1), torch.zeros_like(slope))
-            quality = quality + 0.5 * torch.maximum(from_normals, from_outline)
-            grip &= (from_normals > 0) | (slope.abs() <= mu) & (seen.sum(1) >= 2)
+            jaw = torch.maximum(from_normals, from_outline)
+            quality = quality + 0.5 * jaw
+            grip &= jaw >= _MIN_JAW_QUALITY
         return quality, between.sum(1).float(), grip
 
 def _frames(down: torch.Tensor, cone_deg: float, yaw_steps: int, device) -> torch.Tensor:
