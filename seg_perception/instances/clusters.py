@@ -24,7 +24,10 @@ from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
 
-_CREASE_STEP = 3   # pixels either side of a pixel when testing for a concave crease
+# grid pixels either side of a pixel when testing for a concave crease: 3 at full resolution, 2 on coarser grids
+# (measured: F +0.007 on synthetic frames and +0.012 on the GraspNet frame at stride 2, -0.004 at stride 1 with 2)
+def _crease_step(stride: int) -> int:
+    return max(2, 4 - stride)
 _REGROW_ITERATIONS = 4
 _CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
@@ -121,7 +124,7 @@ class ClusterInstanceSegmenter:
         # concave creases, from smooth normals over a wider window
         crease = torch.zeros_like(z)
         if c.concavity > 0 or c.color_edge > 0:
-            crease = _concavity(pf.points, pf.normals)
+            crease = _concavity(pf.points, pf.normals, _crease_step(pf.stride))
         strong = boundary.clone()
         if c.concavity > 0:
             boundary |= crease < -c.concavity
@@ -245,10 +248,9 @@ def _near(jump_x, jump_y, shape) -> torch.Tensor:
     return dilate(out, 2)
 
 
-def _concavity(points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+def _concavity(points: torch.Tensor, normals: torch.Tensor, k: int) -> torch.Tensor:
     """Most concave crease through each pixel: (n(+k) - n(-k)) . unit(p(+k) - p(-k)), along x and y; negative
     where the surface folds inwards (a valley between touching objects)."""
-    k = _CREASE_STEP
     h, w, _ = points.shape
     out = torch.zeros((h, w), dtype=points.dtype, device=points.device)
     known = normals.abs().sum(-1) > 0
