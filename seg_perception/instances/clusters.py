@@ -29,6 +29,7 @@ from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
 def _crease_step(stride: int) -> int:
     return max(2, 4 - stride)
 _REGROW_ITERATIONS = 4
+_STEP_RATIO = 1.25         # an occlusion edge steps this many times more than its neighbouring pixels do
 _CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
 _WEAK_BORDER = 0.25       # regions meeting along a border with less strong evidence than this share merge
@@ -89,6 +90,7 @@ class ClusterInstanceSegmenter:
         it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
         raised = surfaces.raised
         z = pf.depth
+        # any step above the limit cuts here (steep faces included): blobs must not leak into a robot or shelf
         limit = self.cfg.depth_jump * z.clamp_min(0.1)
         cut = torch.zeros_like(raised)
         cut[:, 1:] |= (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
@@ -110,13 +112,10 @@ class ClusterInstanceSegmenter:
         c = self.cfg
         z = pf.depth
         boundary = torch.zeros_like(candidates)
-        # depth steps between 4-neighbours
-        limit = c.depth_jump * z.clamp_min(0.1)  # occlusion steps do not grow with the pixel spacing
-        jump_x = (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
-        jump_y = (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
-        # only between two measured pixels: missing depth is no evidence of an edge
-        jump_x &= (candidates[:, 1:] | candidates[:, :-1]) & pf.valid[:, 1:] & pf.valid[:, :-1]
-        jump_y &= (candidates[1:] | candidates[:-1]) & pf.valid[1:] & pf.valid[:-1]
+        # occlusion edges between 4-neighbours
+        jump_x, jump_y = depth_steps(z, pf.valid, c.depth_jump)
+        jump_x &= candidates[:, 1:] | candidates[:, :-1]
+        jump_y &= candidates[1:] | candidates[:-1]
         boundary[:, 1:] |= jump_x
         boundary[:, :-1] |= jump_x
         boundary[1:] |= jump_y
@@ -239,13 +238,33 @@ def _merge_weak_borders(labels: torch.Tensor, count: int, strong: torch.Tensor, 
     return _compact(target[labels])
 
 
-def _near(jump_x, jump_y, shape) -> torch.Tensor:
+def depth_steps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float):
+    """Occlusion edges between 4-neighbours (x: (H, W-1), y: (H-1, W)): a depth step above ``jump_per_m`` x
+    depth that is also well above the steps just before and after it. A steep but smooth surface (a box side
+    seen at a grazing angle, the side of a can) steps evenly and is no edge; missing depth is no edge either."""
+    limit = jump_per_m * z.clamp_min(0.1)
+
+    def along(dz, lim, pair):
+        a = dz.abs() * pair
+        before = torch.zeros_like(a)
+        after = torch.zeros_like(a)
+        before[..., 1:] = a[..., :-1]
+        after[..., :-1] = a[..., 1:]
+        return pair & (a > lim) & (a > _STEP_RATIO * torch.maximum(before, after))
+
+    jump_x = along(z[:, 1:] - z[:, :-1], torch.minimum(limit[:, 1:], limit[:, :-1]), valid[:, 1:] & valid[:, :-1])
+    jump_y = along((z[1:] - z[:-1]).T, torch.minimum(limit[1:], limit[:-1]).T, (valid[1:] & valid[:-1]).T).T
+    return jump_x, jump_y
+
+
+def _near(jump_x, jump_y, shape, grow: int = 2) -> torch.Tensor:
+    """Pixels on either side of the given edges, grown by ``grow`` pixels."""
     out = torch.zeros(shape, dtype=torch.bool, device=jump_x.device)
     out[:, 1:] |= jump_x
     out[:, :-1] |= jump_x
     out[1:] |= jump_y
     out[:-1] |= jump_y
-    return dilate(out, 2)
+    return dilate(out, grow)
 
 
 def _concavity(points: torch.Tensor, normals: torch.Tensor, k: int) -> torch.Tensor:
