@@ -81,11 +81,21 @@ def project_instances(points: torch.Tensor, valid: torch.Tensor, normals: torch.
                       up: Optional[np.ndarray] = None) -> List[ObjectCloud]:
     """One ObjectCloud per instance id 1..N of ``labels`` (organized maps of one size, any device)."""
     objects: List[ObjectCloud] = []
-    for i in range(1, len(class_names) + 1):
-        mask = labels == i
-        pixel_count = int(mask.sum())
-        sel = mask & valid
-        pts, rgb, nrm = points[sel], color[sel], normals[sel]
+    n = len(class_names)
+    flat = labels.reshape(-1)
+    # group the labelled pixels by id once (one sort), instead of one full-image mask per object
+    pixels = torch.nonzero(flat > 0).squeeze(1)
+    ids = flat[pixels]
+    order = torch.argsort(ids, stable=True)
+    pixels, ids = pixels[order], ids[order]
+    bounds = torch.searchsorted(ids, torch.arange(1, n + 2, device=ids.device)).tolist()
+    flat_valid = valid.reshape(-1)
+    flat_points, flat_normals, flat_color = points.reshape(-1, 3), normals.reshape(-1, 3), color.reshape(-1, 3)
+    for i in range(1, n + 1):
+        own = pixels[bounds[i - 1]:bounds[i]]
+        pixel_count = int(own.numel())
+        own = own[flat_valid[own]]
+        pts, rgb, nrm = flat_points[own], flat_color[own], flat_normals[own]
         if pts.shape[0] >= config.min_points:
             # voxels first: the neighbour search then runs on a few hundred points, not thousands
             pts, rgb, nrm = voxel_downsample(pts, config.voxel_size, rgb, nrm)

@@ -141,7 +141,8 @@ class InstanceResult:
 
 @dataclass(frozen=True, eq=False)
 class ObjectCloud:
-    """One object's points in the camera frame, with an oriented bounding box."""
+    """One object's points in the camera frame, with an oriented bounding box. ``pixel_count`` counts the mask's
+    pixels on the grid the pipeline processed (every ``stride``-th pixel)."""
 
     instance_id: int
     class_name: str
