@@ -15,7 +15,7 @@ PY_PKGS := torch==2.14.1 torchvision==0.29.1 open3d opencv-python-headless scipy
 # pip prints one line per missing local index folder; hide that noise, keep real errors.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: setup test test-fast demo bench gpu-check clean system-deps
+.PHONY: setup test test-fast clean system-deps
 
 setup: $(STAMP)
 
