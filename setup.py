@@ -27,6 +27,7 @@ setup(
         'console_scripts': [
             'seg-perception = seg_perception.cli:main',
             'synthetic_camera = seg_perception.ros.synthetic_camera:main',
+            'frames_camera = seg_perception.ros.frames_camera:main',
         ],
     },
 )

@@ -1,0 +1,167 @@
+"""frames_camera: replays recorded RGB-D frames as a camera would publish them.
+
+``path`` is either a folder in the frame folder format (one sub-folder per frame: color.png, depth.png,
+camera.yaml; see README) or a rosbag2 (directory or .mcap/.db3 file, read with ``rosbags``). Publishes
+``color/image_raw``, ``depth/image_raw`` and ``color/camera_info`` (relative to the node's namespace) with
+identical headers. Folders play at ``rate`` Hz; bags keep their recorded timing (times ``speed``). With
+``restamp`` (default) headers carry the current time, so a perception node sees fresh frames; otherwise the
+recorded stamps are kept. ``loop`` starts over at the end.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from ..dataset import list_frames, read_frame
+from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
+
+_COLOR = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+_DEPTH = ('16UC1', 'mono16', '32FC1')
+
+
+def read_bag(path: Path, color_topic: str = '', depth_topic: str = '', info_topic: str = ''
+             ) -> List[Tuple[int, str, object]]:
+    """(recorded time ns, 'color' | 'depth' | 'info', message) in recorded order. Topics left empty are chosen
+    by type and encoding: the first colour image, depth image and camera_info topics of the bag."""
+    from rosbags.highlevel import AnyReader
+    out = []
+    with AnyReader([Path(path)]) as reader:
+        images = [c for c in reader.connections if c.msgtype == 'sensor_msgs/msg/Image']
+        infos = [c for c in reader.connections if c.msgtype == 'sensor_msgs/msg/CameraInfo']
+        roles = {}
+        for conn in images:
+            if conn.topic in (color_topic, depth_topic):
+                roles[conn.topic] = 'color' if conn.topic == color_topic else 'depth'
+        if not color_topic or not depth_topic:
+            for conn, _, raw in reader.messages(connections=images):
+                if conn.topic in roles:
+                    continue
+                encoding = deserialize_message(raw, Image).encoding
+                role = 'color' if encoding in _COLOR else 'depth' if encoding in _DEPTH else None
+                if role and role not in roles.values():
+                    roles[conn.topic] = role
+                if len(roles) == 2:
+                    break
+        info = info_topic or (infos[0].topic if infos else '')
+        if info:
+            roles[info] = 'info'
+        missing = {'color', 'depth', 'info'} - set(roles.values())
+        if missing:
+            raise ValueError(f'{path}: no {", ".join(sorted(missing))} topic found (topics: '
+                             f'{sorted(c.topic for c in reader.connections)})')
+        wanted = [c for c in reader.connections if c.topic in roles]
+        for conn, timestamp, raw in reader.messages(connections=wanted):
+            kind = roles[conn.topic]
+            out.append((timestamp, kind, deserialize_message(raw, CameraInfo if kind == 'info' else Image)))
+    return out
+
+
+class FramesCameraNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('frames_camera', **kwargs)
+        p = self._param
+        self.path = Path(p('path', '', 'frame folder (folder format) or rosbag2 to replay'))
+        self.rate = p('rate', 10.0, 'frames per second for frame folders')
+        self.speed = p('speed', 1.0, 'playback speed factor for bags')
+        self.loop = p('loop', True, 'start over at the end')
+        self.restamp = p('restamp', True, 'stamp headers with the current time')
+        self.frame_id = p('frame_id', 'camera_color_optical_frame', 'header frame_id for frame folders')
+        self.depth_encoding = p('depth_encoding', '16UC1', f'depth encoding for frame folders: {DEPTH_OUTPUT_ENCODINGS}')
+        topics = [p(f'{k}_topic', '', f'bag topic of the {k} stream (empty: found by type)')
+                  for k in ('color', 'depth', 'info')]
+        if not str(self.path) or not self.path.exists():
+            raise ValueError(f"frames_camera: parameter 'path' must name a frame folder or a rosbag2, got "
+                             f"'{self.path}'")
+        if self.rate <= 0 or self.speed <= 0 or self.depth_encoding not in DEPTH_OUTPUT_ENCODINGS:
+            raise ValueError('frames_camera: rate and speed must be > 0 and depth_encoding one of '
+                             f'{DEPTH_OUTPUT_ENCODINGS}')
+        self.out = RGBDPublisher(self)
+        self._bag: Optional[list] = None
+        self._folders: List[Path] = []
+        if self.path.is_dir() and list_frames(self.path):
+            self._folders = list_frames(self.path)
+            self.get_logger().info(f'replaying {len(self._folders)} frames from {self.path} at {self.rate:g} Hz')
+        else:
+            self._bag = read_bag(self.path, *topics)
+            self.get_logger().info(f'replaying {len(self._bag)} messages from bag {self.path} x{self.speed:g}')
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, daemon=True)
+        self._thread.start()
+
+    def _param(self, name, default, description):
+        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+    def _play(self):
+        while not self._stop.is_set() and rclpy.ok():
+            if self._folders:
+                self._play_folders()
+            else:
+                self._play_bag()
+            if not self.loop:
+                break
+
+    def _play_folders(self):
+        period = 1.0 / self.rate
+        for folder in self._folders:
+            if self._stop.is_set():
+                return
+            start = time.monotonic()
+            try:
+                frame = read_frame(folder)
+            except (OSError, ValueError) as exc:
+                self.get_logger().warning(f'skipping {folder}: {exc}')
+                continue
+            header = Header(frame_id=self.frame_id, stamp=self.get_clock().now().to_msg())
+            self.out.publish(header, frame.color, frame.depth, frame.camera, self.depth_encoding)
+            self._stop.wait(max(0.0, period - (time.monotonic() - start)))
+
+    def _play_bag(self):
+        publishers = {'color': self.out.color, 'depth': self.out.depth, 'info': self.out.info}
+        restamped = {}
+        t0_bag, t0 = self._bag[0][0], time.monotonic()
+        for timestamp, kind, msg in self._bag:
+            if self._stop.is_set():
+                return
+            self._stop.wait(max(0.0, (timestamp - t0_bag) * 1e-9 / self.speed - (time.monotonic() - t0)))
+            if self.restamp:  # messages that shared a stamp keep sharing the new one
+                key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+                if key not in restamped:
+                    if len(restamped) > 64:
+                        restamped.clear()
+                    restamped[key] = self.get_clock().now().to_msg()
+                msg.header.stamp = restamped[key]
+            publishers[kind].publish(msg)
+
+    def destroy_node(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return super().destroy_node()
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FramesCameraNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    main()

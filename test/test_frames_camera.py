@@ -1,0 +1,60 @@
+"""frames_camera replays a frame folder or a rosbag2 as colour, depth and camera_info with equal stamps."""
+import json
+
+import numpy as np
+import pytest
+
+from ros_helpers import SCRIPTS, start, stop, wait_output
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def _receive(ros_env, camera_args):
+    camera = start(['-m', 'seg_perception.ros.frames_camera', '--ros-args', *camera_args], ros_env)
+    receiver = start([SCRIPTS / 'receive_camera.py', 40, 5], ros_env)
+    try:
+        out = wait_output(receiver, timeout=60)
+    finally:
+        cam_out = stop(camera)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['triples'] >= 5, f'{out}\ncamera:\n{cam_out}'
+    return report
+
+
+def test_replays_a_frame_folder(ros_env, tmp_path):
+    from seg_perception.cli import main
+    assert main(['synth', '--count', '2', '--seed', '3', '--out', str(tmp_path / 'frames'), '--width', '160',
+                 '--height', '120']) == 0
+    report = _receive(ros_env, ['-p', f'path:={tmp_path / "frames"}', '-p', 'rate:=15.0'])
+    assert report['size'] == report['depth_size'] == report['info_size'] == [160, 120]
+    assert report['color_encoding'] == 'rgb8' and report['depth_encoding'] == '16UC1'
+    assert report['depth_valid_fraction'] > 0.5
+
+
+def test_replays_a_rosbag2(ros_env, tmp_path):
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from seg_perception.geometry import camera_from_intrinsics
+    from seg_perception.ros.camera_publisher import camera_info_message, depth_message
+    from seg_perception.ros.convert import make_header, numpy_to_image
+
+    cam = camera_from_intrinsics(150, 150, 79.5, 59.5, 160, 120)
+    typestore = get_typestore(Stores.ROS2_HUMBLE)
+    bag = tmp_path / 'bag'
+    with Writer(bag, version=8) as writer:
+        conns = {name: writer.add_connection(topic, msgtype, typestore=typestore) for name, topic, msgtype in (
+            ('color', '/camera/color/image_raw', 'sensor_msgs/msg/Image'),
+            ('depth', '/camera/aligned_depth_to_color/image_raw', 'sensor_msgs/msg/Image'),
+            ('info', '/camera/color/camera_info', 'sensor_msgs/msg/CameraInfo'))}
+        for k in range(10):
+            t = 1_000_000_000 + k * 100_000_000
+            header = make_header(t * 1e-9, 'cam')
+            color = numpy_to_image(np.full((120, 160, 3), 20 * k, np.uint8), 'rgb8', header)
+            depth = depth_message(np.full((120, 160), 0.8, np.float32), '16UC1', header)
+            for name, msg in (('color', color), ('depth', depth), ('info', camera_info_message(cam, header))):
+                writer.write(conns[name], t, serialize_message(msg))
+    report = _receive(ros_env, ['-p', f'path:={bag}', '-p', 'speed:=2.0'])
+    assert report['size'] == [160, 120] and report['frame_ids'] == ['cam']
+    assert report['depth_median'] == pytest.approx(0.8, abs=1e-3)
