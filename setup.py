@@ -28,6 +28,7 @@ setup(
             'seg-perception = seg_perception.cli:main',
             'synthetic_camera = seg_perception.ros.synthetic_camera:main',
             'frames_camera = seg_perception.ros.frames_camera:main',
+            'perception_node = seg_perception.ros.node:main',
         ],
     },
 )

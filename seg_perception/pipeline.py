@@ -35,6 +35,23 @@ class Pipeline:
         self.instances = make_instance_segmenter(self.config)
         self.grasp_planner = GraspPlanner(self.config.grasps, self.device)
 
+    def update(self, config: Config) -> None:
+        """New thresholds for the next frame (read-only settings such as backends and models stay): geometric
+        stages are rebuilt (cheap), learned ones keep their loaded models."""
+        from .instances.clusters import ClusterInstanceSegmenter
+        from .surfaces.planes import PlaneSurfaceSegmenter
+        config = validate(config)
+        self.config = config
+        if isinstance(self.surfaces, PlaneSurfaceSegmenter):
+            self.surfaces = PlaneSurfaceSegmenter(config)
+        else:
+            self.surfaces.cfg, self.surfaces.geometry = config.surfaces, PlaneSurfaceSegmenter(config)
+        if isinstance(self.instances, ClusterInstanceSegmenter):
+            self.instances = ClusterInstanceSegmenter(config)
+        else:
+            self.instances.cfg, self.instances.clusters = config.instances, ClusterInstanceSegmenter(config)
+        self.grasp_planner = GraspPlanner(config.grasps, self.device)
+
     def warm_up(self, height: int = 480, width: int = 640) -> None:
         """One run on a synthetic flat frame so the first real frame is not slowed by lazy initialisation."""
         from .types import CameraModel

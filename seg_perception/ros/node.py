@@ -1,0 +1,306 @@
+"""perception_node: the ROS 2 shell around Pipeline (a lifecycle node; no algorithm lives here).
+
+configure: parameters -> validated Config -> Pipeline (models loaded, warmed up), publishers.
+activate: subscriptions to color/image_raw, depth/image_raw, color/camera_info; a worker thread processes the
+latest synchronized pair (never a growing queue; frames replaced while busy are counted as dropped).
+deactivate: subscriptions go, the worker stops. cleanup: the pipeline goes (GPU memory freed).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseArray
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
+from ..types import RGBDFrame
+from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
+from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
+                      overlay_image)
+from .sync import ApproximateTimeSync
+
+NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
+    'autostart': (True, 'Configure and activate on start.'),
+    'sync.slop': (0.02, 'Largest stamp difference (s) between paired colour and depth images.'),
+    'sync.queue_size': (10, 'Messages kept per input stream while waiting for a partner.'),
+    'qos.reliable': (False, 'Subscribe reliable instead of sensor-data (best effort).'),
+    'max_frame_age': (1.0, 'Frames older than this (s, against the node clock) are skipped as stale; 0 = off.'),
+}
+_WARN_PERIOD = 5.0
+
+
+class PerceptionNode(LifecycleNode):
+    def __init__(self, **kwargs):
+        super().__init__('perception_node', **kwargs)
+        for spec in parameter_specs():
+            self.declare_parameter(spec.name, spec.default, self._descriptor(spec))
+        for name, (default, text) in NODE_PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=text))
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.pipeline = None
+        self._subs = []
+        self._latest: Optional[tuple] = None
+        self._camera_info = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: Optional[threading.Thread] = None
+        self._last_stamp = float('-inf')
+        self._warned = {}
+        self.frames_in = self.frames_out = self.frames_dropped = 0
+        self._latency = deque(maxlen=100)
+        self._out_times = deque(maxlen=100)
+        self._stage_ms = {}
+        if self.get_parameter('autostart').value:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # -- parameters ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _descriptor(spec) -> ParameterDescriptor:
+        text = spec.description + (f" One of: {', '.join(map(str, spec.choices))}." if spec.choices else '')
+        d = ParameterDescriptor(description=text, read_only=spec.read_only)
+        if spec.type is float and spec.min is not None and spec.max is not None:
+            d.floating_point_range = [FloatingPointRange(from_value=float(spec.min), to_value=float(spec.max))]
+        elif spec.type is int and spec.min is not None and spec.max is not None:
+            d.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max), step=0)]
+        return d
+
+    def _config_values(self, overrides=None) -> dict:
+        values = {name: self.get_parameter(name).value for name in flatten(Config())}
+        values.update(overrides or {})
+        return {k: (list(v) if isinstance(v, (tuple, np.ndarray)) or type(v).__name__ == 'array' else v)
+                for k, v in values.items()}
+
+    def _validate_parameters(self, params) -> SetParametersResult:
+        changes = {p.name: p.value for p in params if p.name in flatten(Config())}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            config = from_flat(self._config_values(changes))
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if self.pipeline is not None:  # thresholds take effect on the next frame
+            self.pipeline.update(config)
+        return SetParametersResult(successful=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from ..pipeline import Pipeline
+        try:
+            config = from_flat(self._config_values())
+            self.pipeline = Pipeline(config)
+            self.pipeline.warm_up()
+        except Exception as exc:  # a bad parameter or model file: say why and stay unconfigured
+            self.get_logger().error(f'configure failed: {exc}')
+            self.pipeline = None
+            return TransitionCallbackReturn.FAILURE
+        self.pub = {
+            'surfaces': self.create_publisher(Image, '~/surfaces/labels', 5),
+            'instances': self.create_publisher(Image, '~/instances/labels', 5),
+            'overlay': self.create_publisher(Image, '~/overlay', 5),
+            'points': self.create_publisher(PointCloud2, '~/objects/points', 5),
+            'object_markers': self.create_publisher(MarkerArray, '~/objects/markers', 5),
+            'grasps': self.create_publisher(PoseArray, '~/grasps', 5),
+            'candidates': self.create_publisher(PointCloud2, '~/grasps/candidates', 5),
+            'grasp_markers': self.create_publisher(MarkerArray, '~/grasps/markers', 5),
+            'diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', 5),
+        }
+        self._classes = {}
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(f'configured on {self.pipeline.device}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        qos = qos_profile_sensor_data
+        if self.get_parameter('qos.reliable').value:
+            qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self._sync = ApproximateTimeSync(2, float(self.get_parameter('sync.slop').value),
+                                         int(self.get_parameter('sync.queue_size').value), self._on_pair)
+        self._subs = [
+            self.create_subscription(Image, 'color/image_raw', lambda m: self._on_image(0, m), qos),
+            self.create_subscription(Image, 'depth/image_raw', lambda m: self._on_image(1, m), qos),
+            self.create_subscription(CameraInfo, 'color/camera_info', self._on_info, qos),
+        ]
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker.start()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        for pub in getattr(self, 'pub', {}).values():
+            self.destroy_publisher(pub)
+        self.pub = {}
+        if getattr(self, '_diag_timer', None) is not None:
+            self.destroy_timer(self._diag_timer)
+        self.pipeline = None
+        import torch
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_worker(self):
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        self._worker = None
+
+    # -- inputs ----------------------------------------------------------------------------------------------
+
+    def _warn(self, key: str, text: str):
+        """One warning per problem every few seconds: bad streams must not flood the log."""
+        now = time.monotonic()
+        if now - self._warned.get(key, -1e9) >= _WARN_PERIOD:
+            self._warned[key] = now
+            self.get_logger().warning(text)
+
+    def _on_info(self, msg: CameraInfo):
+        self._camera_info = msg
+
+    def _on_image(self, stream: int, msg: Image):
+        self._sync.add(stream, stamp_to_sec(msg.header.stamp), msg)
+
+    def _on_pair(self, messages, stamps):
+        color_msg, depth_msg = messages
+        self.frames_in += 1
+        if self._camera_info is None:
+            self._warn('info', 'no camera_info received yet on color/camera_info: frames are skipped')
+            return
+        stamp = stamps[0]
+        if stamp <= self._last_stamp:
+            self._warn('order', f'frame stamp {stamp:.3f} is not newer than the last one ({self._last_stamp:.3f}): '
+                                'skipped (stamps out of order)')
+            return
+        max_age = float(self.get_parameter('max_frame_age').value)
+        age = self.get_clock().now().nanoseconds * 1e-9 - stamp
+        if max_age > 0 and age > max_age:
+            self._warn('stale', f'frame is {age:.2f} s old (max_frame_age {max_age} s): skipped as stale')
+            return
+        try:
+            color = color_image_to_rgb(color_msg)
+            depth = depth_image_to_metres(depth_msg)
+            camera = camera_info_to_model(self._camera_info)
+            frame = RGBDFrame(color, depth, camera, stamp=stamp, frame_id=color_msg.header.frame_id)
+        except ValueError as exc:  # wrong encoding, size mismatch, uncalibrated camera_info
+            self._warn('input', f'bad input frame skipped: {exc}')
+            return
+        if not (depth > 0).any():
+            self._warn('depth', 'depth image has no valid pixel (all zero / NaN): frame skipped')
+            return
+        self._last_stamp = stamp
+        with self._lock:
+            if self._latest is not None:
+                self.frames_dropped += 1  # replaced before the worker took it
+            self._latest = (frame, color_msg.header)
+        self._wake.set()
+
+    # -- processing ------------------------------------------------------------------------------------------
+
+    def _work(self):
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            with self._lock:
+                item, self._latest = self._latest, None
+            if item is None or self.pipeline is None:
+                continue
+            frame, header = item
+            try:
+                result = self.pipeline.process(frame)
+            except Exception as exc:  # keep the node alive; say what happened
+                self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
+                continue
+            if result.surfaces.support_plane is None:
+                self._warn('support', 'no support surface in view: no objects reported for this frame')
+            self._publish(result, header)
+
+    def _class_id(self, name: str) -> int:
+        return self._classes.setdefault(name, len(self._classes))
+
+    def _publish(self, result, header):
+        pub = self.pub
+        surfaces, instances = label_images(result, header)
+        pub['surfaces'].publish(surfaces)
+        pub['instances'].publish(instances)
+        pub['points'].publish(object_cloud(result, header, self._class_id))
+        pub['grasps'].publish(grasp_poses(result, header))
+        pub['candidates'].publish(grasp_cloud(result, header))
+        # costly visual outputs only for someone watching
+        if pub['overlay'].get_subscription_count():
+            pub['overlay'].publish(overlay_image(result, header))
+        if pub['object_markers'].get_subscription_count():
+            pub['object_markers'].publish(object_markers(result, header))
+        if pub['grasp_markers'].get_subscription_count():
+            pub['grasp_markers'].publish(grasp_markers(result, header, self.pipeline.config.grasps.finger_depth))
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.frames_out += 1
+        self._latency.append((now - result.frame.stamp) * 1000.0)
+        self._out_times.append(time.monotonic())
+        self._stage_ms = dict(result.timings_ms)
+
+    def _publish_diagnostics(self):
+        if self.pipeline is None:
+            return
+        status = DiagnosticStatus(name='seg_perception: perception_node', hardware_id=str(self.pipeline.device))
+        times = list(self._out_times)
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        lat = np.percentile(self._latency, [50, 95]) if self._latency else (float('nan'),) * 2
+        values = {'output_rate_hz': f'{rate:.2f}', 'frames_in': str(self.frames_in),
+                  'frames_out': str(self.frames_out), 'frames_dropped': str(self.frames_dropped),
+                  'latency_p50_ms': f'{lat[0]:.1f}', 'latency_p95_ms': f'{lat[1]:.1f}',
+                  'device': str(self.pipeline.device)}
+        values.update({f'stage_{k}_ms': f'{v:.1f}' for k, v in self._stage_ms.items()})
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        status.level = DiagnosticStatus.OK if self.frames_out else DiagnosticStatus.WARN
+        status.message = 'running' if self.frames_out else 'waiting for synchronized colour, depth and camera_info'
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub['diagnostics'].publish(msg)
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node._stop_worker()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,69 @@
+"""Subscribe to perception_node's outputs; report types, headers and sizes as JSON.
+
+usage: receive_outputs.py SECONDS MIN_FRAMES NODE_NAMESPACE_PREFIX
+"""
+import json
+import sys
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray
+from sensor_msgs.msg import Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from seg_perception.ros.convert import image_to_numpy, pointcloud2_to_numpy
+
+TOPICS = {'surfaces/labels': Image, 'instances/labels': Image, 'overlay': Image, 'objects/points': PointCloud2,
+          'objects/markers': MarkerArray, 'grasps': PoseArray, 'grasps/candidates': PointCloud2,
+          'grasps/markers': MarkerArray}
+
+
+def main():
+    seconds, min_frames, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    rclpy.init()
+    node = rclpy.create_node('output_receiver')
+    got = {name: [] for name in TOPICS}
+    diagnostics = []
+    for name, mtype in TOPICS.items():
+        node.create_subscription(mtype, f'{prefix}/{name}', lambda m, n=name: got[n].append(m), 10)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and (len(got['instances/labels']) < min_frames or not diagnostics):
+        rclpy.spin_once(node, timeout_sec=0.05)
+    report = {'counts': {k: len(v) for k, v in got.items()}, 'diagnostics': len(diagnostics)}
+
+    def header(msg):
+        if isinstance(msg, MarkerArray):
+            return None
+        return (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
+
+    if got['instances/labels']:
+        last = got['instances/labels'][-1]
+        first = got['instances/labels'][0]   # every other output of that frame has surely arrived by now
+        stamp = header(first)
+        report['frame_id'] = stamp[2]
+        report['outputs_with_same_header'] = sorted(
+            name for name in ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
+            if any(header(m) == stamp for m in got[name]))
+        inst = image_to_numpy(last)
+        report['instances'] = {'encoding': last.encoding, 'shape': list(inst.shape), 'max': int(inst.max())}
+        surf = got['surfaces/labels'][-1]
+        report['surfaces'] = {'encoding': surf.encoding, 'shape': [surf.height, surf.width],
+                              'classes': sorted(set(image_to_numpy(surf).reshape(-1).tolist()))}
+        pts = [m for m in got['objects/points'] if header(m) == header(last)] or got['objects/points'][-1:]
+        if pts:
+            cloud = pointcloud2_to_numpy(pts[0])
+            report['points'] = {'fields': list(cloud.dtype.names), 'count': int(len(cloud)),
+                                'instances': sorted(set(cloud['instance'].tolist()))}
+        if got['overlay']:
+            report['overlay'] = {'encoding': got['overlay'][-1].encoding,
+                                 'shape': [got['overlay'][-1].height, got['overlay'][-1].width]}
+    if diagnostics:
+        status = diagnostics[-1].status[0]
+        report['diagnostic_keys'] = sorted(kv.key for kv in status.values)
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,32 @@
+"""perception_node over real DDS: synthetic camera in, every output out with the input header."""
+import json
+
+import pytest
+
+from ros_helpers import SCRIPTS, start, stop, wait_output
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def test_outputs_flow_with_the_input_header(ros_env):
+    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
+                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7'], ros_env)
+    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu',
+                  '-p', 'grasps.enabled:=true'], ros_env)
+    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node'], ros_env)
+    try:
+        out = wait_output(receiver, timeout=90)
+    finally:
+        node_out = stop(node)
+        stop(camera)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['counts']['instances/labels'] >= 3, f'{out}\nnode:\n{node_out}'
+    assert report['frame_id'] == 'camera_color_optical_frame'
+    # labels, clouds and grasps of one frame all carry that frame's header
+    assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/points', 'surfaces/labels']
+    assert report['instances']['encoding'] == 'mono16' and report['instances']['shape'] == [240, 320]
+    assert report['surfaces']['encoding'] == 'mono8' and 1 in report['surfaces']['classes']
+    assert report['points']['fields'] == ['x', 'y', 'z', 'rgb', 'instance', 'class_id']
+    assert report['instances']['max'] >= 1 and max(report['points']['instances']) <= report['instances']['max']
+    assert report['overlay'] == {'encoding': 'rgb8', 'shape': [240, 320]}  # someone subscribed: published
+    assert {'output_rate_hz', 'frames_dropped', 'latency_p50_ms', 'device'} <= set(report['diagnostic_keys'])
