@@ -30,3 +30,43 @@ def test_outputs_flow_with_the_input_header(ros_env):
     assert report['instances']['max'] >= 1 and max(report['points']['instances']) <= report['instances']['max']
     assert report['overlay'] == {'encoding': 'rgb8', 'shape': [240, 320]}  # someone subscribed: published
     assert {'output_rate_hz', 'frames_dropped', 'latency_p50_ms', 'device'} <= set(report['diagnostic_keys'])
+
+
+def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
+    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
+                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=1'], ros_env)
+    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu'], ros_env)
+    client = start([SCRIPTS / 'node_client.py', 60], ros_env)
+    try:
+        out = wait_output(client, timeout=120)
+    finally:
+        node_out = stop(node)
+        stop(camera)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['first_output'], node_out
+    ok, reason = report['params']['bad']
+    assert not ok and 'instances.min_height' in reason and '-1.0' in reason
+    assert report['params']['good'] is True
+    assert report['params']['read_only'] is False            # device needs a reconfigure
+    assert report['state_before'] == 'active'
+    assert report['deactivate']['success'] and report['deactivate']['state'] == 'inactive'
+    assert report['deactivate']['outputs_while_inactive'] == 0
+    assert report['activate']['success'] and report['activate']['outputs_after'] >= 1
+
+
+def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
+    publisher = start([SCRIPTS / 'publish_bad_inputs.py'], ros_env)
+    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu'], ros_env)
+    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 2, '/perception_node'], ros_env)
+    try:
+        out = wait_output(receiver, timeout=90)
+    finally:
+        node_out = stop(node)
+        stop(publisher)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['counts']['instances/labels'] >= 2, node_out   # good frames after the bad ones
+    assert "unsupported image encoding 'yuv422'" in node_out
+    assert 'color and depth sizes differ' in node_out
+    assert 'no valid pixel' in node_out
+    # throttled: each problem is reported a few times at most over the 2 s it lasts
+    assert node_out.count("'yuv422'") <= 2

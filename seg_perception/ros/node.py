@@ -208,7 +208,7 @@ class PerceptionNode(LifecycleNode):
             camera = camera_info_to_model(self._camera_info)
             frame = RGBDFrame(color, depth, camera, stamp=stamp, frame_id=color_msg.header.frame_id)
         except ValueError as exc:  # wrong encoding, size mismatch, uncalibrated camera_info
-            self._warn('input', f'bad input frame skipped: {exc}')
+            self._warn('input:' + str(exc)[:24], f'bad input frame skipped: {exc}')  # throttled per problem
             return
         if not (depth > 0).any():
             self._warn('depth', 'depth image has no valid pixel (all zero / NaN): frame skipped')
@@ -238,7 +238,12 @@ class PerceptionNode(LifecycleNode):
                 continue
             if result.surfaces.support_plane is None:
                 self._warn('support', 'no support surface in view: no objects reported for this frame')
-            self._publish(result, header)
+            try:
+                self._publish(result, header)
+            except Exception as exc:
+                if not rclpy.ok():  # shutting down (Ctrl-C): the publishers are gone
+                    return
+                self._warn('publish', f'publishing failed: {type(exc).__name__}: {exc}')
 
     def _class_id(self, name: str) -> int:
         return self._classes.setdefault(name, len(self._classes))

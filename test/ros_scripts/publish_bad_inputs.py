@@ -1,0 +1,44 @@
+"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth), then good frames."""
+import time
+
+import numpy as np
+import rclpy
+from std_msgs.msg import Header
+
+from seg_perception.ros.camera_publisher import RGBDPublisher, camera_info_message, depth_message
+from seg_perception.ros.convert import numpy_to_image
+from seg_perception.synthetic import SceneConfig, synthesize
+
+
+def main():
+    rclpy.init()
+    node = rclpy.create_node('bad_input_publisher')
+    out = RGBDPublisher(node)
+    f = synthesize(11, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
+    color, depth, cam = f.rendered.color, f.rendered.depth, f.rgbd().camera
+    start = time.monotonic()
+    while rclpy.ok():
+        t = time.monotonic() - start
+        header = Header(frame_id='camera_color_optical_frame', stamp=node.get_clock().now().to_msg())
+        out.info.publish(camera_info_message(cam, header))
+        if t < 2:      # an encoding the node does not read
+            out.color.publish(numpy_to_image(np.zeros((240, 160), np.uint16), 'mono16', header).__class__(
+                header=header, height=240, width=320, encoding='yuv422', step=640, data=bytes(240 * 640)))
+            out.depth.publish(depth_message(depth, '16UC1', header))
+        elif t < 4:    # colour and depth of different sizes
+            out.color.publish(numpy_to_image(color[:200], 'rgb8', header))
+            out.depth.publish(depth_message(depth, '16UC1', header))
+        elif t < 6:    # no valid depth at all
+            out.color.publish(numpy_to_image(color, 'rgb8', header))
+            out.depth.publish(depth_message(np.zeros_like(depth), '16UC1', header))
+        else:          # good frames
+            out.color.publish(numpy_to_image(color, 'rgb8', header))
+            out.depth.publish(depth_message(depth, '16UC1', header))
+        rclpy.spin_once(node, timeout_sec=0.2)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass
