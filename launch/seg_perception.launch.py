@@ -1,0 +1,35 @@
+"""perception_node on a real RGB-D camera (defaults match realsense2_camera: namespace /camera/camera,
+colour and aligned depth), optionally with RViz."""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    share = FindPackageShare('seg_perception')
+    camera = LaunchConfiguration('camera_namespace')
+    return LaunchDescription([
+        DeclareLaunchArgument('camera_namespace', default_value='/camera/camera',
+                              description='namespace of the camera driver topics'),
+        DeclareLaunchArgument('color_topic', default_value='color/image_raw',
+                              description='colour image, relative to camera_namespace'),
+        DeclareLaunchArgument('depth_topic', default_value='aligned_depth_to_color/image_raw',
+                              description='depth aligned to colour, relative to camera_namespace'),
+        DeclareLaunchArgument('camera_info_topic', default_value='color/camera_info',
+                              description='camera_info of the colour image, relative to camera_namespace'),
+        DeclareLaunchArgument('config', default_value=PathJoinSubstitution([share, 'config', 'seg_perception.yaml']),
+                              description='parameters file'),
+        DeclareLaunchArgument('device', default_value='auto', description='auto, cpu or cuda'),
+        DeclareLaunchArgument('use_rviz', default_value='false', description='start RViz with the package config'),
+        Node(package='seg_perception', executable='perception_node', name='perception_node', output='screen',
+             parameters=[LaunchConfiguration('config'), {'device': LaunchConfiguration('device')}],
+             remappings=[('color/image_raw', [camera, '/', LaunchConfiguration('color_topic')]),
+                         ('depth/image_raw', [camera, '/', LaunchConfiguration('depth_topic')]),
+                         ('color/camera_info', [camera, '/', LaunchConfiguration('camera_info_topic')])]),
+        Node(package='rviz2', executable='rviz2', name='rviz2', output='log',
+             arguments=['-d', PathJoinSubstitution([share, 'config', 'seg_perception.rviz'])],
+             condition=IfCondition(LaunchConfiguration('use_rviz'))),
+    ])
