@@ -36,6 +36,9 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
     'sync.queue_size': (10, 'Messages kept per input stream while waiting for a partner.'),
     'qos.reliable': (False, 'Subscribe reliable instead of sensor-data (best effort).'),
     'max_frame_age': (1.0, 'Frames older than this (s, against the node clock) are skipped as stale; 0 = off.'),
+    'cpu_threads': (1, 'torch threads on the CPU (0 = torch default). One leaves the other cores to the '
+                       'message callbacks and the camera driver: measured 3.0 Hz against 0.9 Hz with two threads '
+                       'on a 2-core machine running the synthetic camera too.'),
 }
 _WARN_PERIOD = 5.0
 
@@ -100,6 +103,10 @@ class PerceptionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         from ..pipeline import Pipeline
+        threads = int(self.get_parameter('cpu_threads').value)
+        if threads > 0:
+            import torch
+            torch.set_num_threads(threads)
         try:
             config = from_flat(self._config_values())
             self.pipeline = Pipeline(config)

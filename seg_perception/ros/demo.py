@@ -1,0 +1,127 @@
+"""The main job with no hardware (`make demo`): synthetic_camera and perception_node as two processes over DDS,
+and this recorder subscribed to every output; overlay PNGs are saved and a summary printed. Exits non-zero when the
+outputs did not flow."""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _environment() -> dict:
+    env = dict(os.environ)
+    env.setdefault('ROS_DOMAIN_ID', str(random.randint(10, 99)))
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env.setdefault('ROS_LOG_DIR', tempfile.mkdtemp(prefix='seg_perception_demo_'))
+    profile = Path(__file__).resolve().parents[2] / 'config' / 'fastdds_large_data.xml'
+    if not profile.is_file():
+        try:
+            from ament_index_python.packages import get_package_share_directory
+            profile = Path(get_package_share_directory('seg_perception')) / 'config' / 'fastdds_large_data.xml'
+        except Exception:
+            profile = None
+    if profile is not None and profile.is_file():
+        env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(profile))
+    return env
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='seg-perception-demo', description=__doc__)
+    parser.add_argument('--seconds', type=float, default=20.0, help='how long outputs are recorded (default 20)')
+    parser.add_argument('--out', type=Path, default=Path('demo_output'), help='folder for the overlay PNGs')
+    parser.add_argument('--rate', type=float, default=30.0, help='synthetic camera rate in Hz (default 30)')
+    parser.add_argument('--device', default='auto', help='perception_node device (auto, cpu, cuda)')
+    parser.add_argument('--grasps', action='store_true', help='enable grasp planning in the node')
+    parser.add_argument('--new-scene-every', type=int, default=90,
+                        help='camera frames per synthetic scene (default 90; 0 keeps one scene)')
+    args = parser.parse_args(argv)
+    env = _environment()
+    os.environ.update(env)  # this process joins the same domain with the same transport settings
+    children = [
+        subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p',
+                          f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}'], env=env),
+        subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.node', '--ros-args', '-p',
+                          f'device:={args.device}', '-p', f'grasps.enabled:={str(args.grasps).lower()}'], env=env),
+    ]
+    try:
+        return _record(args)
+    finally:
+        for child in children:
+            child.send_signal(2)
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _record(args) -> int:
+    import cv2
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseArray
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image, PointCloud2
+
+    from .convert import image_to_numpy, pointcloud2_to_numpy, stamp_to_sec
+
+    rclpy.init()
+    node = rclpy.create_node('demo_recorder')
+    stats = {'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'out_times': [], 'saved': 0}
+    diagnostics = []
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def on_labels(msg):
+        stats['out'] += 1
+        stats['out_times'].append(time.monotonic())
+        stats['latency'].append((node.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(msg.header.stamp)) * 1e3)
+        stats['objects'].append(int(image_to_numpy(msg).max()))
+
+    def on_overlay(msg):
+        if stats['saved'] < 5 and stats['out'] >= 10 * (stats['saved'] + 1):
+            cv2.imwrite(str(args.out / f'overlay_{stats["saved"]:02d}.png'), image_to_numpy(msg)[:, :, ::-1])
+            stats['saved'] += 1
+
+    node.create_subscription(Image, 'color/image_raw', lambda m: stats.__setitem__('in', stats['in'] + 1),
+                             qos_profile_sensor_data)
+    node.create_subscription(Image, '/perception_node/instances/labels', on_labels, 10)
+    node.create_subscription(Image, '/perception_node/overlay', on_overlay, 10)
+    node.create_subscription(PoseArray, '/perception_node/grasps', lambda m: stats['grasps'].append(len(m.poses)), 10)
+    node.create_subscription(PointCloud2, '/perception_node/objects/points', lambda m: pointcloud2_to_numpy(m), 10)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    # wait for the first output (model warm-up, discovery), then record for the requested time
+    deadline = time.monotonic() + 60.0
+    while stats['out'] == 0 and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    stats.update({'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'out_times': []})
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    node.destroy_node()
+    rclpy.shutdown()
+    times = stats['out_times']
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    lat = np.percentile(stats['latency'], [50, 95]) if stats['latency'] else [float('nan')] * 2
+    dropped = next((kv.value for d in diagnostics[-1:] for s in d.status for kv in s.values
+                    if kv.key == 'frames_dropped'), 'n/a')
+    print(f'demo: {args.seconds:.0f} s recorded; frames in {stats["in"]} ({stats["in"] / args.seconds:.1f} Hz), '
+          f'frames out {stats["out"]} ({rate:.1f} Hz), dropped by the node (total) {dropped}')
+    print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
+          f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}; '
+          f'end-to-end latency (input stamp -> labels received) p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms')
+    print(f'demo: {stats["saved"]} overlay PNGs in {args.out}/')
+    if stats['out'] == 0:
+        print('demo: FAILED: no output arrived from perception_node', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
