@@ -46,12 +46,17 @@ def main():
         report['outputs_with_same_header'] = sorted(
             name for name in ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
             if any(header(m) == stamp for m in got[name]))
+        # the newest frame whose object cloud arrived too
+        pairs = [(m, c) for m in reversed(got['instances/labels']) for c in got['objects/points']
+                 if header(c) == header(m)]
+        if pairs:
+            last = pairs[0][0]
         inst = image_to_numpy(last)
         report['instances'] = {'encoding': last.encoding, 'shape': list(inst.shape), 'max': int(inst.max())}
         surf = got['surfaces/labels'][-1]
         report['surfaces'] = {'encoding': surf.encoding, 'shape': [surf.height, surf.width],
                               'classes': sorted(set(image_to_numpy(surf).reshape(-1).tolist()))}
-        pts = [m for m in got['objects/points'] if header(m) == header(last)] or got['objects/points'][-1:]
+        pts = [m for m in got['objects/points'] if header(m) == header(last)]
         if pts:
             cloud = pointcloud2_to_numpy(pts[0])
             report['points'] = {'fields': list(cloud.dtype.names), 'count': int(len(cloud)),
