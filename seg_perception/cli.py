@@ -45,7 +45,7 @@ def _scene_config(args):
 
 
 def cmd_synth(args) -> int:
-    from .synthetic import NoiseConfig, Renderer, frame_seed, generate_scene, write_dataset
+    from .synthetic import NoiseConfig, write_dataset
     cfg = _scene_config(args)
     noise = NoiseConfig.off() if args.no_noise else NoiseConfig()
     if args.benchmark:

@@ -190,11 +190,6 @@ def plane_basis(normal: torch.Tensor):
     return e1, torch.linalg.cross(normal, e1)
 
 
-def depth_noise_sigma(z: torch.Tensor, sigma_1m: float) -> torch.Tensor:
-    """Typical depth error of a stereo / structured-light sensor at depth z: sigma_1m * z^2."""
-    return sigma_1m * z * z
-
-
 def oriented_box(points: np.ndarray, up: Optional[np.ndarray] = None):
     """(center, extent, rotation) of a box around (N, 3) points; rotation columns are the box axes.
 

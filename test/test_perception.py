@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from seg_perception.config import Config, load_config
+from seg_perception.config import load_config
 from seg_perception.evaluation import overlap_metrics, surface_iou
-from seg_perception.geometry import backproject, camera_from_intrinsics
+from seg_perception.geometry import camera_from_intrinsics
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import SceneConfig, generate_scene, synthesize
-from seg_perception.types import SURFACE_OBJECT, SURFACE_SUPPORT, RGBDFrame
+from seg_perception.types import SURFACE_OBJECT, RGBDFrame
 
 SMALL = SceneConfig(width=320, height=240, fx=307.5, fy=307.5)
 

@@ -9,7 +9,7 @@ from seg_perception.dataset import list_frames, read_frame, read_ground_truth
 from seg_perception.geometry import backproject
 from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig, generate_scene, synthesize, write_dataset
 from seg_perception.synthetic.shapes import box_mesh, convex_mesh, cylinder_mesh, shape_mesh, sphere_mesh
-from seg_perception.types import SURFACE_FLOOR, SURFACE_OBJECT, SURFACE_SUPPORT
+from seg_perception.types import SURFACE_OBJECT, SURFACE_SUPPORT
 
 SMALL = SceneConfig(width=160, height=120, fx=154.0, fy=154.0)
 EXACT = replace(NoiseConfig.off(), shadows=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 
 from ..config import Config
 from ..imageops import box_sum, dilate, dot3, norm3

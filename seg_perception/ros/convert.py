@@ -191,11 +191,6 @@ def pointcloud2_to_numpy(msg: PointCloud2) -> np.ndarray:
     return out
 
 
-def xyz_from_cloud(cloud: np.ndarray) -> np.ndarray:
-    """(N, 3) float32 x, y, z from a structured cloud."""
-    return np.stack([cloud['x'], cloud['y'], cloud['z']], axis=-1).astype(np.float32)
-
-
 def make_header(stamp_sec: float, frame_id: str):
     """std_msgs/Header from seconds since the epoch."""
     from std_msgs.msg import Header
