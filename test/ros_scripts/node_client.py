@@ -51,14 +51,16 @@ def main():
     state = node.create_client(GetState, '/perception_node/get_state')
     report['state_before'] = call(state, GetState.Request()).current_state.label
     ok = call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
-    spin_for(1.0)  # let in-flight frames land
+    spin_for(3.0)  # let in-flight frames land (a busy machine takes a while per frame)
     before = len(frames)
     spin_for(2.0)
     report['deactivate'] = {'success': ok, 'outputs_while_inactive': len(frames) - before,
                             'state': call(state, GetState.Request()).current_state.label}
     ok = call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE))).success
     before = len(frames)
-    spin_for(4.0)
+    end = time.monotonic() + 20.0
+    while len(frames) == before and time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
     report['activate'] = {'success': ok, 'outputs_after': len(frames) - before}
     print(json.dumps(report), flush=True)
 

@@ -16,6 +16,10 @@ def main():
     out = RGBDPublisher(node)
     f = synthesize(11, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
     color, depth, cam = f.rendered.color, f.rendered.depth, f.rgbd().camera
+    # the phases start once the node listens (it may still be loading on a busy machine)
+    while rclpy.ok() and (out.color.get_subscription_count() == 0 or out.depth.get_subscription_count() == 0):
+        rclpy.spin_once(node, timeout_sec=0.1)
+    time.sleep(0.5)
     start = time.monotonic()
     while rclpy.ok():
         t = time.monotonic() - start
