@@ -229,3 +229,11 @@ def quaternion_from_matrix(R: np.ndarray) -> np.ndarray:
     z = np.copysign(z, R[1, 0] - R[0, 1])
     q = np.array([x, y, z, w])
     return q / np.linalg.norm(q)
+
+
+def matrix_from_quaternion(q) -> np.ndarray:
+    """Rotation matrix of an (x, y, z, w) unit quaternion."""
+    x, y, z, w = (float(v) for v in q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])

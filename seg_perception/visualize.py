@@ -85,13 +85,10 @@ def _draw_ids(image: np.ndarray, instances: np.ndarray) -> None:
 def draw_grasps(image: np.ndarray, grasps, camera, limit: int = 30) -> np.ndarray:
     """Parallel-jaw glyphs projected into the image: two fingers and the palm bar, red (low score) to green."""
     import cv2
-    from .geometry import project
+    from .geometry import matrix_from_quaternion, project
     out = image.copy()
     for g in list(grasps)[:limit][::-1]:  # best drawn last, on top
-        x, y, z, w = g.quaternion
-        R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        R = matrix_from_quaternion(g.quaternion)
         ax, ay = R[:, 0], R[:, 1]
         half, depth = g.width / 2, 0.04
         tips = [g.position + ay * half, g.position - ay * half]

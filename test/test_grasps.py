@@ -4,17 +4,11 @@ import numpy as np
 import torch
 
 from seg_perception.config import GraspConfig, load_config
+from seg_perception.geometry import matrix_from_quaternion
 from seg_perception.grasps import GraspPlanner
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import SceneConfig, synthesize
 from seg_perception.types import ObjectCloud
-
-
-def _quat_to_matrix(q):
-    x, y, z, w = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def _box_scene(size):
@@ -40,7 +34,7 @@ def test_small_box_is_grasped_from_above_with_the_right_opening():
     grasps = GraspPlanner(cfg, torch.device('cpu')).plan([obj], scene, up, heights)
     assert grasps, 'a 4 cm wide box fits an 8 cm gripper'
     best = grasps[0]
-    R = _quat_to_matrix(best.quaternion)
+    R = matrix_from_quaternion(best.quaternion)
     assert np.allclose(R.T @ R, np.eye(3), atol=1e-6) and np.linalg.det(R) > 0.99
     assert R[:, 0] @ np.array([0, 0, 1.0]) > np.cos(np.radians(31))   # approach within the cone around down
     assert abs(R[:, 1][0]) > 0.9                                        # closes across the narrow side

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..config import GraspConfig
+from ..geometry import matrix_from_quaternion
 from ..synthetic.shapes import Mesh, shape_mesh
 
 _DEPTHS = (0.15, 0.35, 0.55, 0.75, 0.95)   # along the fingers, in finger lengths behind the tips
@@ -55,13 +56,6 @@ def object_fits(entry: dict, max_opening: float, clearance: float = 0.008, direc
     d = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], 1)
     widths = (v @ d.T).max(0) - (v @ d.T).min(0)
     return bool(widths.min() + clearance <= max_opening)
-
-
-def _rotation(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def _segment_contacts(solid: _Solid, start: np.ndarray, direction: np.ndarray, half: float, cos_fc: float) -> bool:
@@ -106,7 +100,7 @@ def grasp_valid(position, quaternion, width: float, target: _Solid, solids: List
                 friction: float = 0.5) -> bool:
     if width > cfg.max_opening:
         return False
-    R = _rotation(np.asarray(quaternion, float))
+    R = matrix_from_quaternion(quaternion)
     x, y = R[:, 0], R[:, 1]
     cos_fc = math.cos(math.atan(friction))
     position = np.asarray(position, float)

@@ -16,7 +16,6 @@ from typing import List, Optional, Tuple
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image
@@ -24,6 +23,7 @@ from std_msgs.msg import Header
 
 from ..dataset import list_frames, read_frame
 from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
+from .spin import spin_node
 
 _COLOR = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
 _DEPTH = ('16UC1', 'mono16', '32FC1')
@@ -149,18 +149,7 @@ class FramesCameraNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FramesCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(FramesCameraNode, args)
 
 
 if __name__ == '__main__':

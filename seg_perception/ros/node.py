@@ -17,7 +17,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -29,6 +28,7 @@ from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_me
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
                       overlay_image)
 from .sync import ApproximateTimeSync
+from .spin import spin_node
 
 NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
     'autostart': (True, 'Configure and activate on start.'),
@@ -171,6 +171,10 @@ class PerceptionNode(LifecycleNode):
         self._stop_worker()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self):
+        self._stop_worker()
+        return super().destroy_node()
+
     def _stop_worker(self):
         self._stop.set()
         self._wake.set()
@@ -297,21 +301,7 @@ class PerceptionNode(LifecycleNode):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node._stop_worker()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(PerceptionNode, args, threads=2)
 
 
 if __name__ == '__main__':

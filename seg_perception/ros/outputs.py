@@ -8,7 +8,7 @@ from geometry_msgs.msg import Point, Pose, PoseArray
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from ..geometry import quaternion_from_matrix
+from ..geometry import matrix_from_quaternion, quaternion_from_matrix
 from ..types import PerceptionResult
 from ..visualize import draw_grasps, instance_color, overlay
 from .convert import numpy_to_image, numpy_to_pointcloud2
@@ -105,10 +105,7 @@ def grasp_markers(result: PerceptionResult, header, finger_depth: float) -> Mark
     """Gripper glyphs (two fingers and the palm bar as a line list), red (low score) to green (high)."""
     markers: List[Marker] = [Marker(header=header, action=Marker.DELETEALL)]
     for i, g in enumerate(result.grasps):
-        x, y, z, w = g.quaternion
-        R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        R = matrix_from_quaternion(g.quaternion)
         ax, ay = R[:, 0], R[:, 1]
         tips = [g.position + ay * g.width / 2, g.position - ay * g.width / 2]
         bases = [t - ax * finger_depth for t in tips]

@@ -11,14 +11,13 @@ import threading
 from typing import List, Optional
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Header
 
 from ..synthetic import NoiseConfig, Renderer, SceneConfig, frame_seed, generate_scene
 from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
+from .spin import spin_node
 
 
 class SyntheticCameraNode(Node):
@@ -101,18 +100,7 @@ class SyntheticCameraNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SyntheticCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(SyntheticCameraNode, args)
 
 
 if __name__ == '__main__':
