@@ -15,7 +15,7 @@ PY_PKGS := torch==2.14.1 torchvision==0.29.1 open3d opencv-python-headless scipy
 # pip prints one line per missing local index folder; hide that noise, keep real errors.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: setup test test-fast demo clean system-deps
+.PHONY: setup test test-fast demo gpu-check clean system-deps
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ test-fast: setup
 # The main job with no hardware: synthetic camera + perception_node over DDS for 20 s, overlays in demo_output/.
 demo: setup
 	$(VPY) -m seg_perception.ros.demo --seconds 20 --out demo_output
+
+# GPU tests + bench on CUDA (learned and geometric backends) into gpu_check_output/; on a CPU-only machine the
+# CUDA parts are skipped with a message and bench runs on the CPU.
+gpu-check: setup
+	PYTHON=$(VPY) bash .ci/gpu-check gpu_check_output
 
 clean:
 	rm -rf $(VENV) build install log .pytest_cache *.egg-info

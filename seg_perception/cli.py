@@ -267,39 +267,80 @@ def _eval_summary(rows) -> dict:
 # --------------------------------------------------------------------------------------------- bench
 
 def _add_bench(sub) -> None:
-    p = sub.add_parser('bench', help='per-stage latency p50/p95 and frames/s on synthetic frames')
-    p.add_argument('--frames', type=int, default=30, help='timed frames (default 30, after one warm-up frame)')
-    p.add_argument('--width', type=int, default=640)
-    p.add_argument('--height', type=int, default=480)
+    p = sub.add_parser('bench', help='per-stage latency p50/p95, frames/s and Overlap F of every available backend '
+                       'and device, and of the classic open3d peer, on the same synthetic frames')
+    p.add_argument('--frames', type=int, default=30, help='timed frames per size (default 30, plus a warm-up)')
+    p.add_argument('--sizes', default='640x480,1280x720', help='comma-separated WxH (default 640x480,1280x720)')
+    p.add_argument('--devices', default='available',
+                   help="comma-separated devices, or 'available' (cpu, and cuda when present; default)")
+    p.add_argument('--learned', nargs='?', const='all', default='', metavar='DEVICES',
+                   help="also time the learned backends (DeepLabV3 + Mask R-CNN v2, random weights; fp32 and fp16 on "
+                        "cuda) on every device, or on the comma-separated DEVICES only (e.g. --learned cuda)")
+    p.add_argument('--data', type=Path, help='time recorded frames in the folder format (with instances.png) '
+                   'instead of synthetic ones; --frames limits each size')
+    p.add_argument('--no-peer', action='store_true', help='skip the classic open3d peer')
     p.add_argument('--seed', type=int, default=4242, help='seed of the synthetic frames')
-    p.add_argument('--json', type=Path, help='also write the figures here')
+    p.add_argument('--json', type=Path, help='write the figures here (keys speedup_vs_peer, overlap_f, '
+                   'peer_overlap_f, stages, device, runs, peer)')
+    p.add_argument('--plot', type=Path, help='PNG of the per-stage latency (default: next to --json)')
     _add_config_options(p)
     p.set_defaults(func=cmd_bench)
 
 
+def _parse_sizes(text: str):
+    sizes = []
+    for item in text.split(','):
+        try:
+            w, h = (int(v) for v in item.lower().split('x'))
+        except ValueError:
+            raise ValueError(f'--sizes: expected WxH, got {item!r}') from None
+        if w < 64 or h < 48:
+            raise ValueError(f'--sizes: {item} is too small (at least 64x48)')
+        sizes.append((w, h))
+    return sizes
+
+
 def cmd_bench(args) -> int:
     import json
-    from .pipeline import Pipeline
-    from .synthetic import SceneConfig, frame_seed, synthesize
-    pipeline = Pipeline(_load_config(args))
-    scene_cfg = SceneConfig(width=args.width, height=args.height, fx=615.0 * args.width / 640,
-                            fy=615.0 * args.width / 640)
-    frames = [synthesize(frame_seed(args.seed, i), scene_cfg).rgbd() for i in range(args.frames + 1)]
-    pipeline.process(frames[0])  # warm-up: lazy initialisation is not a per-frame cost
-    stages = {}
-    for frame in frames[1:]:
-        for name, ms in pipeline.process(frame).timings_ms.items():
-            stages.setdefault(name, []).append(ms)
-    figures = {name: summarize(values) for name, values in stages.items()}
-    print(f'{args.frames} synthetic frames {args.width}x{args.height}, surfaces {pipeline.config.surfaces.backend}, '
-          f'instances {pipeline.config.instances.backend}, device {pipeline.device}, '
-          f'torch threads {__import__("torch").get_num_threads()}')
-    print(format_header())
-    for name, stats in figures.items():
-        print(format_row(name, stats))
+    from .benchmark import (available_devices, format_report, peer_available, plot_report, recorded_frames,
+                            run_benchmark, synthetic_frames)
+    config = _load_config(args)
+    have = available_devices()
+    devices = have if args.devices == 'available' else [d.strip() for d in args.devices.split(',')]
+    for d in devices:
+        if d not in ('cpu', 'cuda'):
+            raise ValueError(f"--devices: unknown device {d!r} (cpu, cuda)")
+    if 'cuda' in devices and 'cuda' not in have:
+        print('bench: CUDA is not available here: the cuda runs are skipped')
+        devices = [d for d in devices if d != 'cuda']
+    if not devices:
+        raise ValueError('bench: no device left to run on')
+    if args.frames < 1:
+        raise ValueError('--frames must be at least 1')
+    learned = devices if args.learned == 'all' else [d.strip() for d in args.learned.split(',') if d.strip()]
+    for d in learned:
+        if d not in devices:
+            print(f'bench: learned backends on {d} skipped ({d} is not among the devices timed here)')
+    peer = not args.no_peer
+    if peer and not peer_available():
+        print('bench: open3d is not installed here: the classic peer is skipped')
+        peer = False
+    if args.data:
+        frame_sets = recorded_frames(args.data, args.frames)
+    else:
+        frame_sets = {f'{w}x{h}': synthetic_frames(args.frames, w, h, args.seed) for w, h in _parse_sizes(args.sizes)}
+    report = run_benchmark(config, frame_sets, devices, learned, peer=peer)
+    print(format_report(report))
+    data = report.to_json()
+    if data['speedup_vs_peer'] is not None:
+        print(f"default pipeline ({data['device']}, {data['size']}): {data['speedup_vs_peer']:.1f}x the peer's speed, "
+              f"Overlap F {data['overlap_f']:.3f} vs peer {data['peer_overlap_f']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps({'device': str(pipeline.device), 'width': args.width, 'height': args.height,
-                                         'stages': figures}, indent=1))
+        args.json.write_text(json.dumps(data, indent=1))
+    plot = args.plot or (args.json.with_suffix('.png') if args.json else None)
+    if plot:
+        plot_report(report, plot)
+        print(f'latency plot: {plot}')
     return 0
 
 

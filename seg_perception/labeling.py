@@ -33,8 +33,14 @@ def _propagate_labels(mask: torch.Tensor) -> Tuple[torch.Tensor, int]:
         labels = torch.where(mask, flat[(labels - 1).clamp_min(0)], labels)
         if i % 8 == 7 and torch.equal(prev, labels):
             break
-    counts = torch.bincount(labels.view(-1), minlength=h * w + 1)
-    present = counts > 0
-    present[0] = False
-    new_id = torch.cumsum(present.long(), 0) * present
-    return new_id[labels], int(present.sum())
+    # number components in raster order of their first pixel, as scipy does: later stages visit them in label
+    # order, so both devices give the same result
+    flat = labels.view(-1)
+    first = torch.full((h * w + 1,), h * w, dtype=torch.int64, device=mask.device)
+    first = first.scatter_reduce(0, flat, torch.arange(h * w, device=mask.device), 'amin')
+    ids = torch.nonzero(first < h * w).squeeze(1)
+    ids = ids[ids > 0]
+    ids = ids[torch.argsort(first[ids])]
+    new_id = torch.zeros(h * w + 1, dtype=torch.int64, device=mask.device)
+    new_id[ids] = torch.arange(1, ids.numel() + 1, device=mask.device)
+    return new_id[labels], int(ids.numel())

@@ -85,16 +85,36 @@ def test_bad_parameter_is_a_clear_error(dataset, tmp_path, capsys):
     assert 'instances.min_height' in capsys.readouterr().err
 
 
-def test_bench_reports_per_stage_latency(tmp_path, capsys):
+def test_bench_compares_stages_sizes_and_the_peer(tmp_path, capsys):
     out = tmp_path / 'bench.json'
-    assert main(['bench', '--frames', '2', '--width', '160', '--height', '120', '--json', str(out)]) == 0
+    assert main(['bench', '--frames', '2', '--sizes', '160x120,192x144', '--devices', 'cpu,cuda',
+                 '--learned', 'cuda', '--json', str(out)]) == 0
     text = capsys.readouterr().out
-    assert 'p50 ms' in text and 'surfaces' in text and 'instances' in text
+    assert 'classic peer' in text and 'surfaces' in text and 'instances' in text
     data = json.loads(out.read_text())
-    assert data['device'] == 'cpu' or data['device'].startswith('cuda')
-    for stage in ('prepare', 'surfaces', 'instances', 'total'):
-        assert data['stages'][stage]['count'] == 2
+    assert {'speedup_vs_peer', 'overlap_f', 'peer_overlap_f', 'stages', 'device'} <= set(data)
+    assert data['device'] == 'cpu'
+    for stage in ('prepare', 'surfaces', 'instances', 'clouds', 'total'):
         assert 0 < data['stages'][stage]['p50_ms'] <= data['stages'][stage]['p95_ms']
+    assert 0 <= data['peer_overlap_f'] <= 1 and 0 <= data['overlap_f'] <= 1
+    # the speed ratio is the peer's p50 over ours, on the same frames
+    assert data['speedup_vs_peer'] == pytest.approx(data['peer']['160x120']['stages']['total']['p50_ms']
+                                                    / data['stages']['total']['p50_ms'])
+    assert [r['size'] for r in data['runs']] == ['160x120', '192x144']
+    import torch
+    if not torch.cuda.is_available():   # the cuda runs are skipped with a message, not an error
+        assert 'CUDA is not available' in text and all(r['device'] == 'cpu' for r in data['runs'])
+    png = out.with_suffix('.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 5000
+
+
+def test_bench_times_recorded_frames_and_rejects_bad_sizes(dataset, tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    assert main(['bench', '--data', str(dataset), '--frames', '2', '--no-peer', '--json', str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data['frames'] == 2 and data['speedup_vs_peer'] is None and data['peer_overlap_f'] is None
+    assert main(['bench', '--sizes', '640by480']) == 2
+    assert 'WxH' in capsys.readouterr().err
 
 
 def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):

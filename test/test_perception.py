@@ -130,9 +130,9 @@ def test_torch_label_propagation_matches_scipy():
     ref, n_ref = connected_components(mask)
     got, n_got = _propagate_labels(mask)
     assert n_ref == n_got
-    # same partition: a bijection between label sets
-    pairs = set(zip(ref[mask].tolist(), got[mask].tolist()))
-    assert len(pairs) == n_ref
+    # the same numbering too (raster order of first pixels): later stages visit components in label order, so
+    # a GPU and the CPU give the same objects
+    assert torch.equal(ref, got)
 
 
 def test_image_ops_match_torch_pooling():

@@ -38,7 +38,8 @@ class LearnedInstanceSegmenter:
         self.names: Tuple[str, ...] = tuple(self.cfg.class_names)
         self._load()
         with torch.inference_mode():
-            self._detect(torch.zeros(warmup_shape(getattr(self, 'input_shape', ())), device=self.device))
+            self._detect(torch.zeros(warmup_shape(getattr(self, 'input_shape', ())), device=self.device,
+                                     dtype=torch.float16 if self.half else torch.float32))
 
     def _load(self):
         raise NotImplementedError
@@ -89,14 +90,14 @@ class TorchvisionInstanceSegmenter(LearnedInstanceSegmenter):
 
     def _load(self):
         model, num_classes = build_detection_model(self.cfg.model_arch, self.cfg.model_path, 'instances.model_path')
+        # fp16 through autocast, not .half(): torchvision's box and mask ops then keep fp32 where they need it
         self.model = model.eval().to(self.device)
-        if self.half:
-            self.model.half()
         if not self.names and num_classes == 91:
             self.names = coco_category_names()
 
     def _detect(self, image):
-        out = self.model([image[0]])[0]
+        with torch.autocast('cuda', dtype=torch.float16, enabled=self.half):
+            out = self.model([image[0].float()])[0]
         return out['masks'], out['scores'], out['labels']
 
 

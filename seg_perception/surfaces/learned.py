@@ -44,7 +44,8 @@ class LearnedSurfaceSegmenter:
 
     def _warm_up(self):
         with torch.inference_mode():
-            self._logits(torch.zeros(warmup_shape(getattr(self, 'input_shape', ())), device=self.device))
+            self._logits(torch.zeros(warmup_shape(getattr(self, 'input_shape', ())), device=self.device,
+                                     dtype=torch.float16 if self.half else torch.float32))
 
     def model_labels(self, pf: PreparedFrame) -> torch.Tensor:
         """(H, W) surface classes from the model, on the device."""

@@ -1,0 +1,271 @@
+"""`seg-perception bench`: per-stage latency of every available backend and device on the same synthetic frames,
+the classic open3d peer on those frames too, and the Overlap F of each against the ground truth.
+
+Learned backends are timed with randomly initialised weights (nothing can be downloaded; speed does not depend on
+the weights, except that Mask R-CNN's mask head runs on as many detections as pass the score threshold: the bench
+sets it to 0 so the head runs on its full detection budget, the slow case). Their Overlap F is not a quality
+figure and is reported as such.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .config import Config, load_config
+from .evaluation import overlap_metrics
+from .timing import summarize
+from .types import RGBDFrame
+
+log = logging.getLogger(__name__)
+MIN_GT_PIXELS = 50
+
+
+@dataclass
+class BenchRun:
+    name: str              # e.g. 'geometric cuda fp32'
+    size: str              # 'WxH'
+    device: str
+    precision: str
+    random_weights: bool
+    stages: Dict[str, Dict[str, float]]
+    overlap_f: float
+
+    @property
+    def total(self) -> Dict[str, float]:
+        return self.stages['total']
+
+
+@dataclass
+class BenchReport:
+    runs: List[BenchRun] = field(default_factory=list)
+    peer: Dict[str, Dict] = field(default_factory=dict)   # size -> {'stages': {...}, 'overlap_f': float}
+    frames: int = 0
+    torch_threads: int = 0
+
+    def primary(self) -> BenchRun:
+        """The default pipeline (geometric backends, the configured device) at the first size."""
+        geometric = [r for r in self.runs if r.name.startswith('geometric')]
+        return (geometric or self.runs)[0]
+
+    def to_json(self) -> dict:
+        main = self.primary()
+        peer = self.peer.get(main.size)
+        speedup = peer['stages']['total']['p50_ms'] / main.total['p50_ms'] if peer else None
+        return {'device': main.device, 'size': main.size, 'frames': self.frames, 'torch_threads': self.torch_threads,
+                'stages': _stage_table(main.stages), 'overlap_f': main.overlap_f,
+                'peer_overlap_f': peer['overlap_f'] if peer else None, 'speedup_vs_peer': speedup,
+                'runs': [dict(name=r.name, size=r.size, device=r.device, precision=r.precision,
+                              random_weights=r.random_weights, stages=_stage_table(r.stages), overlap_f=r.overlap_f,
+                              fps=r.total['fps'], speedup_vs_peer=(self.peer[r.size]['stages']['total']['p50_ms']
+                                                                   / r.total['p50_ms']) if r.size in self.peer
+                              else None) for r in self.runs],
+                'peer': {size: dict(stages=_stage_table(p['stages']), overlap_f=p['overlap_f'],
+                                    fps=p['stages']['total']['fps']) for size, p in self.peer.items()}}
+
+
+def _stage_table(stages: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, float]]:
+    return {name: {'p50_ms': s['p50_ms'], 'p95_ms': s['p95_ms'], 'fps': s['fps']} for name, s in stages.items()}
+
+
+def synthetic_frames(count: int, width: int, height: int, seed: int) -> List[Tuple[RGBDFrame, np.ndarray]]:
+    """``count`` cluttered frames with their ground-truth instance labels (the camera's focal length scales
+    with the width so the field of view stays that of a 640x480 RealSense)."""
+    from .synthetic import SceneConfig, frame_seed, synthesize
+    cfg = SceneConfig(width=width, height=height, fx=615.0 * width / 640, fy=615.0 * width / 640)
+    out = []
+    for i in range(count):
+        s = synthesize(frame_seed(seed, i), cfg)
+        out.append((s.rgbd(), s.rendered.instances))
+    return out
+
+
+def recorded_frames(folder: Path, limit: int) -> Dict[str, List[Tuple[RGBDFrame, np.ndarray]]]:
+    """Frames of a folder-format dataset that has ground-truth instances, grouped by size ('WxH'), at most
+    ``limit`` per size."""
+    from .dataset import list_frames, read_frame, read_ground_truth
+    groups: Dict[str, List[Tuple[RGBDFrame, np.ndarray]]] = {}
+    for sub in list_frames(folder):
+        gt = read_ground_truth(sub)
+        if gt.instances is None:
+            continue
+        frame = read_frame(sub)
+        group = groups.setdefault(f'{frame.width}x{frame.height}', [])
+        if len(group) < limit:
+            group.append((frame, gt.instances))
+    if not groups:
+        raise FileNotFoundError(f'bench: no frames with instances.png under {folder}')
+    return groups
+
+
+def random_weight_files(folder: Path, surface_arch: str = 'deeplabv3_resnet50',
+                        instance_arch: str = 'maskrcnn_resnet50_fpn_v2') -> Dict[str, str]:
+    """State dicts of randomly initialised torchvision models (6 surface classes, 91 COCO labels), as a user's
+    trained files would be, for timing the learned backends."""
+    import torchvision
+    torch.manual_seed(0)
+    surfaces = folder / f'{surface_arch}_random.pth'
+    instances = folder / f'{instance_arch}_random.pth'
+    if not surfaces.exists():
+        model = getattr(torchvision.models.segmentation, surface_arch)(weights=None, weights_backbone=None,
+                                                                        num_classes=6, aux_loss=False)
+        torch.save(model.state_dict(), surfaces)
+    if not instances.exists():
+        model = getattr(torchvision.models.detection, instance_arch)(weights=None, weights_backbone=None,
+                                                                      num_classes=91)
+        torch.save(model.state_dict(), instances)
+    return {'surfaces.backend': 'torchvision', 'surfaces.model_arch': surface_arch,
+            'surfaces.model_path': str(surfaces), 'surfaces.class_map': [0, 1, 2, 3, 4, 5],
+            'instances.backend': 'torchvision', 'instances.model_arch': instance_arch,
+            'instances.model_path': str(instances), 'instances.score_threshold': 0.0}
+
+
+def variants(base: Config, devices: Sequence[str], learned_devices: Sequence[str], weights_dir: Optional[Path]
+             ) -> List[Tuple[str, Config, bool]]:
+    """(name, config, random_weights) for each backend x device x precision to time."""
+    from .config import flatten
+    flat = flatten(base)
+    out = []
+    for device in devices:
+        precisions = ('fp32', 'fp16') if device == 'cuda' else ('fp32',)
+        out.append((f'geometric {device} fp32', load_config(None, {**flat, 'device': device, 'fp16': False,
+                                                                   'surfaces.backend': 'planes',
+                                                                   'instances.backend': 'clusters'}), False))
+        if device in learned_devices:
+            models = random_weight_files(weights_dir)
+            for precision in precisions:
+                out.append((f'learned {device} {precision}',
+                            load_config(None, {**flat, **models, 'device': device, 'fp16': precision == 'fp16'}),
+                            True))
+    return out
+
+
+def time_pipeline(config: Config, frames) -> Tuple[Dict[str, Dict[str, float]], float]:
+    """Per-stage latency summaries and the mean Overlap F over ``frames`` (after one warm-up frame)."""
+    from .pipeline import Pipeline
+    pipeline = Pipeline(config)
+    pipeline.process(frames[0][0])
+    stages: Dict[str, List[float]] = {}
+    scores = []
+    for frame, gt in frames:
+        result = pipeline.process(frame)
+        for name, ms in result.timings_ms.items():
+            stages.setdefault(name, []).append(ms)
+        scores.append(overlap_metrics(result.instances.labels, gt, MIN_GT_PIXELS)['f'])
+    del pipeline
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return {name: summarize(v) for name, v in stages.items()}, float(np.mean(scores))
+
+
+def time_peer(frames) -> Tuple[Dict[str, Dict[str, float]], float]:
+    from .peer import ClassicTabletopPeer
+    peer = ClassicTabletopPeer()
+    peer.segment(frames[0][0])
+    times, scores = [], []
+    for frame, gt in frames:
+        start = time.perf_counter()
+        labels = peer.segment(frame)
+        times.append((time.perf_counter() - start) * 1000.0)
+        scores.append(overlap_metrics(labels, gt, MIN_GT_PIXELS)['f'])
+    return {'total': summarize(times)}, float(np.mean(scores))
+
+
+def available_devices() -> List[str]:
+    return ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+def peer_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec('open3d') is not None
+
+
+def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, np.ndarray]]],
+                  devices: Sequence[str], learned_devices: Sequence[str], peer: bool = True,
+                  progress=print) -> BenchReport:
+    """``frame_sets``: size ('WxH') -> frames with ground-truth instances; learned backends are timed on
+    ``learned_devices`` (random weights)."""
+    report = BenchReport(frames=max(len(f) for f in frame_sets.values()), torch_threads=torch.get_num_threads())
+    with tempfile.TemporaryDirectory(prefix='seg_perception_bench_') as tmp:
+        configs = variants(base, devices, learned_devices, Path(tmp))
+        for size, frames in frame_sets.items():
+            for name, config, random_weights in configs:
+                progress(f'  {size} {name} ...')
+                stages, f = time_pipeline(config, frames)
+                report.runs.append(BenchRun(name, size, name.split()[1], name.split()[2], random_weights, stages, f))
+            if peer:
+                progress(f'  {size} classic peer (open3d RANSAC + DBSCAN, cpu) ...')
+                stages, f = time_peer(frames)
+                report.peer[size] = {'stages': stages, 'overlap_f': f}
+    return report
+
+
+def format_report(report: BenchReport) -> str:
+    stage_names = []
+    for r in report.runs:
+        stage_names += [s for s in r.stages if s not in stage_names and s != 'total']
+    head = f"{'size':<9} {'run':<22} " + ' '.join(f'{s:>12}' for s in stage_names) + \
+        f" {'total p50/p95':>15} {'frames/s':>8} {'Overlap F':>9} {'x peer':>7}"
+    lines = [f'{report.frames} synthetic frames per size, torch threads {report.torch_threads}; '
+             'stage cells: p50/p95 ms', head]
+    for r in report.runs:
+        cells = ' '.join(f"{r.stages[s]['p50_ms']:5.1f}/{r.stages[s]['p95_ms']:<6.1f}" if s in r.stages
+                         else f"{'-':>12}" for s in stage_names)
+        peer = report.peer.get(r.size)
+        ratio = f"{peer['stages']['total']['p50_ms'] / r.total['p50_ms']:7.1f}" if peer else f"{'-':>7}"
+        quality = f'{r.overlap_f:9.3f}' + ('*' if r.random_weights else ' ')
+        lines.append(f"{r.size:<9} {r.name:<22} {cells} {r.total['p50_ms']:7.1f}/{r.total['p95_ms']:<7.1f} "
+                     f"{r.total['fps']:8.1f} {quality}{ratio}")
+    for size, p in report.peer.items():
+        t = p['stages']['total']
+        lines.append(f"{size:<9} {'classic peer cpu':<22} " + ' '.join(f"{'-':>12}" for _ in stage_names) +
+                     f" {t['p50_ms']:7.1f}/{t['p95_ms']:<7.1f} {t['fps']:8.1f} {p['overlap_f']:9.3f}  {'1.0':>6}")
+    if any(r.random_weights for r in report.runs):
+        lines.append('* random weights: timing only, the Overlap F says nothing about a trained model')
+    return '\n'.join(lines)
+
+
+def plot_report(report: BenchReport, path: Path) -> None:
+    """Horizontal stacked bars: per-stage p50 latency of every run and the peer's total, one panel per size."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    sizes = list(dict.fromkeys([r.size for r in report.runs] + list(report.peer)))
+    stage_names = []
+    for r in report.runs:
+        stage_names += [s for s in r.stages if s not in stage_names and s != 'total']
+    colours = plt.get_cmap('tab10')
+    fig, axes = plt.subplots(len(sizes), 1, figsize=(10.5, 1.2 + 0.55 * (len(report.runs) + len(sizes)) + 0.6),
+                             squeeze=False)
+    for ax, size in zip(axes[:, 0], sizes):
+        rows = [r for r in report.runs if r.size == size]
+        labels = [r.name for r in rows]
+        for i, r in enumerate(rows):
+            left = 0.0
+            for k, s in enumerate(stage_names):
+                value = r.stages.get(s, {}).get('p50_ms', 0.0)
+                ax.barh(i, value, left=left, color=colours(k), label=s if i == 0 else None)
+                left += value
+            ax.text(left, i, f" {r.total['p50_ms']:.1f} ms", va='center', fontsize=8)
+        if size in report.peer:
+            t = report.peer[size]['stages']['total']['p50_ms']
+            ax.barh(len(rows), t, color='0.6', label='classic peer (total)')
+            ax.text(t, len(rows), f' {t:.1f} ms', va='center', fontsize=8)
+            labels.append('classic peer cpu')
+        longest = max([r.total['p50_ms'] for r in rows] + [report.peer.get(size, {}).get('stages', {}).get(
+            'total', {}).get('p50_ms', 0.0)])
+        ax.set_xlim(0, longest * 1.15)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.invert_yaxis()
+        ax.set_title(f'{size}: p50 latency per stage', fontsize=10)
+        ax.set_xlabel('ms')
+        ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
