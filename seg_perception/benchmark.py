@@ -48,19 +48,26 @@ class BenchReport:
     peer: Dict[str, Dict] = field(default_factory=dict)   # size -> {'stages': {...}, 'overlap_f': float}
     frames: int = 0
     torch_threads: int = 0
+    failed: List[str] = field(default_factory=list)   # 'size name: error' of runs that raised
+    default_device: str = 'cpu'                         # the device the configured pipeline would use
 
     def primary(self) -> BenchRun:
         """The default pipeline (geometric backends, the configured device) at the first size."""
         geometric = [r for r in self.runs if r.name.startswith('geometric')]
-        return (geometric or self.runs)[0]
+        preferred = [r for r in geometric if r.device == self.default_device]
+        return (preferred or geometric or self.runs)[0]
 
     def to_json(self) -> dict:
+        if not self.runs:
+            return {'device': None, 'stages': {}, 'overlap_f': None, 'peer_overlap_f': None, 'speedup_vs_peer': None,
+                    'failed': self.failed, 'runs': [], 'peer': {}}
         main = self.primary()
         peer = self.peer.get(main.size)
         speedup = peer['stages']['total']['p50_ms'] / main.total['p50_ms'] if peer else None
         return {'device': main.device, 'size': main.size, 'frames': self.frames, 'torch_threads': self.torch_threads,
                 'stages': _stage_table(main.stages), 'overlap_f': main.overlap_f,
                 'peer_overlap_f': peer['overlap_f'] if peer else None, 'speedup_vs_peer': speedup,
+                'failed': self.failed,
                 'runs': [dict(name=r.name, size=r.size, device=r.device, precision=r.precision,
                               random_weights=r.random_weights, stages=_stage_table(r.stages), overlap_f=r.overlap_f,
                               fps=r.total['fps'], speedup_vs_peer=(self.peer[r.size]['stages']['total']['p50_ms']
@@ -191,13 +198,21 @@ def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, np.n
                   progress=print) -> BenchReport:
     """``frame_sets``: size ('WxH') -> frames with ground-truth instances; learned backends are timed on
     ``learned_devices`` (random weights)."""
+    from .prepare import resolve_device
     report = BenchReport(frames=max(len(f) for f in frame_sets.values()), torch_threads=torch.get_num_threads())
+    configured = resolve_device(base.device).type if base.device != 'cuda' or torch.cuda.is_available() else 'cpu'
+    report.default_device = configured if configured in devices else devices[0]
     with tempfile.TemporaryDirectory(prefix='seg_perception_bench_') as tmp:
         configs = variants(base, devices, learned_devices, Path(tmp))
         for size, frames in frame_sets.items():
             for name, config, random_weights in configs:
                 progress(f'  {size} {name} ...')
-                stages, f = time_pipeline(config, frames)
+                try:
+                    stages, f = time_pipeline(config, frames)
+                except Exception as exc:   # one broken backend must not hide the others' figures
+                    report.failed.append(f'{size} {name}: {type(exc).__name__}: {exc}')
+                    progress(f'  {size} {name} FAILED: {type(exc).__name__}: {exc}')
+                    continue
                 report.runs.append(BenchRun(name, size, name.split()[1], name.split()[2], random_weights, stages, f))
             if peer:
                 progress(f'  {size} classic peer (open3d RANSAC + DBSCAN, cpu) ...')
@@ -226,6 +241,8 @@ def format_report(report: BenchReport) -> str:
         t = p['stages']['total']
         lines.append(f"{size:<9} {'classic peer cpu':<22} " + ' '.join(f"{'-':>12}" for _ in stage_names) +
                      f" {t['p50_ms']:7.1f}/{t['p95_ms']:<7.1f} {t['fps']:8.1f} {p['overlap_f']:9.3f}  {'1.0':>6}")
+    for failure in report.failed:
+        lines.append(f'FAILED {failure}')
     if any(r.random_weights for r in report.runs):
         lines.append('* random weights: timing only, the Overlap F says nothing about a trained model')
     return '\n'.join(lines)

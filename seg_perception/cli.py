@@ -332,7 +332,7 @@ def cmd_bench(args) -> int:
     report = run_benchmark(config, frame_sets, devices, learned, peer=peer)
     print(format_report(report))
     data = report.to_json()
-    if data['speedup_vs_peer'] is not None:
+    if data.get('speedup_vs_peer') is not None:
         print(f"default pipeline ({data['device']}, {data['size']}): {data['speedup_vs_peer']:.1f}x the peer's speed, "
               f"Overlap F {data['overlap_f']:.3f} vs peer {data['peer_overlap_f']:.3f}")
     if args.json:
@@ -341,7 +341,7 @@ def cmd_bench(args) -> int:
     if plot:
         plot_report(report, plot)
         print(f'latency plot: {plot}')
-    return 0
+    return 1 if report.failed else 0
 
 
 # -------------------------------------------------------------------------------------------- config
