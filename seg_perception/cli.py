@@ -92,7 +92,9 @@ def _synth_benchmark(args, cfg, noise) -> int:
 # ------------------------------------------------------------------------------------- shared options
 
 def _add_config_options(p) -> None:
-    p.add_argument('--config', type=Path, help='YAML configuration (the node\'s params file or a plain tree)')
+    p.add_argument('--config', type=Path, action='append',
+                   help='YAML configuration (the node\'s params file or a plain tree); repeatable, later files win '
+                        '(e.g. config/seg_perception.yaml then config/gripper_robotiq_2f85.yaml)')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one parameter, e.g. --set instances.min_height=0.01 (repeatable)')
 

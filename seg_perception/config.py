@@ -125,7 +125,7 @@ class ProjectionConfig:
 
 @dataclass
 class GraspConfig:
-    enabled: bool = param(False, 'Plan parallel-jaw grasps for every object (first version: see README).')
+    enabled: bool = param(True, 'Plan parallel-jaw grasps for every object.')
     max_opening: float = param(0.08, 'Widest opening of the gripper (m).', min=0.005, max=0.5)
     finger_depth: float = param(0.045, 'Finger length along the approach, fingertip to palm (m).', min=0.005,
                                 max=0.3)
@@ -138,11 +138,12 @@ class GraspConfig:
                                     min=0.0, max=0.05)
     friction: float = param(0.5, 'Friction coefficient of the antipodal test (cone half-angle atan(mu)).', min=0.05,
                             max=2.0)
-    approach_cone_deg: float = param(60.0, 'Widest angle between the approach and straight down (deg).', min=1.0,
-                                     max=180.0)
-    approach_steps: int = param(8, 'Approach directions tried about each closing axis.', min=1, max=64)
-    samples: int = param(48, 'Contact points sampled per object.', min=1, max=2048)
-    max_candidates: int = param(384, 'Most candidates per object checked for collisions.', min=1, max=20000)
+    approach_cone_deg: float = param(60.0, 'Apex angle of the cone of approaches around straight down (deg); '
+                                     'approaches tilt up to half of it.', min=1.0, max=180.0)
+    approach_steps: int = param(3, 'Approach angles tried on each side of straight down, about the closing axis, '
+                                'up to half of approach_cone_deg (1: straight down only).', min=1, max=16)
+    closing_directions: int = param(12, 'Closing directions spread over half a turn, tried besides the normals of '
+                                    "the object's outline seen from above.", min=1, max=180)
     top_k: int = param(5, 'Grasps kept per object after non-maximum suppression.', min=1, max=100)
     nms_distance: float = param(0.01, 'Grasps closer than this (m) and nms_angle_deg are duplicates.', min=0.0,
                                 max=0.2)
@@ -358,11 +359,12 @@ def parameters_from_yaml(data: Mapping[str, Any], node_name: str = NODE_NAME) ->
     return flat
 
 
-def load_config(path: Optional[Path] = None, overrides: Optional[Mapping[str, Any]] = None,
-                node_name: str = NODE_NAME) -> Config:
-    """Defaults, then the YAML file (if any), then dotted ``overrides``; validated."""
+def load_config(path=None, overrides: Optional[Mapping[str, Any]] = None, node_name: str = NODE_NAME) -> Config:
+    """Defaults, then the YAML file(s) (``path``: one or a list, later files win, e.g. the package defaults
+    then a gripper preset), then dotted ``overrides``; validated."""
     flat: Dict[str, Any] = {}
-    if path is not None:
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    for path in paths:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f'configuration file not found: {path}')

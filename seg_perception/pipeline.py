@@ -13,7 +13,7 @@ import torch
 from .config import Config, validate
 from .instances import make_instance_segmenter
 from .geometry import backproject_torch
-from .grasps import GraspPlanner
+from .grasps import GraspPlanner, GraspScene
 from .imageops import dilate
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
@@ -78,8 +78,9 @@ class Pipeline:
         if self.config.grasps.enabled:
             with self._timed(timings, 'grasps'):
                 model = surfaces.support_model
-                grasps = self.grasp_planner.plan(objects, pf.points[pf.valid], up,
-                                                 None if model is None else model.heights)
+                grasps = self.grasp_planner.plan(objects, GraspScene(
+                    pf.points, torch.where(pf.valid, pf.depth, torch.zeros_like(pf.depth)), instances.labels,
+                    pf.camera, up, None if model is None else model.heights))
         with self._timed(timings, 'outputs'):
             if stride > 1:
                 surfaces, instances = self._full_resolution(pf, surfaces, instances)

@@ -1,11 +1,12 @@
-"""Grasp candidates (first version, grasps.enabled): frame convention, opening, collisions, no grasp when the
-object cannot fit."""
+"""Grasp candidates: frame convention, opening, collisions, no grasp when the object cannot fit, presets, and
+grasps judged against the true geometry of staged synthetic scenes (boxes, cans, balls, neighbours)."""
 import numpy as np
+import pytest
 import torch
 
 from seg_perception.config import GraspConfig, load_config
 from seg_perception.geometry import matrix_from_quaternion
-from seg_perception.grasps import GraspPlanner
+from seg_perception.grasps import GraspPlanner, GraspScene
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import SceneConfig, synthesize
 from seg_perception.types import ObjectCloud
@@ -22,16 +23,18 @@ def _box_scene(size):
     t = np.mgrid[-0.3:0.3:0.005, -0.3:0.3:0.005].reshape(2, -1).T
     table = np.c_[t, np.full(len(t), 0.5)]
     table = table[~((np.abs(table[:, 0]) < sx / 2) & (np.abs(table[:, 1]) < sy / 2))]
-    scene = torch.from_numpy(np.concatenate([top, table]).astype(np.float32))
+    points = torch.from_numpy(np.concatenate([top, table]).astype(np.float32))[None]   # a 1 x M "image"
     up = np.array([0.0, 0.0, -1.0])
     heights = lambda p: 0.5 - p[..., 2]  # noqa: E731  height above the table
-    return obj, scene, up, heights
+    labels = torch.zeros(points.shape[:2], dtype=torch.int64)
+    labels[0, :len(top)] = 1
+    return obj, GraspScene(points, points[..., 2], labels, None, up, heights)
 
 
 def test_small_box_is_grasped_from_above_with_the_right_opening():
     cfg = GraspConfig(enabled=True)
-    obj, scene, up, heights = _box_scene((0.04, 0.12, 0.05))
-    grasps = GraspPlanner(cfg, torch.device('cpu')).plan([obj], scene, up, heights)
+    obj, scene = _box_scene((0.04, 0.12, 0.05))
+    grasps = GraspPlanner(cfg, torch.device('cpu')).plan([obj], scene)
     assert grasps, 'a 4 cm wide box fits an 8 cm gripper'
     best = grasps[0]
     R = matrix_from_quaternion(best.quaternion)
@@ -46,8 +49,8 @@ def test_small_box_is_grasped_from_above_with_the_right_opening():
 
 
 def test_object_wider_than_the_gripper_gets_no_grasp():
-    obj, scene, up, heights = _box_scene((0.15, 0.15, 0.05))
-    assert GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan([obj], scene, up, heights) == []
+    obj, scene = _box_scene((0.15, 0.15, 0.05))
+    assert GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan([obj], scene) == []
 
 
 def test_pipeline_grasps_follow_the_contract():
@@ -58,8 +61,9 @@ def test_pipeline_grasps_follow_the_contract():
         assert g.object_id in ids and 0 <= g.score <= 1 and 0 < g.width <= 0.08
         assert abs(np.linalg.norm(g.quaternion) - 1) < 1e-6
     assert 'grasps' in result.timings_ms
-    # disabled by default: no grasps, no time spent
-    plain = Pipeline(load_config(None, {'device': 'cpu'})).process(f.rgbd())
+    # on by default; switched off: no grasps, no time spent
+    assert load_config().grasps.enabled
+    plain = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False})).process(f.rgbd())
     assert plain.grasps == () and 'grasps' not in plain.timings_ms
 
 
@@ -99,3 +103,101 @@ def test_true_geometry_grasp_check():
     assert object_fits(scene['objects'][0], cfg.max_opening)
     wide = dict(scene['objects'][0], size=[0.15, 0.15, 0.05])
     assert not object_fits(wide, cfg.max_opening)
+
+
+def test_gripper_presets_set_the_hand():
+    from seg_perception.config import default_config_path
+    REPO_CONFIG_DIR = default_config_path().parent
+    franka = load_config([REPO_CONFIG_DIR / 'seg_perception.yaml', REPO_CONFIG_DIR / 'gripper_franka_hand.yaml'])
+    robotiq = load_config([REPO_CONFIG_DIR / 'seg_perception.yaml', REPO_CONFIG_DIR / 'gripper_robotiq_2f85.yaml'])
+    assert franka.grasps.max_opening == 0.08 and robotiq.grasps.max_opening == 0.085
+    assert franka.grasps == load_config().grasps           # the defaults are the Franka Hand
+    # a 7 cm box: too wide for the Franka Hand with clearance on both sides, fits the 2F-85
+    obj, scene = _box_scene((0.07, 0.12, 0.05))
+    assert GraspPlanner(franka.grasps, torch.device('cpu')).plan([obj], scene) == []
+    grasps = GraspPlanner(robotiq.grasps, torch.device('cpu')).plan([obj], scene)
+    assert grasps and all(0.07 < g.width <= 0.085 for g in grasps)
+
+
+def test_a_neighbour_in_the_way_is_avoided():
+    obj, scene = _box_scene((0.04, 0.12, 0.05))
+    # a tall wall of points 1.3 cm beside the box's long side: closing across the box would put a finger in it
+    wy, wz = np.mgrid[-0.1:0.1:0.004, 0.35:0.5:0.004].reshape(2, -1)
+    wall = np.c_[np.full(wy.size, 0.033), wy, wz].astype(np.float32)
+    points = torch.cat([scene.points[0], torch.from_numpy(wall)])[None]
+    labels = torch.cat([scene.labels[0], torch.full((len(wall),), 2)])[None]
+    blocked = GraspScene(points, points[..., 2], labels, None, scene.up, scene.support_height)
+    cfg = GraspConfig()
+
+    def hits_wall(g):
+        R = matrix_from_quaternion(g.quaternion)
+        local = (wall - g.position) @ R
+        return bool(((local[:, 0] > -cfg.finger_depth) & (local[:, 0] < 0)
+                     & (np.abs(local[:, 2]) < cfg.finger_width / 2) & (np.abs(local[:, 1]) > g.width / 2)
+                     & (np.abs(local[:, 1]) < g.width / 2 + cfg.finger_thickness)).any())
+
+    unblocked = GraspPlanner(cfg, torch.device('cpu')).plan([obj], scene)
+    assert unblocked and hits_wall(unblocked[0])       # without the wall, the best grasp puts a finger there
+    grasps = GraspPlanner(cfg, torch.device('cpu')).plan([obj], blocked)
+    assert not any(hits_wall(g) for g in grasps)
+
+
+def _staged(seed, objects):
+    """A generated room, table and camera with the given objects instead of random ones: (shape entry, dx, dy,
+    yaw, height of the centre above the table) around the table point the camera looks at."""
+    from seg_perception.synthetic import NoiseConfig, Renderer, generate_scene
+    from seg_perception.synthetic.scene import Body
+    from seg_perception.types import SURFACE_OBJECT
+    scene = generate_scene(seed, SceneConfig())
+    scene.bodies = [b for b in scene.bodies if not b.name.startswith('object')]
+    ray, eye = scene.camera_to_world[:3, 2], scene.camera_to_world[:3, 3]
+    centre = eye + (scene.table_height - eye[2]) / ray[2] * ray
+    for i, (shape, dx, dy, yaw, z) in enumerate(objects):
+        pose = np.eye(4)
+        pose[:3, :3] = [[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]]
+        pose[:3, 3] = [centre[0] + dx, centre[1] + dy, scene.table_height + z]
+        scene.bodies.append(Body(f'object{i}', shape, pose, SURFACE_OBJECT, instance_id=i + 1,
+                                 albedo=(0.8, 0.3 + 0.2 * i, 0.2), resting_on='table'))
+    rendered = Renderer(scene).render(np.random.default_rng(seed), NoiseConfig())
+    return scene, rendered
+
+
+def _top_grasps_by_truth(seed, objects):
+    """{true instance id: (grasp count, whether its best grasp is valid on the true geometry)}."""
+    from seg_perception.grasps.evaluate import grasp_valid, scene_solids
+    from seg_perception.synthetic import Renderer
+    from seg_perception.types import RGBDFrame
+    scene, r = _staged(seed, objects)
+    cfg = load_config(None, {'device': 'cpu'})
+    result = Pipeline(cfg).process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    solids = scene_solids(scene.to_json(r.visible_pixels))
+    out = {}
+    for o in result.objects:
+        ids = r.instances[result.instances.labels == o.instance_id]
+        truth = int(np.bincount(ids[ids > 0]).argmax()) if (ids > 0).any() else 0
+        grasps = [g for g in result.grasps if g.object_id == o.instance_id]
+        target = next(s for s in solids if s.instance_id == truth) if truth else None
+        valid = bool(grasps) and target is not None and grasp_valid(grasps[0].position, grasps[0].quaternion,
+                                                                     grasps[0].width, target, solids, cfg.grasps)
+        count, any_valid = out.get(truth, (0, False))
+        out[truth] = (count + len(grasps), any_valid or valid)
+    return out
+
+
+BOX = {'shape': 'box', 'size': [0.04, 0.12, 0.08]}
+CAN = {'shape': 'cylinder', 'radius': 0.025, 'height': 0.1}
+BALL = {'shape': 'sphere', 'radius': 0.025}
+WIDE = {'shape': 'box', 'size': [0.12, 0.12, 0.05]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('seed', [0, 3])
+def test_staged_objects_get_a_valid_best_grasp(seed):
+    for shape, z, yaw in ((BOX, 0.04, 0.5), (CAN, 0.05, 0.0), (BALL, 0.025, 0.0)):
+        found = _top_grasps_by_truth(seed, [(shape, 0.0, 0.0, yaw, z)])
+        assert found.get(1, (0, False))[1], f"{shape['shape']}: best grasp not valid on the true geometry"
+    # too wide for the hand on every side: nothing
+    assert all(count == 0 for count, _ in _top_grasps_by_truth(seed, [(WIDE, 0.0, 0.0, 0.3, 0.025)]).values())
+    # side by side, 1 cm apart: both still grasped without touching the other
+    pair = _top_grasps_by_truth(seed, [(BOX, -0.045, 0.0, 0.0, 0.04), (CAN, 0.03, 0.0, 0.0, 0.05)])
+    assert pair.get(1, (0, False))[1] and pair.get(2, (0, False))[1]

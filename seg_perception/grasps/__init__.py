@@ -1,4 +1,4 @@
-"""Grasp planning for a parallel-jaw gripper described in ``grasps.*`` (presets in config/grippers/)."""
-from .planner import GraspPlanner
+"""Grasp planning for a parallel-jaw gripper described in ``grasps.*`` (presets: config/gripper_*.yaml)."""
+from .planner import GraspPlanner, GraspScene
 
-__all__ = ['GraspPlanner']
+__all__ = ['GraspPlanner', 'GraspScene']

@@ -1,42 +1,79 @@
-"""Antipodal parallel-jaw grasp candidates, collision-checked against the whole scene, all in torch.
+"""Parallel-jaw grasp candidates for objects on a support surface, collision-checked against the whole scene, in
+torch (GPU when present).
 
 Grasp frame (DESIGN.md): origin between the fingertips at the closing centre, x = approach (towards the
 object), y = closing direction, z = x cross y; ``width`` is the opening the grasp needs, ``score`` is in [0, 1].
 
-A camera sees one side of an object, so contacts are not sampled as pairs of opposite visible points. Per object:
-1. grasp frames: approaches straight down (the up vector reversed) and tilted by half of ``approach_cone_deg``,
-   each turned about the approach; the closing plane passes through sampled object points;
-2. the object's points in the finger slab give the opening needed (their extent along the closing direction plus
-   clearance) and how deep the fingertips go (past the object's top, never below its lowest seen point);
-   objects wider than ``max_opening`` in the slab get no grasp;
-3. collision: scene points (table and neighbours included) inside the finger or palm boxes, inflated by
-   ``collision_margin``, reject the candidate;
-4. score: antipodal quality from the normals of the points at each jaw inside the friction cone
-   (``grasps.friction``; a jaw on an unseen side adds nothing), points between the fingers, approach
-   alignment, clearance; non-maximum suppression and the best ``top_k`` per object.
+A camera sees one side of an object, so contacts are not sampled as pairs of opposite visible points: a hidden
+far side has no points. Objects stand on the support, so the planner works in the support's frame:
+1. closing directions: the normals of the longer sides of the object's outline seen from above (the convex hull
+   of its points projected on the support: a box's faces) and evenly spread ones (a can's round wall); closing
+   lines through the outline's middle and beside it;
+2. per candidate, the object points in the finger slab give the opening (their extent along the closing line
+   plus margin and clearance); an object no candidate fits between the fingers gets no grasp;
+3. contact height: where the slab is widest (the height of its outermost points); the fingertips go down so
+   that the fingers' middle meets it, never closer to the support than 1.5 margins, and the palm stays above
+   the object;
+4. antipodal quality at five heights along the fingers: the outline's sides where the closing line crosses them
+   (across) and the way the outermost points move from one height to the next (up and down: a dome or a
+   slanted face recedes) must face along the line within the friction cone (``grasps.friction``); lines
+   through the widest part of the outline are preferred (off-centre, a round wall meets the finger at a slant);
+5. approaches straight down the support's normal and tilted about the closing axis up to half of
+   ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
+   (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
+   space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
+   a can ends even if its side is hidden;
+6. score from antipodal quality (0.55), approach alignment (0.15), centring (0.15) and clearance (0.15, twice
+   the margin free); collision tests run best first until enough are free; non-maximum suppression, the best
+   ``top_k`` per object.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..config import GraspConfig
-from ..geometry import quaternion_from_matrix
-from ..types import GraspCandidate, ObjectCloud
+from ..geometry import plane_basis, quaternion_from_matrix
+from ..types import CameraModel, GraspCandidate, ObjectCloud
 
-_CLEARANCE = 0.004       # m: opening added on each side of the contacts
-_CONTACT_DEPTH = 0.7     # fingertips go this many finger lengths past the object's top along the approach
-_MIN_JAW_QUALITY = 0.5    # each jaw's contact must be at least this well inside the friction cone
-_OUTLINE_BINS = 4        # strips across the finger width for the outline test
-_JAW_BAND = 0.006        # m: object points this close to a jaw are its contacts
-_MAX_OBJECT_POINTS = 600
-_COLLISION_CHECKS = 48    # best-scoring candidates per object that get the (costly) collision test
-_FILL_SATURATION = 40    # object points between the fingers that count as a full grip
-_SCENE_VOXEL = 0.008     # m: scene points used for collisions are thinned to this spacing
+_MAX_OBJECT_POINTS = 800
+_SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
+_JAW_BAND = 0.005          # m: object points this close to a jaw's extreme are its contacts
+_CLEARANCE = 0.003         # m: opening added on each side besides the margin (voxel averaging pulls the
+                           # outermost points up to half a voxel inwards)
+_OFFSETS = (0.0, -0.1, 0.1, -0.2, 0.2, -0.3, 0.3)  # closing lines across the object, in outline extents
+                                                    # from its middle
+_TIP_CLEARANCE = 1.5       # fingertips stay this many collision margins above the support surface
+_SUPPORT_POINTS = 2.0      # scene points up to this many margins above the support are the support itself
+_HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surface the camera sees are in
+                           # space it could not see into (the far side of an object may be there)
+_SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side are averaged with it
+_TOP_EDGE = 0.004          # m: a jaw's outermost points this close below the top are the object's top edge
+_LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
+_NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
+_LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
+_COLLISION_BATCH = 64      # candidates collision-tested at once, best first
+_ENOUGH_FREE = 4           # stop testing once this many times top_k candidates are free
+_FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
+
+
+
+
+@dataclass(frozen=True, eq=False)
+class GraspScene:
+    """What the planner knows of the frame, on the grid the pipeline processed: the organized point map, its
+    depth (metres, 0 = none) and instance labels, that grid's camera (None: no visibility test), the support's
+    normal ``up`` (camera frame) and the points' heights above the support surface."""
+    points: torch.Tensor                   # (H, W, 3)
+    depth: torch.Tensor                    # (H, W)
+    labels: torch.Tensor                   # (H, W)
+    camera: Optional[CameraModel]
+    up: Optional[np.ndarray]
+    support_height: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +86,16 @@ class _Gripper:
     palm_width: float
     palm_height: float
 
+    @property
+    def palm_half(self) -> float:
+        return max(self.palm_width, self.max_opening + 2 * self.finger_thickness) / 2
+
+    @property
+    def reach(self) -> float:
+        """Farthest a part of the hand gets from the closing centre (with room for margins)."""
+        return math.hypot(self.finger_depth + self.palm_depth, math.hypot(self.palm_half, self.palm_height / 2)) \
+            + 0.02
+
 
 class GraspPlanner:
     def __init__(self, config: GraspConfig, device: torch.device):
@@ -57,244 +104,363 @@ class GraspPlanner:
         self.gripper = _Gripper(config.max_opening, config.finger_depth, config.finger_width,
                                 config.finger_thickness, config.palm_depth, config.palm_width, config.palm_height)
 
-    def plan(self, objects: Sequence[ObjectCloud], scene_points: torch.Tensor, up: Optional[np.ndarray],
-             support_height=None) -> List[GraspCandidate]:
-        """Candidates for every object, best first. ``scene_points``: (M, 3) camera-frame points of the frame;
-        ``support_height``: a function giving points' height above the support surface (objects stand on it, so
-        the fingers may reach down to just above it even where the camera saw only an object's top)."""
-        self._support_height = support_height
+    def plan(self, objects: Sequence[ObjectCloud], scene: 'GraspScene') -> List[GraspCandidate]:
+        """Candidates for every object, best first."""
         if not objects:
             return []
-        scene = _thin(scene_points.to(self.device).float(), _SCENE_VOXEL)
-        down = torch.tensor(-np.asarray(up, float) if up is not None else [0.0, 0.0, 1.0], device=self.device,
-                            dtype=torch.float32)
-        down = down / down.norm()
-        generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
-        frames = _frames(down, self.cfg.approach_cone_deg, self.cfg.approach_steps, self.device)
+        self._view = scene
+        valid = scene.depth > 0
+        points = scene.points[valid].to(self.device).float()
+        labels = scene.labels[valid].to(self.device).long()
+        keep = _thin(points, _SCENE_VOXEL)
+        points, labels = points[keep], labels[keep]
+        if scene.support_height is not None:
+            # the support itself is a surface, not points: fingertips keep a clearance above it (below), and its
+            # noisy points would otherwise block every grasp low on an object
+            above = scene.support_height(points) > _SUPPORT_POINTS * self.cfg.collision_margin
+            points, labels = points[above], labels[above]
+        up = torch.tensor(np.asarray(scene.up, float) if scene.up is not None else [0.0, -1.0, 0.0],
+                          device=self.device, dtype=torch.float32)
+        up = up / up.norm()
         grasps: List[GraspCandidate] = []
         for obj in objects:
-            if len(obj.points) < 10:
-                continue
-            grasps.extend(self._plan_object(obj, scene, down, frames, generator))
+            if len(obj.points) >= 10:
+                own = torch.from_numpy(obj.points).to(self.device).float()
+                # an object's own pixels are replaced by its filtered cloud (its opening was measured on it);
+                # only what the hand can touch while gripping it matters
+                centre = own.mean(0)
+                reach = float((own - centre).norm(dim=1).max()) + self.gripper.reach
+                near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
+                grasps.extend(self._plan_object(obj, torch.cat([points[near], own]), up, scene.support_height))
         grasps.sort(key=lambda g: -g.score)
         return grasps
 
-    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, down: torch.Tensor, frames: torch.Tensor,
-                     generator):
+    # -- one object -----------------------------------------------------------------------------------------
+
+    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, up: torch.Tensor, support_height):
+        self._target = obj.instance_id
         c, g = self.cfg, self.gripper
         pts = torch.from_numpy(obj.points).to(self.device).float()
-        # only scene points the hand can reach while gripping this object matter for its collisions
-        centre = pts.mean(0)
-        radius = float((pts - centre).norm(dim=1).max()) + g.finger_depth + g.palm_depth + \
-            max(g.palm_width, g.max_opening) / 2 + g.palm_height
-        scene = scene[(scene - centre).norm(dim=1) < radius]
-        nrm = torch.from_numpy(obj.normals).to(self.device).float()
         if pts.shape[0] > _MAX_OBJECT_POINTS:
-            keep = torch.randperm(pts.shape[0], generator=generator, device=self.device)[:_MAX_OBJECT_POINTS]
-            pts, nrm = pts[keep], nrm[keep]
-        n = pts.shape[0]
-        seeds = pts[torch.randint(n, (min(c.samples, n),), generator=generator, device=self.device)]
-        # every (seed, frame): the closing line through the seed; object points in grasp coordinates
-        rot = frames.repeat(seeds.shape[0], 1, 1)
-        seed = seeds.repeat_interleave(rot.shape[0] // seeds.shape[0], 0)
-        if rot.shape[0] > c.max_candidates:
-            pick = torch.randperm(rot.shape[0], generator=generator, device=self.device)[:c.max_candidates]
-            rot, seed = rot[pick], seed[pick]
-        # plus grasps square to the object's upright box, closing through its centre line: what a person
-        # would try first on boxes, cans and bottles standing on a table
-        box_rot, box_seed = self._box_aligned(obj, down)
-        rot, seed = torch.cat([box_rot, rot]), torch.cat([box_seed, seed])
-        local = self._local(rot, seed, pts)                                  # (G, N, 3)
-        slab = local[..., 2].abs() <= g.finger_width / 2 + 2 * c.collision_margin  # what the fingers sweep
-        reach = local[..., 1].abs() <= g.max_opening                          # the object part this grasp can touch
-        member = slab & reach
-        big = torch.full_like(local[..., 0], 1e3)
-        y_max = torch.where(member, local[..., 1], -big).amax(1)
-        y_min = torch.where(member, local[..., 1], big).amin(1)
-        x_top = torch.where(member, local[..., 0], big).amin(1)
-        width = y_max - y_min + 2 * (_CLEARANCE + c.collision_margin)  # open fingers clear the object
-        ok = (member.sum(1) >= 3) & (width <= g.max_opening)
-        # the whole object slab must lie between the fingers, or the fingers would close on it elsewhere
-        ok &= ~((slab & ~reach).any(1))
-        if not bool(ok.any()):
+            gen = torch.Generator(device='cpu').manual_seed(c.seed)
+            pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
+            pts = pts[pick]
+        # support frame: heights above the support, 2-D coordinates along it
+        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
+        a, b = plane_basis(up)
+        flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
+        hull = _convex_hull(flat)
+        if hull is None:
             return []
-        x_bottom = torch.where(member, local[..., 0], -big).amax(1)
-        # the palm must stay above whatever of the object lies under it
-        palm_half = max(g.palm_width, g.max_opening + 2 * g.finger_thickness) / 2
-        under_palm = (local[..., 1].abs() <= palm_half) & (local[..., 2].abs() <= g.palm_height / 2)
-        x_palm = torch.where(under_palm, local[..., 0], big).amin(1)[ok]
-        rot, seed = rot[ok], seed[ok]
-        y_mid = ((y_max + y_min) / 2)[ok]
-        width, x_top, x_bottom = width[ok], x_top[ok], x_bottom[ok]
-        # fingertips past the object's top, stopping short of the support surface (or, without one, of the
-        # lowest seen point of the object)
-        floor = x_bottom
-        if self._support_height is not None:
-            lowering = (rot[:, :, 0] * down).sum(-1).clamp_min(0.2)          # height lost per unit of approach
-            floor = self._support_height(seed[:, None])[:, 0] / lowering
-        # (sensor noise leaves table points a few millimetres above the fitted surface: keep 3 margins)
-        depth = torch.minimum(x_top + _CONTACT_DEPTH * g.finger_depth, floor - 3 * c.collision_margin)
-        depth = torch.minimum(depth, x_palm + g.finger_depth - 2 * c.collision_margin)
-        origin = seed + rot[:, :, 0] * depth[:, None] + rot[:, :, 1] * y_mid[:, None]
-        # score what needs no collision test first; test only the most promising candidates
-        local = self._local(rot, origin, pts)
-        quality_antipodal, fill, grip = self._contacts(local, nrm, rot, width)
-        align = (rot[:, :, 0] * down).sum(-1)
-        cone = math.cos(math.radians(c.approach_cone_deg))
-        quality_approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1)
-        partial = 0.4 * quality_antipodal + 0.2 * (fill / _FILL_SATURATION).clamp(max=1) + 0.25 * quality_approach
-        partial = torch.where((fill >= 3) & grip, partial, torch.full_like(partial, -1.0))
-        best = torch.argsort(partial, descending=True)[:_COLLISION_CHECKS]
-        best = best[partial[best] >= 0]
-        if best.numel() == 0:
+        directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
+        cand = self._candidates(flat, h, hull, directions)
+        if cand is None:
             return []
-        rot, origin, width, partial = rot[best], origin[best], width[best], partial[best]
-        free, clear = self._collision_free(rot, origin, width, scene)
-        if not bool(free.any()):
+        # grasp frames: straight down the support normal, then tilted about the closing axis; the contact point
+        # (the fingers' middle on the closing line) stays where it is
+        closing = cand['d'][:, :1] * a + cand['d'][:, 1:] * b                       # (G, 3)
+        across = torch.linalg.cross(-up.expand_as(closing), closing)
+        base = (h - pts @ up).mean()                 # height = point . up + base, near this object
+        contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
+            up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
+        rots, origins, tilt_cos = [], [], []
+        for angle in _tilts(c.approach_cone_deg, c.approach_steps):
+            x = -up * math.cos(angle) + across * math.sin(angle)
+            rots.append(torch.stack([x, closing, torch.linalg.cross(x, closing)], 2))
+            origins.append(contact + x * (_FINGER_MIDDLE * g.finger_depth))
+            tilt_cos.append(torch.full_like(cand['tip'], math.cos(angle)))
+        n_tilts = len(rots)
+        rot, origin, align = torch.cat(rots), torch.cat(origins), torch.cat(tilt_cos)
+        width = cand['width'].repeat(n_tilts)
+        cone = math.cos(math.radians(c.approach_cone_deg / 2))
+        approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1) if c.approach_cone_deg > 1 else align
+        partial = 0.55 * cand['quality'].repeat(n_tilts) + 0.15 * approach + 0.15 * cand['centring'].repeat(n_tilts)
+        top_edge = cand['top_edge'].repeat(n_tilts, 1)
+        # collision tests, most promising first, until enough candidates are free
+        order = torch.argsort(partial, descending=True)
+        kept, clearances = [], []
+        found = 0
+        for start in range(0, order.numel(), _COLLISION_BATCH):
+            idx = order[start:start + _COLLISION_BATCH]
+            free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin)
+            free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx])
+            idx = idx[free]
+            if idx.numel():
+                clear = ~self._hits(rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin)
+                kept.append(idx)
+                clearances.append(clear.float())
+                found += idx.numel()
+            if found >= _ENOUGH_FREE * c.top_k:
+                break
+        if not kept:
             return []
-        rot, origin, width = rot[free], origin[free], width[free]
-        score = (partial[free] + 0.15 * clear[free]).clamp(0, 1)
+        idx, clear = torch.cat(kept), torch.cat(clearances)
+        rot, origin, width = rot[idx], origin[idx], width[idx]
+        score = (partial[idx] + 0.15 * clear).clamp(0, 1)
         chosen = _nms(origin, rot, score, c.nms_distance, math.radians(c.nms_angle_deg), c.top_k)
         rot_np, origin_np = rot[chosen].cpu().numpy(), origin[chosen].cpu().numpy()
         return [GraspCandidate(obj.instance_id, origin_np[i].astype(np.float64),
-                               quaternion_from_matrix(rot_np[i]), float(width[chosen[i]]), float(score[chosen[i]]))
-                for i in range(len(chosen))]
+                               quaternion_from_matrix(rot_np[i].astype(np.float64)), float(width[chosen[i]]),
+                               float(score[chosen[i]])) for i in range(len(chosen))]
 
-    def _box_aligned(self, obj: ObjectCloud, down: torch.Tensor):
-        """Straight-down frames closing along each horizontal axis of the object's box, with seeds spread along
-        the other axis through the box centre."""
-        axes = torch.from_numpy(obj.box_rotation).to(self.device).float()
-        centre = torch.from_numpy(obj.box_center).to(self.device).float()
-        extent = torch.from_numpy(obj.box_extent).to(self.device).float()
-        horizontal = [axes[:, i] - (axes[:, i] @ down) * down for i in range(3)]
-        order = sorted(range(3), key=lambda i: -float(horizontal[i].norm()))[:2]
-        rots, seeds = [], []
-        for closing, along in (order, order[::-1]):
-            y = horizontal[closing] / horizontal[closing].norm().clamp_min(1e-9)
-            z = torch.linalg.cross(down, y)
-            rot = torch.stack([down, y, z], 1)
-            for f in (-0.3, 0.0, 0.3):
-                rots.append(rot)
-                seeds.append(centre + axes[:, along] * extent[along] * f)
-        return torch.stack(rots), torch.stack(seeds)
+    def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor):
+        """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
+        ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``."""
+        c, g = self.cfg, self.gripper
+        # the line through the widest part of the outline per direction (a round object's centre; the middle
+        # of the widest stretch for a box), then lines beside it
+        middle = _widest_chords(hull, directions)                                   # (D,)
+        offsets = torch.tensor(_OFFSETS, device=flat.device)
+        d = directions.repeat_interleave(len(_OFFSETS), 0)                          # (G, 2)
+        f = offsets.repeat(directions.shape[0])
+        e = torch.stack([-d[:, 1], d[:, 0]], 1)
+        hull_e = hull @ e.T                                                         # (V, G)
+        e_lo, e_hi = hull_e.min(0).values, hull_e.max(0).values
+        o = middle.repeat_interleave(len(_OFFSETS)) + f * (e_hi - e_lo)
+        across = flat @ e.T                                                         # (N, G)
+        along = (flat @ d.T).T                                                      # (G, N)
+        slab = ((across - o).abs() <= g.finger_width / 2 + c.collision_margin).T    # (G, N)
+        big = torch.full_like(along, 1e3)
+        y_hi = torch.where(slab, along, -big).amax(1)
+        y_lo = torch.where(slab, along, big).amin(1)
+        ok = slab.sum(1) >= 3
+        clearance = c.collision_margin + _CLEARANCE
+        width = y_hi - y_lo + 2 * clearance
+        ok &= width <= g.max_opening
+        centre_d = (y_hi + y_lo) / 2
+        # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
+        hh = h[None].expand_as(along)
+        jaw = slab & (((along - y_hi[:, None]).abs() <= _JAW_BAND) | ((along - y_lo[:, None]).abs() <= _JAW_BAND))
+        h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
+        palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= g.palm_half)
+        h_palm = torch.where(palm | slab, hh, -big).amax(1)
+        tip = torch.maximum(h_contact - _FINGER_MIDDLE * g.finger_depth,
+                            torch.full_like(h_contact, _TIP_CLEARANCE * c.collision_margin))
+        tip = torch.maximum(tip, h_palm + 2.5 * c.collision_margin - g.finger_depth)  # palm clear of the top
+        # what the fingers touch: the slab between the fingertips and the palm
+        ok &= (slab & (hh >= tip[:, None])).sum(1) >= 3
+        # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
+        # across (the outline's sides where the line crosses them) and up and down (how the outermost points
+        # move from one height to the next: a dome or a slanted face recedes)
+        side_hi, side_lo, chord = _crossing_alignment(hull, d, o)
+        # through the widest part: off-centre lines meet a round object's wall at a slant
+        widest = chord.view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
+        through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
+        levels = tip[:, None] + torch.tensor(_LEVELS, device=tip.device)[None] * g.finger_depth     # (G, L)
+        at_level = slab[:, None] & ((hh[:, None] - levels[..., None]).abs() <= _LEVEL_HALF * g.finger_depth)
+        seen = at_level.sum(-1) >= 1                                                              # (G, L)
+        ext_hi = torch.where(at_level, along[:, None], -big[:, None]).amax(-1)
+        ext_lo = -torch.where(at_level, along[:, None], big[:, None]).amin(-1)
+        step = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
+        cos_fc = math.cos(math.atan(c.friction))
+        quality = torch.zeros_like(tip)
+        per_jaw = []
+        for ext, side in ((ext_hi, side_hi), (ext_lo, side_lo)):
+            slope = _level_slopes(ext, seen, step, _NOISE)                                                # (G, L)
+            per_jaw.append(side[:, None] / torch.sqrt(1 + slope ** 2))
+        alignment = torch.where(seen, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
+        antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
+        quality = torch.where(ok, antipodal * through_middle, torch.zeros_like(antipodal))
+        if not bool((quality > 0).any()):
+            return None
+        keep = quality > 0
+        centre = centre_d[:, None] * d + o[:, None] * e
+        # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
+        # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
+        # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
+        top = torch.where(slab, hh, -big).amax(1)
+        edges = []
+        for extreme in (y_hi, y_lo):
+            at_jaw = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND)
+            mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
+            edges.append(top - mean_h <= _TOP_EDGE)
+        return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
+                'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
+                'top_edge': torch.stack(edges, 1)[keep]}
 
-    def _local(self, rot, origin, points):
-        return torch.einsum('gmk,gkj->gmj', points[None] - origin[:, None], rot)  # (G, M, 3) grasp coordinates
-
-    def _collision_free(self, rot, origin, width, scene):
-        """Candidates whose finger and palm volumes, inflated by the margin, hold no scene point; and a
-        clearance term (1 where twice the margin is free too)."""
-        g, m = self.gripper, self.cfg.collision_margin
-        lx, ly, lz = self._local(rot, origin, scene).unbind(-1)              # (G, M) each
-        ay, az = ly.abs(), lz.abs()
-        half = width[:, None] / 2
-        palm_half = max(g.palm_width, g.max_opening + 2 * g.finger_thickness) / 2
-        hits = []
-        for margin in (m, 2 * m):
-            fingers = ((lx >= -g.finger_depth - margin) & (lx <= margin) & (az <= g.finger_width / 2 + margin)
-                       & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
-            palm = ((lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= -g.finger_depth + margin)
-                    & (ay <= palm_half + margin) & (az <= g.palm_height / 2 + margin))
-            hits.append((fingers | palm).any(1))
-        return ~hits[0], (~hits[1]).float()
-
-
-    def _contacts(self, local, nrm, rot, width):
-        """Antipodal quality in [0, 1] per candidate, the number of object points between the fingers, and
-        whether both jaws meet surfaces inside the friction cone.
-
-        At each jaw the contact surface's direction comes from two sources: the normals of the points there
-        (where that side is visible) and the outline of the object across the finger width: how the extreme
-        points along the closing direction move across the finger (a face square to the jaw keeps them in line,
-        a corner sweeps them sideways). The better of the two counts."""
+    def _hits(self, rot, origin, width, scene, margin: float) -> torch.Tensor:
+        """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point."""
         g = self.gripper
-        between = ((local[..., 0] >= -g.finger_depth) & (local[..., 0] <= 0)
-                   & (local[..., 2].abs() <= g.finger_width / 2) & (local[..., 1].abs() <= width[:, None] / 2))
-        mu = self.cfg.friction
-        cos_fc = math.cos(math.atan(mu))
-        n_local = torch.einsum('nk,gkj->gnj', nrm, rot)                      # normals in grasp coordinates
-        quality = torch.zeros_like(width)
-        grip = torch.ones_like(width, dtype=torch.bool)
-        edges = torch.linspace(-g.finger_width / 2, g.finger_width / 2, _OUTLINE_BINS + 1, device=width.device)
-        centres = (edges[:-1] + edges[1:]) / 2
-        for side in (1.0, -1.0):
-            ys = local[..., 1] * side
-            extreme = torch.where(between, ys, torch.full_like(ys, -1e3)).amax(1)
-            at_jaw = between & ((ys - extreme[:, None]).abs() <= _JAW_BAND)
-            agree = ((n_local[..., 1] * side - cos_fc) / (1 - cos_fc)).clamp(0, 1)
-            from_normals = torch.where(at_jaw, agree, torch.zeros_like(agree)).sum(1) / at_jaw.sum(1).clamp_min(1)
-            # outline: the extreme per strip across the finger, and its slope against the strip position
-            per_bin = torch.stack([torch.where(between & (local[..., 2] >= lo) & (local[..., 2] < hi), ys,
-                                               torch.full_like(ys, -1e3)).amax(1)
-                                   for lo, hi in zip(edges[:-1], edges[1:])], 1)           # (G, bins)
-            seen = per_bin > -1e2
-            count = seen.sum(1).clamp_min(1)
-            zc = torch.where(seen, centres, torch.zeros_like(per_bin))
-            yc = torch.where(seen, per_bin, torch.zeros_like(per_bin))
-            zm, ym = zc.sum(1) / count, yc.sum(1) / count
-            var = torch.where(seen, (centres - zm[:, None]) ** 2, torch.zeros_like(per_bin)).sum(1)
-            slope = torch.where(seen, (centres - zm[:, None]) * (per_bin - ym[:, None]), torch.zeros_like(per_bin))
-            slope = slope.sum(1) / var.clamp_min(1e-9)
-            from_outline = torch.where(seen.sum(1) >= 2, (1 - slope.abs() / mu).clamp(0, 1), torch.zeros_like(slope))
-            jaw = torch.maximum(from_normals, from_outline)
-            quality = quality + 0.5 * jaw
-            grip &= jaw >= _MIN_JAW_QUALITY
-        return quality, between.sum(1).float(), grip
+        if scene.shape[0] == 0 or rot.shape[0] == 0:
+            return torch.zeros(rot.shape[0], dtype=torch.bool, device=rot.device)
+        local = torch.einsum('mk,gkj->gmj', scene, rot) - torch.einsum('gk,gkj->gj', origin, rot)[:, None]
+        lx, ay, az = local[..., 0], local[..., 1].abs(), local[..., 2].abs()        # (G, M) each
+        half = width[:, None] / 2
+        fingers = ((lx >= -g.finger_depth - margin) & (lx <= margin) & (az <= g.finger_width / 2 + margin)
+                   & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
+        palm = ((lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= -g.finger_depth + margin)
+                & (ay <= g.palm_half + margin) & (az <= g.palm_height / 2 + margin))
+        return (fingers | palm).any(1)
 
-def _frames(down: torch.Tensor, cone_deg: float, yaw_steps: int, device) -> torch.Tensor:
-    """Grasp orientations [x y z]: approaches straight down and tilted by half the cone towards four sides,
-    each turned about the approach in ``yaw_steps`` steps over half a turn (the jaws are symmetric)."""
-    helper = torch.tensor([1.0, 0.0, 0.0], device=device)
-    if float((down @ helper).abs()) > 0.9:
-        helper = torch.tensor([0.0, 1.0, 0.0], device=device)
-    u = torch.linalg.cross(down, helper)
-    u = u / u.norm()
-    v = torch.linalg.cross(down, u)
-    tilt = math.radians(min(cone_deg / 2, 89.0))
-    approaches = [down] + [math.cos(tilt) * down + math.sin(tilt) * (math.cos(a) * u + math.sin(a) * v)
-                           for a in (0.0, math.pi / 2, math.pi, 3 * math.pi / 2)] if cone_deg > 1 else [down]
-    frames = []
-    for x in approaches:
-        x = x / x.norm()
-        a = torch.linalg.cross(x, helper if float((x @ helper).abs()) < 0.9 else torch.tensor(
-            [0.0, 0.0, 1.0], device=device))
-        a = a / a.norm()
-        b = torch.linalg.cross(x, a)
-        for k in range(yaw_steps):
-            angle = math.pi * k / yaw_steps
-            y = math.cos(angle) * a + math.sin(angle) * b
-            frames.append(torch.stack([x, y, torch.linalg.cross(x, y)], 1))
-    return torch.stack(frames)
+    def _fingers_seen(self, rot, origin, width, top_edge) -> torch.Tensor:
+        """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
+        measured depth at its pixel (or where there is no measurement), not hidden behind a surface; a
+        finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden."""
+        view = self._view
+        if view.camera is None:
+            return torch.ones_like(width, dtype=torch.bool)
+        g, cam = self.gripper, view.camera
+        xs = torch.tensor([-0.9, -0.5, -0.1], device=width.device) * g.finger_depth
+        zs = torch.tensor([-0.5, 0.0, 0.5], device=width.device) * g.finger_width
+        gx, gz = torch.meshgrid(xs, zs, indexing='ij')
+        gx, gz = gx.reshape(-1), gz.reshape(-1)
+        local, allowed, inner = [], [], []
+        n = gx.numel()
+        for k, side in enumerate((1.0, -1.0)):
+            # the finger, and its inner face: the object must not reach into space the fingers close over and
+            # the camera could not see behind it
+            for gy, is_inner in ((side * (width[:, None] / 2 + g.finger_thickness / 2), False),
+                                 (side * (width[:, None] / 2 - self.cfg.collision_margin), True)):
+                local.append(torch.stack(torch.broadcast_tensors(gx[None], gy, gz[None]), -1))
+                allowed.append(top_edge[:, k:k + 1].expand(-1, n))
+                inner.append(torch.full((width.shape[0], n), is_inner, device=width.device))
+        local, allowed, inner = torch.cat(local, 1), torch.cat(allowed, 1), torch.cat(inner, 1)
+        points = origin[:, None] + torch.einsum('gsk,gjk->gsj', local, rot)
+        z = points[..., 2].clamp_min(1e-3)
+        u = (points[..., 0] / z * cam.fx + cam.cx).round().long()
+        v = (points[..., 1] / z * cam.fy + cam.cy).round().long()
+        h, w = view.depth.shape
+        inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        u, v = u.clamp(0, w - 1), v.clamp(0, h - 1)
+        seen = view.depth[v, u]
+        hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
+        # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
+        hidden &= ~inner | (view.labels[v, u] == self._target)
+        return ~hidden.any(1)
+
+
+def _tilts(cone_deg: float, steps: int) -> List[float]:
+    """Approach angles from straight down (radians): 0, then +-k/steps of half the cone."""
+    half = math.radians(min(cone_deg, 178.0) / 2)
+    if half < 1e-3 or steps <= 1:
+        return [0.0]
+    out = [0.0]
+    for k in range(1, steps):
+        out += [half * k / (steps - 1), -half * k / (steps - 1)]
+    return out
+
+
+def _convex_hull(flat: torch.Tensor) -> Optional[torch.Tensor]:
+    """(V, 2) counter-clockwise hull vertices of 2-D points, or None when they are degenerate."""
+    from scipy.spatial import ConvexHull
+    try:
+        hull = ConvexHull(flat.detach().cpu().numpy().astype(np.float64))
+    except Exception:   # collinear or too few points
+        return None
+    return flat[torch.from_numpy(hull.vertices).to(flat.device)]
+
+
+def _closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
+    """Unit 2-D directions: the normals of the hull's longer sides (a box's faces) and ``uniform`` spread ones,
+    one per half turn (a jaw closes both ways)."""
+    edges = torch.roll(hull, -1, 0) - hull
+    length = edges.norm(dim=1)
+    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length.clamp_min(1e-9)[:, None]
+    long_sides = normals[length >= 0.25 * float(length.max())]
+    angles = torch.arange(uniform, device=hull.device) * (math.pi / uniform)
+    spread = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    directions = torch.cat([long_sides, spread])
+    # fold to half a turn and drop near-duplicates (within 3 degrees)
+    theta = torch.atan2(directions[:, 1], directions[:, 0]) % math.pi
+    theta, _ = torch.sort(theta)
+    keep = torch.ones_like(theta, dtype=torch.bool)
+    keep[1:] = (theta[1:] - theta[:-1]) > math.radians(3)
+    theta = theta[keep]
+    return torch.stack([torch.cos(theta), torch.sin(theta)], 1)
+
+
+def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: float) -> torch.Tensor:
+    """(G, L) how steeply the outermost point moves per unit height at each level (the larger of the two
+    neighbouring differences, less ``noise``; 0 where no neighbour was seen: a hidden side is taken as
+    upright)."""
+    both = seen[:, 1:] & seen[:, :-1]
+    change = ((extreme[:, 1:] - extreme[:, :-1]).abs() - noise).clamp_min(0)
+    diff = torch.where(both, change / step, torch.zeros_like(extreme[:, 1:]))
+    slope = torch.zeros_like(extreme)
+    slope[:, 1:] = diff
+    slope[:, :-1] = torch.maximum(slope[:, :-1], diff)
+    return slope
+
+
+def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
+    """(D,) per closing direction, the across-offset of the longest chord of the hull (the mean offset of the
+    chords within 2 mm of the longest, so a box's flat stretch gives its middle)."""
+    e = torch.stack([-directions[:, 1], directions[:, 0]], 1)
+    hull_e = hull @ e.T                                                          # (V, D)
+    lo, hi = hull_e.min(0).values, hull_e.max(0).values
+    f = torch.linspace(0.05, 0.95, samples, device=hull.device)
+    o = lo[:, None] + f[None] * (hi - lo)[:, None]                               # (D, S)
+    d_rep = directions.repeat_interleave(samples, 0)
+    *_, chord = _crossing_alignment(hull, d_rep, o.reshape(-1))
+    chord = chord.view(-1, samples)
+    near_max = chord >= chord.amax(1, keepdim=True) - 0.002
+    return (o * near_max).sum(1) / near_max.sum(1).clamp_min(1)
+
+
+def _crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+    """For closing lines {p : p . e = o} along d (e = d turned left), the cosines between the line and the
+    outward normals of the hull's sides where it leaves (the +d jaw) and enters (the -d jaw), 1 = square; and
+    the length of the chord.
+    Normals are averaged over the hull's boundary within a finger's reach of each crossing, so that the
+    many short sides of a noisy round outline give the wall's direction."""
+    e = torch.stack([-d[:, 1], d[:, 0]], 1)
+    nxt = torch.roll(hull, -1, 0)
+    edges = nxt - hull
+    length = edges.norm(dim=1).clamp_min(1e-9)
+    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length[:, None]            # (V, 2) outward (CCW)
+    s0 = hull @ e.T - o                                                                  # (V, G)
+    s1 = nxt @ e.T - o
+    crosses = (s0 * s1) <= 0
+    t = s0 / (s0 - s1).where((s0 - s1).abs() > 1e-12, torch.full_like(s0, 1e-12))
+    point = hull[:, None] + t[..., None] * edges[:, None]                                # (V, G, 2)
+    y = (point * d[None]).sum(-1)
+    big = torch.full_like(y, 1e3)
+    exit_y, exit_edge = torch.where(crosses, y, -big).max(0)
+    entry_y, entry_edge = torch.where(crosses, y, big).min(0)
+    result = []
+    for target, edge, sign in ((exit_y, exit_edge, 1.0), (entry_y, entry_edge, -1.0)):
+        at = target[:, None] * d + o[:, None] * e                                        # (G, 2)
+        # distance from the crossing to each side (a segment)
+        k = (((at[None] - hull[:, None]) * edges[:, None]).sum(-1) / (length ** 2)[:, None]).clamp(0, 1)
+        near = (hull[:, None] + k[..., None] * edges[:, None] - at[None]).norm(dim=-1) <= 0.01  # (V, G)
+        # only sides turning gently away from the crossed one: a corner is not smoothed away
+        crossed = normals[edge]                                                          # (G, 2)
+        near &= (normals @ crossed.T) >= math.cos(math.radians(_SMOOTH_TURN_DEG))
+        w = torch.where(near, length[:, None], torch.zeros_like(y))
+        n = (w[..., None] * normals[:, None]).sum(0)                                     # (G, 2)
+        n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
+        result.append((n * d).sum(1) * sign)
+    valid = crosses.any(0)
+    zero = torch.zeros_like(result[0])
+    return torch.where(valid, result[0], zero), torch.where(valid, result[1], zero), \
+        torch.where(valid, exit_y - entry_y, zero)
 
 
 def _thin(points: torch.Tensor, voxel: float) -> torch.Tensor:
-    """One point per occupied voxel (the first), for cheap collision checks."""
+    """Indices of one point per occupied voxel (the first), for cheap collision checks."""
     if points.shape[0] == 0:
-        return points
+        return torch.zeros(0, dtype=torch.int64, device=points.device)
     keys = torch.floor(points / voxel).long()
     keys -= keys.min(0).values
     span = keys.max(0).values + 1
     flat = (keys[:, 0] * span[1] + keys[:, 1]) * span[2] + keys[:, 2]
     _, first = np.unique(flat.cpu().numpy(), return_index=True)
-    return points[torch.from_numpy(first).to(points.device)]
+    return torch.from_numpy(first).to(points.device)
 
 
 def _nms(origin, rot, score, distance, angle, top_k):
     """Indices of the best candidates, skipping any within ``distance`` and ``angle`` of one already kept."""
-    order = torch.argsort(score, descending=True).tolist()
+    order = torch.argsort(score, descending=True).cpu().numpy()
+    o = origin.detach().cpu().numpy()[order]
+    r = rot.detach().cpu().numpy()[order].reshape(len(order), 9)
+    close = np.linalg.norm(o[:, None] - o[None], axis=-1) < distance
+    # rotation angle between two frames: trace(Ri^T Rj) = 1 + 2 cos(theta)
+    similar = (r @ r.T - 1) / 2 > math.cos(angle)
+    duplicate = close & similar
     kept: List[int] = []
-    cos_limit = math.cos(angle)
-    for i in order:
-        close = False
-        for j in kept:
-            if float((origin[i] - origin[j]).norm()) < distance:
-                # rotation angle between the two frames: trace(Ri^T Rj) = 1 + 2 cos(theta)
-                cos_theta = (float((rot[i] * rot[j]).sum()) - 1) / 2
-                if cos_theta > cos_limit:
-                    close = True
-                    break
-        if not close:
+    for i in range(len(order)):
+        if not any(duplicate[i, j] for j in kept):
             kept.append(i)
             if len(kept) == top_k:
                 break
-    return kept
+    return [int(order[i]) for i in kept]

@@ -28,6 +28,7 @@ from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
 def _crease_step(stride: int) -> int:
     return max(2, 4 - stride)
 _REGROW_ITERATIONS = 4
+_THIN_SHARE = 0.2         # regions with fewer interior pixels than this share are strips, merged or dropped
 _STEP_RATIO = 1.25         # an occlusion edge steps this many times more than its neighbouring pixels do
 _CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
@@ -143,7 +144,7 @@ class ClusterInstanceSegmenter:
         pixel_area = (z * z) / (cam.fx * cam.fy)
         for _ in range(2):
             area = torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1)
-            small = area < self.cfg.min_area
+            small = (area < self.cfg.min_area) | _thin_regions(labels, count)
             small[0] = False
             if not bool(small.any()):
                 break
@@ -317,6 +318,18 @@ def _border_counts(labels: torch.Tensor, depth: torch.Tensor, jump_per_m: float,
         total += torch.bincount((a[pair] * n + b[pair]), minlength=n * n).float()
         total += torch.bincount((b[pair] * n + a[pair]), minlength=n * n).float()
     return total.view(n, n)
+
+
+def _thin_regions(labels: torch.Tensor, count: int) -> torch.Tensor:
+    """(count+1,) regions at most two pixels thick (under a fifth of their pixels have all four neighbours in
+    the region): strips along an object's base or rim that boundaries cut off, not objects."""
+    inner = torch.zeros_like(labels, dtype=torch.bool)
+    c = labels[1:-1, 1:-1]
+    inner[1:-1, 1:-1] = ((labels[:-2, 1:-1] == c) & (labels[2:, 1:-1] == c) & (labels[1:-1, :-2] == c)
+                         & (labels[1:-1, 2:] == c))
+    total = torch.bincount(labels.view(-1), minlength=count + 1).float()
+    interior = torch.bincount(labels.view(-1), weights=inner.view(-1).float(), minlength=count + 1)
+    return interior < _THIN_SHARE * total
 
 
 def _fill_enclosed_holes(labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument('--out', type=Path, default=Path('demo_output'), help='folder for the overlay PNGs')
     parser.add_argument('--rate', type=float, default=30.0, help='synthetic camera rate in Hz (default 30)')
     parser.add_argument('--device', default='auto', help='perception_node device (auto, cpu, cuda)')
-    parser.add_argument('--grasps', action='store_true', help='enable grasp planning in the node')
+    parser.add_argument('--no-grasps', action='store_true', help='switch grasp planning off in the node')
     parser.add_argument('--new-scene-every', type=int, default=90,
                         help='camera frames per synthetic scene (default 90; 0 keeps one scene)')
     args = parser.parse_args(argv)
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p',
                           f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}'], env=env),
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.node', '--ros-args', '-p',
-                          f'device:={args.device}', '-p', f'grasps.enabled:={str(args.grasps).lower()}'], env=env),
+                          f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}'], env=env),
     ]
     try:
         return _record(args)
