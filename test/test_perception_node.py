@@ -70,3 +70,26 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert 'no valid pixel' in node_out
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
+
+
+def test_extrinsics_give_base_frame_outputs(ros_env):
+    import numpy as np
+    from seg_perception.synthetic import SceneConfig, frame_seed, generate_scene
+    # the synthetic camera's true pose of its first scene (seed 7) as the static extrinsics
+    scene = generate_scene(frame_seed(7, 0), SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
+    T = scene.camera_to_world
+    pose = '[' + ', '.join(f'{v:.9f}' for v in T.reshape(-1)) + ']'
+    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
+                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7'], ros_env)
+    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu', '-p',
+                  'extrinsics.base_frame:=world', '-p', f'extrinsics.camera_pose:={pose}'], ros_env)
+    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', json.dumps(T.tolist())], ros_env)
+    try:
+        out = wait_output(receiver, timeout=90)
+    finally:
+        node_out = stop(node)
+        stop(camera)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['base']['frame_id'] == 'world' and report['base']['points_frame_id'] == 'world', node_out
+    assert report['base']['grasps_compared'] >= 1 and report['base']['max_error'] < 1e-4
+    assert np.isfinite(report['base']['max_error'])

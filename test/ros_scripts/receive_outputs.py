@@ -1,6 +1,7 @@
 """Subscribe to perception_node's outputs; report types, headers and sizes as JSON.
 
-usage: receive_outputs.py SECONDS MIN_FRAMES NODE_NAMESPACE_PREFIX
+usage: receive_outputs.py SECONDS MIN_FRAMES NODE_NAMESPACE_PREFIX [CAMERA_TO_BASE_JSON]
+With CAMERA_TO_BASE_JSON (a 4x4 matrix), the base-frame outputs are checked against the camera-frame ones.
 """
 import json
 import sys
@@ -16,7 +17,7 @@ from seg_perception.ros.convert import image_to_numpy, pointcloud2_to_numpy
 
 TOPICS = {'surfaces/labels': Image, 'instances/labels': Image, 'overlay': Image, 'objects/points': PointCloud2,
           'objects/markers': MarkerArray, 'grasps': PoseArray, 'grasps/candidates': PointCloud2,
-          'grasps/markers': MarkerArray}
+          'grasps/markers': MarkerArray, 'base/grasps': PoseArray, 'base/objects/points': PointCloud2}
 
 
 def main():
@@ -64,6 +65,20 @@ def main():
         if got['overlay']:
             report['overlay'] = {'encoding': got['overlay'][-1].encoding,
                                  'shape': [got['overlay'][-1].height, got['overlay'][-1].width]}
+    if len(sys.argv) > 4 and got['base/grasps']:
+        import numpy as np
+        T = np.asarray(json.loads(sys.argv[4]), dtype=float)
+        errors = []
+        for based in got['base/grasps']:
+            for cam in got['grasps']:
+                if header(cam)[:2] == header(based)[:2] and len(cam.poses) == len(based.poses):
+                    for a, b in zip(cam.poses, based.poses):
+                        p = T[:3, :3] @ [a.position.x, a.position.y, a.position.z] + T[:3, 3]
+                        errors.append(float(np.linalg.norm(p - [b.position.x, b.position.y, b.position.z])))
+        report['base'] = {'frame_id': header(got['base/grasps'][0])[2], 'grasps_compared': len(errors),
+                          'max_error': max(errors) if errors else None,
+                          'points_frame_id': header(got['base/objects/points'][0])[2]
+                          if got['base/objects/points'] else None}
     if diagnostics:
         status = diagnostics[-1].status[0]
         report['diagnostic_keys'] = sorted(kv.key for kv in status.values)
