@@ -43,6 +43,7 @@ from ..types import CameraModel, GraspCandidate, ObjectCloud
 _MAX_OBJECT_POINTS = 800
 _SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
 _JAW_BAND = 0.005          # m: object points this close to a jaw's extreme are its contacts
+_SPACING_SHARE = 1.0       # share of the pixel spacing at the object added to the clearance
 _CLEARANCE = 0.003         # m: opening added on each side besides the margin (voxel averaging pulls the
                            # outermost points up to half a voxel inwards)
 _OFFSETS = (0.0, -0.1, 0.1, -0.2, 0.2, -0.3, 0.3)  # closing lines across the object, in outline extents
@@ -54,6 +55,7 @@ _HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surfa
 _SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side are averaged with it
 _TOP_EDGE = 0.004          # m: a jaw's outermost points this close below the top are the object's top edge
 _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
+_BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
@@ -139,6 +141,8 @@ class GraspPlanner:
 
     def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, up: torch.Tensor, support_height):
         self._target = obj.instance_id
+        camera = self._view.camera
+        self._spacing = float(np.median(obj.points[:, 2])) / camera.fx if camera is not None else 0.0
         c, g = self.cfg, self.gripper
         pts = torch.from_numpy(obj.points).to(self.device).float()
         if pts.shape[0] > _MAX_OBJECT_POINTS:
@@ -224,7 +228,8 @@ class GraspPlanner:
         y_hi = torch.where(slab, along, -big).amax(1)
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
-        clearance = c.collision_margin + _CLEARANCE
+        # the outermost measured points lie up to a pixel spacing (and half a voxel) inside the true surface
+        clearance = c.collision_margin + _CLEARANCE + _SPACING_SHARE * self._spacing
         width = y_hi - y_lo + 2 * clearance
         ok &= width <= g.max_opening
         centre_d = (y_hi + y_lo) / 2
@@ -249,6 +254,10 @@ class GraspPlanner:
         levels = tip[:, None] + torch.tensor(_LEVELS, device=tip.device)[None] * g.finger_depth     # (G, L)
         at_level = slab[:, None] & ((hh[:, None] - levels[..., None]).abs() <= _LEVEL_HALF * g.finger_depth)
         seen = at_level.sum(-1) >= 1                                                              # (G, L)
+        # a level within a few millimetres of the top meets an edge or a rounded top, not a side; below, a
+        # side without points (hidden, or a camera straight above) is taken as upright
+        top = torch.where(slab, hh, -big).amax(1)
+        usable = levels <= top[:, None] - _BELOW_TOP
         ext_hi = torch.where(at_level, along[:, None], -big[:, None]).amax(-1)
         ext_lo = -torch.where(at_level, along[:, None], big[:, None]).amin(-1)
         step = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
@@ -258,7 +267,7 @@ class GraspPlanner:
         for ext, side in ((ext_hi, side_hi), (ext_lo, side_lo)):
             slope = _level_slopes(ext, seen, step, _NOISE)                                                # (G, L)
             per_jaw.append(side[:, None] / torch.sqrt(1 + slope ** 2))
-        alignment = torch.where(seen, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
+        alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
         quality = torch.where(ok, antipodal * through_middle, torch.zeros_like(antipodal))
         if not bool((quality > 0).any()):
@@ -268,7 +277,6 @@ class GraspPlanner:
         # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
         # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
         # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
-        top = torch.where(slab, hh, -big).amax(1)
         edges = []
         for extreme in (y_hi, y_lo):
             at_jaw = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND)
@@ -391,10 +399,26 @@ def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 
     f = torch.linspace(0.05, 0.95, samples, device=hull.device)
     o = lo[:, None] + f[None] * (hi - lo)[:, None]                               # (D, S)
     d_rep = directions.repeat_interleave(samples, 0)
-    *_, chord = _crossing_alignment(hull, d_rep, o.reshape(-1))
-    chord = chord.view(-1, samples)
+    chord = _chords(hull, d_rep, o.reshape(-1))[1].view(-1, samples)
     near_max = chord >= chord.amax(1, keepdim=True) - 0.002
     return (o * near_max).sum(1) / near_max.sum(1).clamp_min(1)
+
+
+def _chords(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor):
+    """Where the lines {p : p . e = o} along d (e = d turned left) cross the hull's sides: ((crosses (V, G),
+    position along d (V, G), sides (V, 2), side lengths (V,)), chord length (G,))."""
+    e = torch.stack([-d[:, 1], d[:, 0]], 1)
+    nxt = torch.roll(hull, -1, 0)
+    edges = nxt - hull
+    length = edges.norm(dim=1).clamp_min(1e-9)
+    s0 = hull @ e.T - o                                                                  # (V, G)
+    s1 = nxt @ e.T - o
+    crosses = (s0 * s1) <= 0
+    t = s0 / (s0 - s1).where((s0 - s1).abs() > 1e-12, torch.full_like(s0, 1e-12))
+    y = ((hull @ d.T) + t * (edges @ d.T))                                               # (V, G)
+    big = torch.full_like(y, 1e3)
+    chord = (torch.where(crosses, y, -big).amax(0) - torch.where(crosses, y, big).amin(0)).clamp_min(0)
+    return (crosses, y, edges, length), torch.where(crosses.any(0), chord, torch.zeros_like(chord))
 
 
 def _crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
@@ -403,17 +427,9 @@ def _crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) ->
     the length of the chord.
     Normals are averaged over the hull's boundary within a finger's reach of each crossing, so that the
     many short sides of a noisy round outline give the wall's direction."""
+    (crosses, y, edges, length), _ = _chords(hull, d, o)
     e = torch.stack([-d[:, 1], d[:, 0]], 1)
-    nxt = torch.roll(hull, -1, 0)
-    edges = nxt - hull
-    length = edges.norm(dim=1).clamp_min(1e-9)
     normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length[:, None]            # (V, 2) outward (CCW)
-    s0 = hull @ e.T - o                                                                  # (V, G)
-    s1 = nxt @ e.T - o
-    crosses = (s0 * s1) <= 0
-    t = s0 / (s0 - s1).where((s0 - s1).abs() > 1e-12, torch.full_like(s0, 1e-12))
-    point = hull[:, None] + t[..., None] * edges[:, None]                                # (V, G, 2)
-    y = (point * d[None]).sum(-1)
     big = torch.full_like(y, 1e3)
     exit_y, exit_edge = torch.where(crosses, y, -big).max(0)
     entry_y, entry_edge = torch.where(crosses, y, big).min(0)

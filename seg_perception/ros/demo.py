@@ -51,7 +51,7 @@ def main(argv=None) -> int:
                           f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}'], env=env),
     ]
     try:
-        return _record(args)
+        return _record(args, children[1].pid)
     finally:
         for child in children:
             child.send_signal(2)
@@ -62,7 +62,18 @@ def main(argv=None) -> int:
                 child.kill()
 
 
-def _record(args) -> int:
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (Linux /proc), NaN where it cannot be read."""
+    try:
+        for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float('nan')
+
+
+def _record(args, node_pid: int) -> int:
     import cv2
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
@@ -101,9 +112,11 @@ def _record(args) -> int:
     while stats['out'] == 0 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.1)
     stats.update({'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'out_times': []})
+    rss_start = rss_mb(node_pid)
     end = time.monotonic() + args.seconds
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.05)
+    rss_end = rss_mb(node_pid)
     node.destroy_node()
     rclpy.shutdown()
     times = stats['out_times']
@@ -116,6 +129,7 @@ def _record(args) -> int:
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}; '
           f'end-to-end latency (input stamp -> labels received) p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms')
+    print(f'demo: perception_node memory (RSS) {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end')
     print(f'demo: {stats["saved"]} overlay PNGs in {args.out}/')
     if stats['out'] == 0:
         print('demo: FAILED: no output arrived from perception_node', file=sys.stderr)

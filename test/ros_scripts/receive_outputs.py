@@ -82,6 +82,7 @@ def main():
     if diagnostics:
         status = diagnostics[-1].status[0]
         report['diagnostic_keys'] = sorted(kv.key for kv in status.values)
+        report['diagnostic_values'] = {kv.key: kv.value for kv in status.values}
     print(json.dumps(report), flush=True)
 
 
