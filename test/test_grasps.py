@@ -201,3 +201,19 @@ def test_staged_objects_get_a_valid_best_grasp(seed):
     # side by side, 1 cm apart: both still grasped without touching the other
     pair = _top_grasps_by_truth(seed, [(BOX, -0.045, 0.0, 0.0, 0.04), (CAN, 0.03, 0.0, 0.0, 0.05)])
     assert pair.get(1, (0, False))[1] and pair.get(2, (0, False))[1]
+
+
+def test_contact_sides_lean_as_the_outermost_points_say():
+    from seg_perception.grasps.planner import _level_slopes
+    seen = torch.ones(3, 6, dtype=torch.bool)
+    extreme = torch.tensor([[5.0, 5, 5, 5, 5, 5],          # upright side
+                            [10.0, 9, 8, 7, 6, 5],         # slanted face: recedes 1 per level
+                            [8.0, 9, 10, 9, 8, 7]])        # round side, widest at the second level
+    slope = _level_slopes(extreme, seen, step=1.0, noise=0.0)   # levels 1..5 (level 0 lies below them)
+    assert torch.allclose(slope[0], torch.zeros(5))
+    assert torch.allclose(slope[1], torch.ones(5))
+    assert slope[2, 1] == 0 and (slope[2, 2:] > 0).all()        # grip a ball at its equator, not above
+    # a hidden side (no points at the neighbouring levels) tells nothing: taken as upright
+    hidden = seen.clone()
+    hidden[1, 2:] = False
+    assert _level_slopes(extreme, hidden, 1.0, 0.0)[1, 2:].eq(0).all()

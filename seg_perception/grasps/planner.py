@@ -251,13 +251,15 @@ class GraspPlanner:
         # through the widest part: off-centre lines meet a round object's wall at a slant
         widest = chord.view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
-        levels = tip[:, None] + torch.tensor(_LEVELS, device=tip.device)[None] * g.finger_depth     # (G, L)
+        # the levels along the fingers, and one below the fingertips (the object goes on down there)
+        shares = torch.tensor((2 * _LEVELS[0] - _LEVELS[1],) + _LEVELS, device=tip.device)
+        levels = tip[:, None] + shares[None] * g.finger_depth                                    # (G, 1 + L)
         at_level = slab[:, None] & ((hh[:, None] - levels[..., None]).abs() <= _LEVEL_HALF * g.finger_depth)
-        seen = at_level.sum(-1) >= 1                                                              # (G, L)
+        seen = at_level.sum(-1) >= 1
         # a level within a few millimetres of the top meets an edge or a rounded top, not a side; below, a
         # side without points (hidden, or a camera straight above) is taken as upright
         top = torch.where(slab, hh, -big).amax(1)
-        usable = levels <= top[:, None] - _BELOW_TOP
+        usable = levels[:, 1:] <= top[:, None] - _BELOW_TOP
         ext_hi = torch.where(at_level, along[:, None], -big[:, None]).amax(-1)
         ext_lo = -torch.where(at_level, along[:, None], big[:, None]).amin(-1)
         step = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
@@ -378,16 +380,22 @@ def _closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
 
 
 def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: float) -> torch.Tensor:
-    """(G, L) how steeply the outermost point moves per unit height at each level (the larger of the two
-    neighbouring differences, less ``noise``; 0 where no neighbour was seen: a hidden side is taken as
-    upright)."""
-    both = seen[:, 1:] & seen[:, :-1]
-    change = ((extreme[:, 1:] - extreme[:, :-1]).abs() - noise).clamp_min(0)
-    diff = torch.where(both, change / step, torch.zeros_like(extreme[:, 1:]))
-    slope = torch.zeros_like(extreme)
-    slope[:, 1:] = diff
-    slope[:, :-1] = torch.maximum(slope[:, :-1], diff)
-    return slope
+    """(G, L) how steeply the contact side leans at each of the levels 1..L (level 0 lies below them): 0 where
+    the outermost point is at least as far out as at both neighbouring levels (the widest part of a round
+    side, or an upright one), else the gentler of the two one-sided changes per unit height, less ``noise``
+    (a slanted face recedes on both sides alike). A neighbour without points tells nothing."""
+    level = extreme[:, 1:]
+    below, above = extreme[:, :-1], torch.cat([extreme[:, 2:], extreme[:, -1:]], 1)
+    seen_below = seen[:, :-1]
+    seen_above = torch.cat([seen[:, 2:], torch.zeros_like(seen[:, -1:])], 1)
+    seen_here = seen[:, 1:]
+    down = torch.where(seen_below & seen_here, level - below, torch.zeros_like(level))   # > 0: wider here
+    up = torch.where(seen_above & seen_here, level - above, torch.zeros_like(level))
+    widest = (down >= -noise) & (up >= -noise)
+    gentler = torch.minimum(torch.where(seen_below & seen_here, down.abs(), torch.full_like(down, 1e3)),
+                            torch.where(seen_above & seen_here, up.abs(), torch.full_like(up, 1e3)))
+    gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
+    return torch.where(widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
 
 
 def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
