@@ -14,18 +14,19 @@ far side has no points. Objects stand on the support, so the planner works in th
 3. contact height: where the slab is widest (the height of its outermost points); the fingertips go down so
    that the fingers' middle meets it, never closer to the support than 1.5 margins, and the palm stays above
    the object;
-4. antipodal quality at five heights along the fingers: the outline's sides where the closing line crosses them
-   (across) and the way the outermost points move from one height to the next (up and down: a dome or a
-   slanted face recedes) must face along the line within the friction cone (``grasps.friction``); lines
-   through the widest part of the outline are preferred (off-centre, a round wall meets the finger at a slant);
+4. antipodal quality at five heights along the fingers, not within 6 mm of the top: the outline's sides where
+   the closing line crosses them (across) and how the side leans there (up and down: the outermost points
+   recede above and below a slanted face, not at the widest part of a round one) must face along the line
+   within the friction cone (``grasps.friction``); lines through the widest part of the outline are preferred
+   (off-centre, a round wall meets the finger at a slant);
 5. approaches straight down the support's normal and tilted about the closing axis up to half of
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
    a can ends even if its side is hidden;
-6. score from antipodal quality (0.55), approach alignment (0.15), centring (0.15) and clearance (0.15, twice
-   the margin free); collision tests run best first until enough are free; non-maximum suppression, the best
-   ``top_k`` per object.
+6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
+   assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
+   free; non-maximum suppression, the best ``top_k`` per object.
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares o
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
+_W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
 _ENOUGH_FREE = 4           # stop testing once this many times top_k candidates are free
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
@@ -178,7 +180,8 @@ class GraspPlanner:
         width = cand['width'].repeat(n_tilts)
         cone = math.cos(math.radians(c.approach_cone_deg / 2))
         approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1) if c.approach_cone_deg > 1 else align
-        partial = 0.55 * cand['quality'].repeat(n_tilts) + 0.15 * approach + 0.15 * cand['centring'].repeat(n_tilts)
+        partial = (_W_QUALITY * cand['quality'] + _W_CENTRING * cand['centring']
+                   + _W_OBSERVED * cand['observed']).repeat(n_tilts) + _W_APPROACH * approach
         top_edge = cand['top_edge'].repeat(n_tilts, 1)
         # collision tests, most promising first, until enough candidates are free
         order = torch.argsort(partial, descending=True)
@@ -200,7 +203,7 @@ class GraspPlanner:
             return []
         idx, clear = torch.cat(kept), torch.cat(clearances)
         rot, origin, width = rot[idx], origin[idx], width[idx]
-        score = (partial[idx] + 0.15 * clear).clamp(0, 1)
+        score = (partial[idx] + _W_CLEAR * clear).clamp(0, 1)
         chosen = _nms(origin, rot, score, c.nms_distance, math.radians(c.nms_angle_deg), c.top_k)
         rot_np, origin_np = rot[chosen].cpu().numpy(), origin[chosen].cpu().numpy()
         return [GraspCandidate(obj.instance_id, origin_np[i].astype(np.float64),
@@ -279,13 +282,17 @@ class GraspPlanner:
         # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
         # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
         # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
-        edges = []
+        edges, observed = [], []
         for extreme in (y_hi, y_lo):
+            # the side below the top edge was seen at this jaw (not only assumed upright)
+            side_seen = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) & (hh <= top[:, None] - _BELOW_TOP)
+            observed.append(side_seen.any(1).float())
             at_jaw = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND)
             mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
             edges.append(top - mean_h <= _TOP_EDGE)
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
+                'observed': ((observed[0] + observed[1]) / 2)[keep],
                 'top_edge': torch.stack(edges, 1)[keep]}
 
     def _hits(self, rot, origin, width, scene, margin: float) -> torch.Tensor:

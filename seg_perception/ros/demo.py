@@ -115,9 +115,13 @@ def _record(args, node_pid: int) -> int:
         rclpy.spin_once(node, timeout_sec=0.1)
     stats.update({'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'out_times': []})
     rss_start = rss_mb(node_pid)
-    end = time.monotonic() + args.seconds
+    rss_samples = []                      # (seconds since start, MiB) every 30 s: growth or a plateau
+    start = time.monotonic()
+    end = start + args.seconds
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.05)
+        if time.monotonic() - start >= 30 * (len(rss_samples) + 1):
+            rss_samples.append((time.monotonic() - start, rss_mb(node_pid)))
     rss_end = rss_mb(node_pid)
     node.destroy_node()
     rclpy.shutdown()
@@ -131,7 +135,8 @@ def _record(args, node_pid: int) -> int:
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}; '
           f'end-to-end latency (input stamp -> labels received) p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms')
-    print(f'demo: perception_node memory (RSS) {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end')
+    print(f'demo: perception_node memory (RSS) {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end'
+          + (' (every 30 s: ' + ', '.join(f'{mib:.0f}' for _, mib in rss_samples) + ')' if rss_samples else ''))
     print(f'demo: {stats["saved"]} overlay PNGs in {args.out}/')
     if stats['out'] == 0:
         print('demo: FAILED: no output arrived from perception_node', file=sys.stderr)
