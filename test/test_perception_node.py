@@ -8,19 +8,25 @@ from ros_helpers import SCRIPTS, start, stop, wait_output
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
-def test_outputs_flow_with_the_input_header(ros_env):
+def _outputs_of_node(ros_env, node_params, receiver_args=()):
+    """The synthetic camera (320x240, 5 Hz, seed 7), perception_node with ``node_params`` ('name:=value') and
+    the output receiver: (its JSON report, everything the node printed)."""
     camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
                     '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7'], ros_env)
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu',
-                  '-p', 'grasps.enabled:=true'], ros_env)
-    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node'], ros_env)
+    params = [arg for p in ['device:=cpu', *node_params] for arg in ('-p', p)]
+    node = start(['-m', 'seg_perception.ros.node', '--ros-args', *params], ros_env)
+    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', *receiver_args], ros_env)
     try:
         out = wait_output(receiver, timeout=90)
     finally:
         node_out = stop(node)
         stop(camera)
-    report = json.loads(out.strip().splitlines()[-1])
-    assert report['counts']['instances/labels'] >= 3, f'{out}\nnode:\n{node_out}'
+    return json.loads(out.strip().splitlines()[-1]), f'{out}\nnode:\n{node_out}'
+
+
+def test_outputs_flow_with_the_input_header(ros_env):
+    report, node_out = _outputs_of_node(ros_env, ['grasps.enabled:=true'])
+    assert report['counts']['instances/labels'] >= 3, node_out
     assert report['frame_id'] == 'camera_color_optical_frame'
     # labels, clouds and grasps of one frame all carry that frame's header
     assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/points', 'surfaces/labels']
@@ -79,17 +85,8 @@ def test_extrinsics_give_base_frame_outputs(ros_env):
     scene = generate_scene(frame_seed(7, 0), SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
     T = scene.camera_to_world
     pose = '[' + ', '.join(f'{v:.9f}' for v in T.reshape(-1)) + ']'
-    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
-                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7'], ros_env)
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu', '-p',
-                  'extrinsics.base_frame:=world', '-p', f'extrinsics.camera_pose:={pose}'], ros_env)
-    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', json.dumps(T.tolist())], ros_env)
-    try:
-        out = wait_output(receiver, timeout=90)
-    finally:
-        node_out = stop(node)
-        stop(camera)
-    report = json.loads(out.strip().splitlines()[-1])
+    report, node_out = _outputs_of_node(ros_env, ['extrinsics.base_frame:=world', f'extrinsics.camera_pose:={pose}'],
+                                        [json.dumps(T.tolist())])
     assert report['base']['frame_id'] == 'world' and report['base']['points_frame_id'] == 'world', node_out
     assert report['base']['grasps_compared'] >= 1 and report['base']['max_error'] < 1e-4
     assert np.isfinite(report['base']['max_error'])
