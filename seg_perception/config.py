@@ -93,7 +93,7 @@ class InstancesConfig:
     color_edge: float = param(80.0, 'Colour gradient (0-255 scale) that separates objects next to a depth step '
                               '(0 disables; low values cut printed boxes apart on real frames).', min=0.0,
                               max=255.0)
-    min_area: float = param(0.0001, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
+    min_area: float = param(0.0003, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
                             'a neighbour or dropped.', min=0.0, max=0.1)
     model_path: str = param('', 'Weights of a learned backend: a torchvision Mask R-CNN state_dict (.pth), a '
                             'TorchScript file or an ONNX file. Local files only; nothing is downloaded.',
