@@ -99,10 +99,11 @@ def coco_category_names() -> Tuple[str, ...]:
     return tuple(MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta['categories'])
 
 
-def load_torchscript(path: str, parameter: str, device: torch.device) -> torch.jit.ScriptModule:
+def load_torchscript(path: str, parameter: str, device: torch.device, half: bool = False) -> torch.jit.ScriptModule:
     p = _existing(path, parameter, 'a TorchScript file saved with torch.jit.save')
     try:
-        return torch.jit.load(str(p), map_location=device).eval()
+        model = torch.jit.load(str(p), map_location=device).eval()
+        return model.half() if half else model
     except Exception as exc:
         raise ModelLoadError(f'{parameter}: cannot load {p} as TorchScript: {type(exc).__name__}: {exc}') from None
 

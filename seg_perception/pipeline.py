@@ -79,8 +79,7 @@ class Pipeline:
             with self._timed(timings, 'grasps'):
                 model = surfaces.support_model
                 grasps = self.grasp_planner.plan(objects, GraspScene(
-                    pf.points, torch.where(pf.valid, pf.depth, torch.zeros_like(pf.depth)), instances.labels,
-                    pf.camera, up, None if model is None else model.heights))
+                    pf.points, pf.depth, instances.labels, pf.camera, up, None if model is None else model.heights))
         with self._timed(timings, 'outputs'):
             if stride > 1:
                 surfaces, instances = self._full_resolution(pf, surfaces, instances)

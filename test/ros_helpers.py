@@ -54,3 +54,16 @@ def wait_output(proc: subprocess.Popen, timeout: float) -> str:
         out, _ = proc.communicate()
         raise AssertionError(f'process timed out after {timeout} s; output:\n{out}')
     return out
+
+
+def report_while_running(background, reporter, env, timeout: float):
+    """Start the ``background`` processes (argument lists, in order), run the ``reporter`` script until it prints
+    its JSON report (the last line), then stop the background ones, last started first.
+    Returns (report, the reporter's output, the background processes' outputs in start order)."""
+    import json
+    procs = [start(args, env) for args in background]
+    try:
+        out = wait_output(start(reporter, env), timeout)
+    finally:
+        logs = [stop(p) for p in reversed(procs)][::-1]
+    return json.loads(out.strip().splitlines()[-1]), out, logs

@@ -1,22 +1,16 @@
 """frames_camera replays a frame folder or a rosbag2 as colour, depth and camera_info with equal stamps."""
-import json
 
 import numpy as np
 import pytest
 
-from ros_helpers import SCRIPTS, start, stop, wait_output
+from ros_helpers import SCRIPTS, report_while_running
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 def _receive(ros_env, camera_args):
-    camera = start(['-m', 'seg_perception.ros.frames_camera', '--ros-args', *camera_args], ros_env)
-    receiver = start([SCRIPTS / 'receive_camera.py', 40, 5], ros_env)
-    try:
-        out = wait_output(receiver, timeout=60)
-    finally:
-        cam_out = stop(camera)
-    report = json.loads(out.strip().splitlines()[-1])
+    camera = ['-m', 'seg_perception.ros.frames_camera', '--ros-args', *camera_args]
+    report, out, (cam_out,) = report_while_running([camera], [SCRIPTS / 'receive_camera.py', 40, 5], ros_env, 60)
     assert report['triples'] >= 5, f'{out}\ncamera:\n{cam_out}'
     return report
 

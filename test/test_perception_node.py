@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ros_helpers import SCRIPTS, start, stop, wait_output
+from ros_helpers import SCRIPTS, report_while_running, start, stop, wait_output
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -11,17 +11,18 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 def _outputs_of_node(ros_env, node_params, receiver_args=()):
     """The synthetic camera (320x240, 5 Hz, seed 7), perception_node with ``node_params`` ('name:=value') and
     the output receiver: (its JSON report, everything the node printed)."""
-    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
-                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7'], ros_env)
-    params = [arg for p in ['device:=cpu', *node_params] for arg in ('-p', p)]
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', *params], ros_env)
-    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', *receiver_args], ros_env)
-    try:
-        out = wait_output(receiver, timeout=90)
-    finally:
-        node_out = stop(node)
-        stop(camera)
-    return json.loads(out.strip().splitlines()[-1]), f'{out}\nnode:\n{node_out}'
+    camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p', 'height:=240',
+              '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7']
+    report, out, (_, node_out) = report_while_running(
+        [camera, _node(*node_params)], [SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', *receiver_args],
+        ros_env, 90)
+    return report, f'{out}\nnode:\n{node_out}'
+
+
+def _node(*params):
+    """perception_node's command line on the CPU with extra 'name:=value' parameters."""
+    return ['-m', 'seg_perception.ros.node', '--ros-args',
+            *[arg for p in ['device:=cpu', *params] for arg in ('-p', p)]]
 
 
 def test_outputs_flow_with_the_input_header(ros_env):
@@ -39,16 +40,9 @@ def test_outputs_flow_with_the_input_header(ros_env):
 
 
 def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
-    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
-                    '-p', 'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=1'], ros_env)
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu'], ros_env)
-    client = start([SCRIPTS / 'node_client.py', 60], ros_env)
-    try:
-        out = wait_output(client, timeout=120)
-    finally:
-        node_out = stop(node)
-        stop(camera)
-    report = json.loads(out.strip().splitlines()[-1])
+    camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p', 'height:=240',
+              '-p', 'rate:=5.0', '-p', 'noise_variants:=1']
+    report, _, (_, node_out) = report_while_running([camera, _node()], [SCRIPTS / 'node_client.py', 60], ros_env, 120)
     assert report['first_output'], node_out
     ok, reason = report['params']['bad']
     assert not ok and 'instances.min_height' in reason and '-1.0' in reason
@@ -61,15 +55,9 @@ def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
 
 
 def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
-    publisher = start([SCRIPTS / 'publish_bad_inputs.py'], ros_env)
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu'], ros_env)
-    receiver = start([SCRIPTS / 'receive_outputs.py', 60, 2, '/perception_node'], ros_env)
-    try:
-        out = wait_output(receiver, timeout=90)
-    finally:
-        node_out = stop(node)
-        stop(publisher)
-    report = json.loads(out.strip().splitlines()[-1])
+    report, _, (_, node_out) = report_while_running(
+        [[SCRIPTS / 'publish_bad_inputs.py'], _node()], [SCRIPTS / 'receive_outputs.py', 60, 2, '/perception_node'],
+        ros_env, 90)
     assert report['counts']['instances/labels'] >= 2, node_out   # good frames after the bad ones
     assert "unsupported image encoding 'yuv422'" in node_out
     assert 'color and depth sizes differ' in node_out
@@ -99,7 +87,7 @@ def test_input_faster_than_processing_drops_frames_without_growing(ros_env):
     from seg_perception.ros.demo import rss_mb
     camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'rate:=30.0',
                     '-p', 'noise_variants:=2', '-p', 'seed:=3'], ros_env)
-    node = start(['-m', 'seg_perception.ros.node', '--ros-args', '-p', 'device:=cpu'], ros_env)
+    node = start(_node(), ros_env)
     receiver = None
     try:
         first = start([SCRIPTS / 'receive_outputs.py', 60, 1, '/perception_node'], ros_env)

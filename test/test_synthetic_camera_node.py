@@ -1,24 +1,17 @@
 """synthetic_camera publishes colour, depth and camera_info with equal stamps to another process."""
-import json
 
 import pytest
 
-from ros_helpers import SCRIPTS, start, stop, wait_output
+from ros_helpers import SCRIPTS, report_while_running
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 @pytest.mark.parametrize('encoding', ['16UC1', '32FC1'])
 def test_three_topics_arrive_with_equal_stamps(ros_env, encoding):
-    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320',
-                    '-p', 'height:=240', '-p', 'rate:=15.0', '-p', f'depth_encoding:={encoding}',
-                    '-p', 'noise_variants:=2', '-p', 'seed:=4'], ros_env)
-    receiver = start([SCRIPTS / 'receive_camera.py', 40, 10], ros_env)
-    try:
-        out = wait_output(receiver, timeout=60)
-    finally:
-        cam_out = stop(camera)
-    report = json.loads(out.strip().splitlines()[-1])
+    camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p', 'height:=240',
+              '-p', 'rate:=15.0', '-p', f'depth_encoding:={encoding}', '-p', 'noise_variants:=2', '-p', 'seed:=4']
+    report, out, (cam_out,) = report_while_running([camera], [SCRIPTS / 'receive_camera.py', 40, 10], ros_env, 60)
     assert report['triples'] >= 10, f'{out}\ncamera:\n{cam_out}'
     assert report['color_encoding'] == 'rgb8' and report['depth_encoding'] == encoding
     assert report['size'] == report['depth_size'] == report['info_size'] == [320, 240]

@@ -105,9 +105,7 @@ class TorchScriptInstanceSegmenter(LearnedInstanceSegmenter):
     name = 'torchscript'
 
     def _load(self):
-        self.model = load_torchscript(self.cfg.model_path, 'instances.model_path', self.device)
-        if self.half:
-            self.model.half()
+        self.model = load_torchscript(self.cfg.model_path, 'instances.model_path', self.device, self.half)
 
     def _detect(self, image):
         out = self.model(image)

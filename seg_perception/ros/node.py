@@ -26,6 +26,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
+from ..extrinsics import pose_matrix, result_in_base
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
@@ -152,7 +153,6 @@ class PerceptionNode(LifecycleNode):
     def _extrinsics(self):
         """(camera_to_base 4x4 or None, base frame id) from the extrinsics parameters; ValueError says what is
         wrong with them."""
-        from ..extrinsics import pose_matrix
         try:
             pose = self.get_parameter('extrinsics.camera_pose').value
         except ParameterUninitializedException:   # not set: the camera frame only
@@ -316,7 +316,6 @@ class PerceptionNode(LifecycleNode):
         pub['grasps'].publish(grasp_poses(result, header))
         pub['candidates'].publish(grasp_cloud(result, header))
         if self._camera_to_base is not None:
-            from ..extrinsics import result_in_base
             based = result_in_base(result, self._camera_to_base)
             base_header = Header(stamp=header.stamp, frame_id=self._base_frame)
             pub['base_points'].publish(object_cloud(based, base_header, self._class_id))

@@ -96,9 +96,7 @@ class TorchScriptSurfaceSegmenter(LearnedSurfaceSegmenter):
     name = 'torchscript'
 
     def _load(self):
-        self.model = load_torchscript(self.cfg.model_path, 'surfaces.model_path', self.device)
-        if self.half:
-            self.model.half()
+        self.model = load_torchscript(self.cfg.model_path, 'surfaces.model_path', self.device, self.half)
 
     def _logits(self, image):
         out = self.model(image.half() if self.half else image)
