@@ -16,6 +16,7 @@ import numpy as np
 from ..config import GraspConfig
 from ..geometry import matrix_from_quaternion
 from ..synthetic.shapes import Mesh, shape_mesh
+from .hand import palm_half_width
 
 _DEPTHS = (0.15, 0.35, 0.55, 0.75, 0.95)   # along the fingers, in finger lengths behind the tips
 _BOX_SAMPLES = 5                            # points per box edge when testing volumes against solids
@@ -81,7 +82,7 @@ def _segment_contacts(solid: _Solid, start: np.ndarray, direction: np.ndarray, h
 
 def _gripper_points(R: np.ndarray, origin: np.ndarray, width: float, cfg: GraspConfig) -> np.ndarray:
     """Points filling the two fingers and the palm (camera frame)."""
-    palm_half = max(cfg.palm_width, cfg.max_opening + 2 * cfg.finger_thickness) / 2
+    palm_half = palm_half_width(cfg)
     boxes = [((-cfg.finger_depth, 0), (width / 2, width / 2 + cfg.finger_thickness),
               (-cfg.finger_width / 2, cfg.finger_width / 2)),
              ((-cfg.finger_depth, 0), (-width / 2 - cfg.finger_thickness, -width / 2),
@@ -108,12 +109,12 @@ def grasp_valid(position, quaternion, width: float, target: _Solid, solids: List
                for s in _DEPTHS):
         return False
     hand = _gripper_points(R, position, width, cfg)
+    palm_half = palm_half_width(cfg)
     for solid in solids:
         if solid.inside(hand, tol=1e-4).any():
             return False
         # thin parts of solids can pass between the sample points: their vertices must not be inside the hand
         local = (solid.vertices - position) @ R
-        palm_half = max(cfg.palm_width, cfg.max_opening + 2 * cfg.finger_thickness) / 2
         in_fingers = ((local[:, 0] > -cfg.finger_depth) & (local[:, 0] < 0) & (np.abs(local[:, 2]) < cfg.finger_width / 2)
                       & (np.abs(local[:, 1]) > width / 2) & (np.abs(local[:, 1]) < width / 2 + cfg.finger_thickness))
         in_palm = ((local[:, 0] > -cfg.finger_depth - cfg.palm_depth) & (local[:, 0] < -cfg.finger_depth)

@@ -40,6 +40,7 @@ import torch
 from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
 from ..types import CameraModel, GraspCandidate, ObjectCloud
+from .hand import hand_reach, palm_half_width
 
 _MAX_OBJECT_POINTS = 800
 _SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
@@ -80,33 +81,10 @@ class GraspScene:
     support_height: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
 
-@dataclass(frozen=True)
-class _Gripper:
-    max_opening: float
-    finger_depth: float
-    finger_width: float
-    finger_thickness: float
-    palm_depth: float
-    palm_width: float
-    palm_height: float
-
-    @property
-    def palm_half(self) -> float:
-        return max(self.palm_width, self.max_opening + 2 * self.finger_thickness) / 2
-
-    @property
-    def reach(self) -> float:
-        """Farthest a part of the hand gets from the closing centre (with room for margins)."""
-        return math.hypot(self.finger_depth + self.palm_depth, math.hypot(self.palm_half, self.palm_height / 2)) \
-            + 0.02
-
-
 class GraspPlanner:
     def __init__(self, config: GraspConfig, device: torch.device):
         self.cfg = config
         self.device = device
-        self.gripper = _Gripper(config.max_opening, config.finger_depth, config.finger_width,
-                                config.finger_thickness, config.palm_depth, config.palm_width, config.palm_height)
 
     def plan(self, objects: Sequence[ObjectCloud], scene: 'GraspScene') -> List[GraspCandidate]:
         """Candidates for every object, best first."""
@@ -133,7 +111,7 @@ class GraspPlanner:
                 # an object's own pixels are replaced by its filtered cloud (its opening was measured on it);
                 # only what the hand can touch while gripping it matters
                 centre = own.mean(0)
-                reach = float((own - centre).norm(dim=1).max()) + self.gripper.reach
+                reach = float((own - centre).norm(dim=1).max()) + hand_reach(self.cfg)
                 near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
                 grasps.extend(self._plan_object(obj, torch.cat([points[near], own]), up, scene.support_height))
         grasps.sort(key=lambda g: -g.score)
@@ -145,7 +123,7 @@ class GraspPlanner:
         self._target = obj.instance_id
         camera = self._view.camera
         self._spacing = float(np.median(obj.points[:, 2])) / camera.fx if camera is not None else 0.0
-        c, g = self.cfg, self.gripper
+        c = g = self.cfg
         pts = torch.from_numpy(obj.points).to(self.device).float()
         if pts.shape[0] > _MAX_OBJECT_POINTS:
             gen = torch.Generator(device='cpu').manual_seed(c.seed)
@@ -213,7 +191,7 @@ class GraspPlanner:
     def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor):
         """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
         ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``."""
-        c, g = self.cfg, self.gripper
+        c = g = self.cfg
         # the line through the widest part of the outline per direction (a round object's centre; the middle
         # of the widest stretch for a box), then lines beside it
         middle = _widest_chords(hull, directions)                                   # (D,)
@@ -240,7 +218,7 @@ class GraspPlanner:
         hh = h[None].expand_as(along)
         jaw = slab & (((along - y_hi[:, None]).abs() <= _JAW_BAND) | ((along - y_lo[:, None]).abs() <= _JAW_BAND))
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
-        palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= g.palm_half)
+        palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
         tip = torch.maximum(h_contact - _FINGER_MIDDLE * g.finger_depth,
                             torch.full_like(h_contact, _TIP_CLEARANCE * c.collision_margin))
@@ -297,7 +275,7 @@ class GraspPlanner:
 
     def _hits(self, rot, origin, width, scene, margin: float) -> torch.Tensor:
         """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point."""
-        g = self.gripper
+        g = self.cfg
         if scene.shape[0] == 0 or rot.shape[0] == 0:
             return torch.zeros(rot.shape[0], dtype=torch.bool, device=rot.device)
         local = torch.einsum('mk,gkj->gmj', scene, rot) - torch.einsum('gk,gkj->gj', origin, rot)[:, None]
@@ -306,7 +284,7 @@ class GraspPlanner:
         fingers = ((lx >= -g.finger_depth - margin) & (lx <= margin) & (az <= g.finger_width / 2 + margin)
                    & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
         palm = ((lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= -g.finger_depth + margin)
-                & (ay <= g.palm_half + margin) & (az <= g.palm_height / 2 + margin))
+                & (ay <= palm_half_width(g) + margin) & (az <= g.palm_height / 2 + margin))
         return (fingers | palm).any(1)
 
     def _fingers_seen(self, rot, origin, width, top_edge) -> torch.Tensor:
@@ -316,7 +294,7 @@ class GraspPlanner:
         view = self._view
         if view.camera is None:
             return torch.ones_like(width, dtype=torch.bool)
-        g, cam = self.gripper, view.camera
+        g, cam = self.cfg, view.camera
         xs = torch.tensor([-0.9, -0.5, -0.1], device=width.device) * g.finger_depth
         zs = torch.tensor([-0.5, 0.0, 0.5], device=width.device) * g.finger_width
         gx, gz = torch.meshgrid(xs, zs, indexing='ij')
