@@ -17,6 +17,30 @@ def _shift_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
     return out
 
 
+def repeat_pixels(x: torch.Tensor, factor: int, height: int, width: int) -> torch.Tensor:
+    """Nearest-neighbour upsampling of the last two dimensions by ``factor``, cropped to height x width."""
+    if factor == 1:
+        return x[..., :height, :width]
+    *lead, h, w = x.shape
+    big = x[..., :, None, :, None].expand(*lead, h, factor, w, factor).reshape(*lead, h * factor, w * factor)
+    return big[..., :height, :width]
+
+
+def neighbour_max_at(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x`` (H, W) with each ``mask`` pixel replaced by the largest value in its 3 x 3 neighbourhood: a
+    one-pixel dilation at a few pixels only."""
+    h, w = x.shape
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    if rows.numel() == 0:
+        return x
+    step = torch.tensor([-1, 0, 1], device=x.device)
+    r = (rows[:, None, None] + step[None, :, None]).clamp(0, h - 1)
+    c = (cols[:, None, None] + step[None, None, :]).clamp(0, w - 1)
+    out = x.clone()
+    out[rows, cols] = x[r, c].reshape(rows.numel(), 9).amax(1)
+    return out
+
+
 def dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Maximum over a (2r+1) x (2r+1) square of the last two dimensions (bool, integer or float)."""
     if radius <= 0:

@@ -12,9 +12,8 @@ import torch
 
 from .config import Config, validate
 from .instances import make_instance_segmenter
-from .geometry import backproject_torch
 from .grasps import GraspPlanner, GraspScene
-from .imageops import dilate
+from .imageops import dilate, neighbour_max_at, repeat_pixels
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
@@ -88,43 +87,36 @@ class Pipeline:
         return PerceptionResult(frame, surfaces, instances, objects=tuple(objects), grasps=tuple(grasps),
                                 timings_ms=timings)
 
-    def _onto_grid(self, surfaces: SurfaceResult, factor: int, depth: torch.Tensor, points: torch.Tensor,
-                   instances: InstanceResult):
-        """Labels of a grid ``factor`` times coarser on the finer grid of ``depth`` / ``points``: each pixel takes
-        its cell's label; then the support surface model decides exactly which pixels stand above it, are on
-        it, or belong to the objects (so outlines at the table are as fine as the target grid)."""
-        h, w = depth.shape
-
-        def up(t):
-            return t.repeat_interleave(factor, 0).repeat_interleave(factor, 1)[:h, :w]
-
-        valid = depth > 0
-        labels = torch.where(valid, up(surfaces.labels), torch.zeros((), dtype=torch.uint8, device=depth.device))
-        inst = up(instances.labels)
-        model = surfaces.support_model
-        heights = raised = None
-        if model is not None:
-            c = self.config
-            heights = model.heights(points)
-            tol = model.tolerance(depth)
-            raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
-            raised &= labels != SURFACE_WALL
-            on_support = valid & (heights.abs() < tol) & ((labels == SURFACE_SUPPORT) | (labels == SURFACE_OBJECT))
-            # objects: raised pixels in or next to the coarse grid's object cells (the footprint was applied there)
-            objects = raised & dilate(labels == SURFACE_OBJECT, 1)
-            labels[(labels == SURFACE_OBJECT) & ~objects] = SURFACE_OTHER
-            labels[objects] = SURFACE_OBJECT
-            labels[on_support] = SURFACE_SUPPORT
-            inst = torch.where(raised, inst, torch.zeros_like(inst))
-            inst = torch.where(raised & (inst == 0), dilate(inst, 1), inst)
-        return replace(surfaces, labels=labels, heights=heights, raised=raised), replace(instances, labels=inst)
-
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
-        """Labels of the strided grid back on every pixel."""
-        frame = pf.frame
+        """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then the support
+        surface model decides exactly which pixels stand above it, are on it, or belong to the objects (so
+        outlines at the table are as fine as the input)."""
+        frame, factor = pf.frame, pf.stride
         depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
                            self.config.depth.max)
-        return self._onto_grid(surfaces, pf.stride, depth, backproject_torch(depth, frame.camera), instances)
+        h, w = depth.shape
+        valid = depth > 0
+        labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
+        inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
+        model = surfaces.support_model
+        if model is None:
+            return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
+        c = self.config
+        heights = model.heights_image(depth, frame.camera)
+        tol = model.tolerance(depth)
+        raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
+        raised &= labels != SURFACE_WALL
+        coarse_objects = labels == SURFACE_OBJECT
+        on_support = valid & (heights.abs() < tol) & ((labels == SURFACE_SUPPORT) | coarse_objects)
+        # objects: raised pixels in or next to the coarse grid's object cells (the footprint was applied there)
+        objects = raised & dilate(coarse_objects, 1)
+        labels[coarse_objects & ~objects] = SURFACE_OTHER
+        labels[objects] = SURFACE_OBJECT
+        labels[on_support] = SURFACE_SUPPORT
+        # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
+        inst = torch.where(raised, inst, 0)
+        inst = neighbour_max_at(inst, raised & (inst == 0))
+        return replace(surfaces, labels=labels, heights=heights, raised=raised), replace(instances, labels=inst)
 
     @contextmanager
     def _timed(self, timings: Dict[str, float], name: str):

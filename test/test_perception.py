@@ -123,6 +123,51 @@ def test_warped_support_surface_is_flat_after_fitting():
     assert float(s.heights(above).min()) > 0.015
 
 
+def test_support_heights_of_a_depth_image_match_those_of_its_points():
+    """The full-resolution pass measures heights from the depth image alone; they must be the cloud's on and
+    near the (warped) surface, whatever holes the depth has."""
+    from seg_perception.geometry import backproject_torch
+    from seg_perception.surfaces.support import SupportSurface
+    rng = np.random.default_rng(1)
+    up = torch.tensor([0.0, -0.6, -0.8], dtype=torch.float64)
+    a, b = rng.uniform(-0.5, 0.5, (2, 3000))
+    e1, e2 = np.array([1.0, 0, 0]), np.array([0, 0.8, -0.6])
+    table = 0.9 * -up.numpy()
+    pts = table + a[:, None] * e1 + b[:, None] * e2 + (0.01 * (a / 0.5) ** 2)[:, None] * up.numpy()
+    surface = SupportSurface.fit(torch.from_numpy(pts).float(), up.float(), 0.004, 0.004)
+    camera = camera_from_intrinsics(600.0, 600.0, 320.0, 240.0, 641, 481)  # sizes the warp grid does not divide
+    ones = torch.ones(481, 641)
+    rays = backproject_torch(ones, camera)
+    # depth of each ray on the fitted plane, then 0-4 cm above it, with holes
+    on_plane = -surface.offset / (rays @ surface.normal)
+    lift = torch.from_numpy(rng.uniform(0.0, 0.04, (481, 641)).astype(np.float32))
+    depth = on_plane * (1 - lift / (-surface.offset))
+    depth[rng.uniform(size=depth.shape) < 0.2] = 0
+    expected = surface.heights(backproject_torch(depth, camera))
+    got = surface.heights_image(depth, camera, warp_stride=2)
+    valid = depth > 0
+    assert got.shape == expected.shape
+    error = (got - expected).abs()
+    # the warp (1 cm across the table) taken where the ray meets the plane: exact on the surface, a small
+    # share of the height above it
+    assert float(error[valid & (lift < 0.005)].max()) < 3e-4
+    assert bool((error[valid] < 3e-4 + 0.05 * lift[valid]).all())
+
+
+def test_pixel_repeat_and_sparse_neighbour_max():
+    from seg_perception.imageops import dilate, neighbour_max_at, repeat_pixels
+    x = torch.arange(12).view(3, 4)
+    big = repeat_pixels(x, 2, 5, 7)
+    assert big.shape == (5, 7) and big[4, 6] == x[2, 3] and big[1, 1] == x[0, 0] and big[2, 3] == x[1, 1]
+    labels = torch.zeros(6, 6, dtype=torch.int32)
+    labels[1:3, 1:3] = 5
+    mask = torch.zeros(6, 6, dtype=torch.bool)
+    mask[3, 3] = mask[0, 5] = mask[5, 0] = True
+    got = neighbour_max_at(labels, mask)
+    expected = torch.where(mask, dilate(labels, 1), labels)
+    assert torch.equal(got, expected) and got[3, 3] == 5 and got[0, 5] == 0
+
+
 def test_connected_components_are_four_connected_in_raster_order():
     from seg_perception.labeling import connected_components
     mask = torch.tensor([[1, 1, 0, 1],
