@@ -50,36 +50,49 @@ def _edges(labels: np.ndarray) -> np.ndarray:
 
 def overlay(color: np.ndarray, surfaces: Optional[np.ndarray], instances: Optional[np.ndarray],
             alpha: float = 0.45) -> np.ndarray:
-    """Colour image tinted by surface class, objects in their instance colours with outlines and ids."""
-    out = color.astype(np.float32)
+    """Colour image tinted by surface class, objects in their instance colours with outlines and ids.
+    One tint image and one weight per pixel, blended in a single pass (the node draws this per frame)."""
+    import cv2
+    h, w = color.shape[:2]
+    has_objects = instances is not None and bool(instances.any())
+    n = int(instances.max()) if has_objects else 0
+    # one colour table for surface classes (0-255) then instances (256 + id), one lookup per pixel
+    lut = np.zeros((256 + n + 1, 3), np.uint8)
+    lut[:256] = colorize_surfaces(np.arange(256))
+    lut[256:] = colorize_instances(np.arange(n + 1))
+    key = np.zeros((h, w), np.int32) if surfaces is None else surfaces.astype(np.int32)
+    weight = np.zeros((h, w), np.float32)
     if surfaces is not None:
-        tint = colorize_surfaces(surfaces).astype(np.float32)
-        known = (surfaces != SURFACE_UNKNOWN) & (surfaces != SURFACE_OBJECT)
-        out[known] = (1 - alpha * 0.6) * out[known] + alpha * 0.6 * tint[known]
-    if instances is not None and instances.any():
-        tint = colorize_instances(instances).astype(np.float32)
-        obj = instances > 0
-        out[obj] = (1 - alpha) * out[obj] + alpha * tint[obj]
-        edge = _edges(instances) & obj
-        out[edge] = tint[edge]
-    image = np.clip(out, 0, 255).astype(np.uint8)
-    if instances is not None and instances.any():
+        surface_weight = np.full(256, alpha * 0.6, np.float32)
+        surface_weight[[SURFACE_UNKNOWN, SURFACE_OBJECT]] = 0.0
+        weight = surface_weight[surfaces]
+    if has_objects:
+        objects = instances > 0
+        key = np.where(objects, instances.astype(np.int32) + 256, key)
+        weight[objects] = alpha
+        weight[_edges(instances) & objects] = 1.0
+    tint = np.take(lut, key, axis=0)
+    image = cv2.blendLinear(np.ascontiguousarray(color), tint, 1.0 - weight, weight)
+    if has_objects:
         _draw_ids(image, instances)
     return image
 
 
 def _draw_ids(image: np.ndarray, instances: np.ndarray) -> None:
+    """Each instance's id at its pixels' centroid."""
     import cv2
-    ids = np.unique(instances[instances > 0])
     ys, xs = np.nonzero(instances)
-    labels = instances[ys, xs]
+    labels = instances[ys, xs].astype(np.int64)
+    count = np.bincount(labels)
+    ids = np.nonzero(count)[0]
+    ids = ids[ids > 0]
+    cx = np.bincount(labels, weights=xs)[ids] / count[ids]
+    cy = np.bincount(labels, weights=ys)[ids] / count[ids]
     scale = max(0.4, image.shape[1] / 1600)
-    for i in ids:
-        sel = labels == i
-        cx, cy = int(xs[sel].mean()), int(ys[sel].mean())
+    for i, x, y in zip(ids, cx, cy):
         for thickness, col in ((3, (0, 0, 0)), (1, (255, 255, 255))):
-            cv2.putText(image, str(int(i)), (cx - 6, cy + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, col, thickness,
-                        cv2.LINE_AA)
+            cv2.putText(image, str(int(i)), (int(x) - 6, int(y) + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, col,
+                        thickness, cv2.LINE_AA)
 
 
 def draw_grasps(image: np.ndarray, grasps, camera, limit: int = 30) -> np.ndarray:

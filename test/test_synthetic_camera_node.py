@@ -20,3 +20,20 @@ def test_three_topics_arrive_with_equal_stamps(ros_env, encoding):
     assert 0.5 < report['depth_valid_fraction'] <= 1.0 and 0.2 < report['depth_median'] < 5.0
     assert report['color_mean'] > 10
     assert report['rate'] > 7  # 15 Hz requested; generous for a loaded 2-core CI machine
+
+
+def test_prerendered_scenes_are_cycled(ros_env):
+    """scene_count renders the scenes before publishing, then cycles them every new_scene_every frames."""
+    camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=160', '-p', 'height:=120',
+              '-p', 'rate:=20.0', '-p', 'noise_variants:=2', '-p', 'seed:=4', '-p', 'scene_count:=2',
+              '-p', 'new_scene_every:=4']
+    report, out, (cam_out,) = report_while_running([camera], [SCRIPTS / 'receive_camera.py', 40, 14], ros_env, 60)
+    assert report['triples'] >= 14, f'{out}\ncamera:\n{cam_out}'
+    depths = report['scene_depths_mm']
+    scenes = []                  # distinct scenes, told apart by their median depth
+    for d in depths:
+        if not any(abs(d - s) < 3 for s in scenes):
+            scenes.append(d)
+    assert len(scenes) == 2, depths
+    changes = sum(abs(a - b) >= 3 for a, b in zip(depths, depths[1:]))
+    assert changes >= 2, depths  # back and forth, not one switch to a freshly rendered scene

@@ -41,12 +41,16 @@ def main(argv=None) -> int:
     parser.add_argument('--no-grasps', action='store_true', help='switch grasp planning off in the node')
     parser.add_argument('--new-scene-every', type=int, default=90,
                         help='camera frames per synthetic scene (default 90; 0 keeps one scene)')
+    parser.add_argument('--scenes', type=int, default=8,
+                        help='synthetic scenes rendered before the camera starts, then cycled (default 8; 0 renders '
+                             'new ones while publishing, which takes CPU from the node on a small machine)')
     args = parser.parse_args(argv)
     env = _environment()
     os.environ.update(env)  # this process joins the same domain with the same transport settings
     children = [
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p',
-                          f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}'], env=env),
+                          f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}',
+                          '-p', f'scene_count:={args.scenes}'], env=env),
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.node', '--ros-args', '-p',
                           f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}'], env=env),
     ]

@@ -3,7 +3,10 @@
 Publishes ``color/image_raw`` (rgb8), ``depth/image_raw`` (16UC1 mm or 32FC1 m) and ``color/camera_info`` with
 identical headers at ``rate`` Hz. Rendering runs in a background thread: each scene is rendered
 ``noise_variants`` times (fresh sensor noise each) and the timer cycles through those, so the publish rate does
-not depend on the render speed. With ``new_scene_every`` > 0 the scene changes every that many frames.
+not depend on the render speed. With ``new_scene_every`` > 0 the scene changes every that many frames: to a new
+scene rendered meanwhile, or with ``scene_count`` > 0 to the next of that many scenes rendered before the first
+frame is published (then the camera costs only what publishing costs, like a hardware camera's driver, and leaves
+the CPU to the node being measured).
 """
 from __future__ import annotations
 
@@ -32,19 +35,23 @@ class SyntheticCameraNode(Node):
         self.variants = max(1, p('noise_variants', 8, 'renders per scene with fresh sensor noise'))
         self.frame_id = p('frame_id', 'camera_color_optical_frame', 'header frame_id (optical frame)')
         self.depth_encoding = p('depth_encoding', '16UC1', f'one of {DEPTH_OUTPUT_ENCODINGS}')
+        self.scene_count = p('scene_count', 0, 'scenes rendered before publishing starts, then cycled; '
+                                               '0 renders new scenes while publishing')
         noise = p('noise', True, 'simulate sensor noise (off: exact depth and colour)')
         self.scene_cfg = SceneConfig(width=width, height=height, fx=focal, fy=focal,
                                      min_objects=p('min_objects', 1, 'fewest objects on the table'),
                                      max_objects=p('max_objects', 15, 'most objects on the table'))
-        if self.depth_encoding not in DEPTH_OUTPUT_ENCODINGS or self.rate <= 0:
-            raise ValueError(f'synthetic_camera: depth_encoding must be one of {DEPTH_OUTPUT_ENCODINGS} and '
-                             f'rate > 0 (got {self.depth_encoding!r}, {self.rate})')
+        if self.depth_encoding not in DEPTH_OUTPUT_ENCODINGS or self.rate <= 0 or self.scene_count < 0:
+            raise ValueError(f'synthetic_camera: depth_encoding must be one of {DEPTH_OUTPUT_ENCODINGS}, '
+                             f'rate > 0 and scene_count >= 0 (got {self.depth_encoding!r}, {self.rate}, '
+                             f'{self.scene_count})')
         self.noise = NoiseConfig() if noise else NoiseConfig.off()
         self.out = RGBDPublisher(self)
         self._lock = threading.Lock()
         self._current: Optional[List] = None     # [(color, depth)] of the scene being published
         self._camera = None
         self._next: Optional[tuple] = None       # (camera, frames) rendered ahead
+        self._library: List[tuple] = []          # every (camera, frames) when scene_count > 0
         self._scene_index = 0
         self._published = 0
         self._stop = threading.Event()
@@ -59,25 +66,42 @@ class SyntheticCameraNode(Node):
     def _param(self, name, default, description):
         return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
 
+    def _render(self, index: int) -> tuple:
+        scene = generate_scene(frame_seed(self.seed, index), self.scene_cfg)
+        renderer = Renderer(scene)
+        rng = np.random.default_rng([self.seed, index])
+        frames = []
+        for _ in range(self.variants):
+            r = renderer.render(rng, self.noise)
+            frames.append((r.color, r.depth))
+        return Renderer.camera_of(scene), frames
+
     def _render_loop(self):
+        if self.scene_count:
+            library = []
+            for index in range(self.scene_count):
+                if self._stop.is_set():
+                    return
+                library.append(self._render(index))
+            with self._lock:
+                self._library = library
+            self.get_logger().info(f'{len(library)} scenes rendered; publishing')
+            return
         while not self._stop.is_set():
             if not self._want_next.wait(0.1):
                 continue
             self._want_next.clear()
-            scene = generate_scene(frame_seed(self.seed, self._scene_index), self.scene_cfg)
-            renderer = Renderer(scene)
-            rng = np.random.default_rng([self.seed, self._scene_index])
-            frames = []
-            for _ in range(self.variants):
-                r = renderer.render(rng, self.noise)
-                frames.append((r.color, r.depth))
+            rendered = self._render(self._scene_index)
             with self._lock:
-                self._next = (Renderer.camera_of(scene), frames)
+                self._next = rendered
             self._scene_index += 1
 
     def _tick(self):
         with self._lock:
-            switch = self._next is not None and (
+            if self._library:
+                scene = self._published // self.new_scene_every if self.new_scene_every else 0
+                self._camera, self._current = self._library[scene % len(self._library)]
+            switch = not self._library and self._next is not None and (
                 self._current is None or
                 (self.new_scene_every and self._published % self.new_scene_every == 0))
             if switch:
