@@ -235,20 +235,29 @@ class GraspPlanner:
         # the levels along the fingers, and one below the fingertips (the object goes on down there)
         shares = torch.tensor((2 * _LEVELS[0] - _LEVELS[1],) + _LEVELS, device=tip.device)
         levels = tip[:, None] + shares[None] * g.finger_depth                                    # (G, 1 + L)
-        at_level = slab[:, None] & ((hh[:, None] - levels[..., None]).abs() <= _LEVEL_HALF * g.finger_depth)
-        seen = at_level.sum(-1) >= 1
+        # each slab point belongs to the level it is within _LEVEL_HALF finger lengths of (levels are evenly
+        # spaced, so at most one): its index, or an extra bin for none
+        n_levels = shares.numel()
+        spacing = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
+        rel = (hh - levels[:, :1]) / spacing                                                    # (G, N)
+        index = torch.round(rel)
+        member = slab & ((rel - index).abs() * spacing <= _LEVEL_HALF * g.finger_depth) & (index >= 0) \
+            & (index < n_levels)
+        index = torch.where(member, index.long(), torch.full_like(index, n_levels, dtype=torch.long))
+        seen = torch.zeros(tip.shape[0], n_levels + 1, device=tip.device).scatter_add_(
+            1, index, torch.ones_like(along))[:, :n_levels] >= 1
         # a level within a few millimetres of the top meets an edge or a rounded top, not a side; below, a
         # side without points (hidden, or a camera straight above) is taken as upright
         top = torch.where(slab, hh, -big).amax(1)
         usable = levels[:, 1:] <= top[:, None] - _BELOW_TOP
-        ext_hi = torch.where(at_level, along[:, None], -big[:, None]).amax(-1)
-        ext_lo = -torch.where(at_level, along[:, None], big[:, None]).amin(-1)
-        step = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
+        floor = torch.full((tip.shape[0], n_levels + 1), -1e3, device=tip.device)
+        ext_hi = floor.scatter_reduce(1, index, along, 'amax')[:, :n_levels]
+        ext_lo = floor.scatter_reduce(1, index, -along, 'amax')[:, :n_levels]
         cos_fc = math.cos(math.atan(c.friction))
         quality = torch.zeros_like(tip)
         per_jaw = []
         for ext, side in ((ext_hi, side_hi), (ext_lo, side_lo)):
-            slope = _level_slopes(ext, seen, step, _NOISE)                                                # (G, L)
+            slope = _level_slopes(ext, seen, spacing, _NOISE)                                                # (G, L)
             per_jaw.append(side[:, None] / torch.sqrt(1 + slope ** 2))
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
