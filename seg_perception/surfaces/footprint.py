@@ -38,20 +38,27 @@ class SupportFootprint:
         occupied[ij[inside, 0] * g + ij[inside, 1]] = True
         occupied = occupied.view(g, g)
         filled = _convex_fill(occupied)
-        unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera)
         reach = int(round(unseen_reach / cell))
         near = dilate(filled, reach)
-        filled |= near & unseen
+        rows = torch.nonzero(near.any(1)).squeeze(1)
+        cols = torch.nonzero(near.any(0)).squeeze(1)
+        if rows.numel():
+            # only cells within reach of the support can join it: test those for being out of view
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera, (r0, r1, c0, c1))
+            filled[r0:r1, c0:c1] |= near[r0:r1, c0:c1] & unseen
         radius = int(round(margin / cell))
         if radius > 0:
             filled = dilate(filled, radius)
         return cls(origin, e1, e2, cell, filled)
 
     @staticmethod
-    def _out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera) -> torch.Tensor:
-        """Cells of the support plane that project outside the image (or behind the camera)."""
+    def _out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera, window) -> torch.Tensor:
+        """Cells of the support plane in ``window`` (rows r0:r1, columns c0:c1 of the grid) that project
+        outside the image (or behind the camera)."""
+        r0, r1, c0, c1 = window
         idx = (torch.arange(g, device=up.device, dtype=up.dtype) - g // 2 + 0.5) * cell
-        centres = origin + idx[:, None, None] * e1 + idx[None, :, None] * e2       # (g, g, 3)
+        centres = origin + idx[r0:r1, None, None] * e1 + idx[None, c0:c1, None] * e2  # (rows, cols, 3)
         centres = centres - ((centres @ up) + offset)[..., None] * up               # onto the plane
         z = centres[..., 2]
         u = torch.round(centres[..., 0] / z.clamp_min(1e-6) * camera.fx + camera.cx).long()
