@@ -94,13 +94,13 @@ class GraspPlanner:
         valid = scene.depth > 0
         points = scene.points[valid].to(self.device).float()
         labels = scene.labels[valid].to(self.device).long()
-        keep = _thin(points, _SCENE_VOXEL)
-        points, labels = points[keep], labels[keep]
         if scene.support_height is not None:
             # the support itself is a surface, not points: fingertips keep a clearance above it (below), and its
             # noisy points would otherwise block every grasp low on an object
             above = scene.support_height(points) > _SUPPORT_POINTS * self.cfg.collision_margin
             points, labels = points[above], labels[above]
+        keep = _thin(points, _SCENE_VOXEL)
+        points, labels = points[keep], labels[keep]
         up = torch.tensor(np.asarray(scene.up, float) if scene.up is not None else [0.0, -1.0, 0.0],
                           device=self.device, dtype=torch.float32)
         up = up / up.norm()
