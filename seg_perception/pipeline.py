@@ -5,7 +5,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import torch
@@ -58,7 +58,11 @@ class Pipeline:
         depth = np.full((height, width), 0.8, np.float32)
         self.process(RGBDFrame(np.zeros((height, width, 3), np.uint8), depth, cam))
 
-    def process(self, frame: RGBDFrame) -> PerceptionResult:
+    def process(self, frame: RGBDFrame,
+                on_segmented: Optional[Callable[[PerceptionResult], None]] = None) -> PerceptionResult:
+        """Surfaces, instances, object clouds, then grasps. ``on_segmented``, when given, receives the result
+        without grasps as soon as the segmentation is complete, so that its outputs need not wait for grasp
+        planning (the node publishes labels and clouds then)."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
         stride = processing_stride(self.config.stride, frame.width, self.device)
@@ -73,19 +77,22 @@ class Pipeline:
             up = None if surfaces.up is None else surfaces.up.detach().cpu().numpy().astype(np.float64)
             objects = project_instances(pf.points, pf.valid, pf.normals, pf.color, instances.labels,
                                         instances.class_names, instances.scores, self.config.projection, up)
-        grasps = []
+        with self._timed(timings, 'outputs'):
+            full_surfaces, full_instances = (self._full_resolution(pf, surfaces, instances) if stride > 1
+                                             else (surfaces, instances))
+            host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
+        result = PerceptionResult(frame, host_surfaces, host_instances, objects=tuple(objects), grasps=(),
+                                  timings_ms=timings)
+        if on_segmented is not None:
+            on_segmented(replace(result, timings_ms=dict(timings)))
         if self.config.grasps.enabled:
             with self._timed(timings, 'grasps'):
                 model = surfaces.support_model
                 grasps = self.grasp_planner.plan(objects, GraspScene(
                     pf.points, pf.depth, instances.labels, pf.camera, up, None if model is None else model.heights))
-        with self._timed(timings, 'outputs'):
-            if stride > 1:
-                surfaces, instances = self._full_resolution(pf, surfaces, instances)
-            surfaces, instances = _to_host(surfaces, instances)
+            result = replace(result, grasps=tuple(grasps))
         timings['total'] = (time.perf_counter() - total) * 1000.0
-        return PerceptionResult(frame, surfaces, instances, objects=tuple(objects), grasps=tuple(grasps),
-                                timings_ms=timings)
+        return result
 
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
         """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then the support

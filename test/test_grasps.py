@@ -55,7 +55,14 @@ def test_object_wider_than_the_gripper_gets_no_grasp():
 
 def test_pipeline_grasps_follow_the_contract():
     f = synthesize(141, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
-    result = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': True})).process(f.rgbd())
+    early = []
+    result = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': True})).process(
+        f.rgbd(), on_segmented=early.append)
+    # the segmentation is handed out before grasp planning: same labels and objects, no grasps yet
+    assert len(early) == 1 and early[0].grasps == () and 'grasps' not in early[0].timings_ms
+    assert np.array_equal(early[0].instances.labels, result.instances.labels)
+    assert [o.instance_id for o in early[0].objects] == [o.instance_id for o in result.objects]
+    assert result.grasps
     ids = {o.instance_id for o in result.objects}
     for g in result.grasps:
         assert g.object_id in ids and 0 <= g.score <= 1 and 0 < g.width <= 0.08

@@ -74,7 +74,8 @@ class PerceptionNode(LifecycleNode):
         self._last_stamp = float('-inf')
         self._warned = {}
         self.frames_in = self.frames_out = self.frames_dropped = 0
-        self._latency = deque(maxlen=100)
+        self._latency = deque(maxlen=100)          # input stamp -> whole frame out (grasps included), ms
+        self._labels_latency = deque(maxlen=100)   # input stamp -> labels and clouds out, ms
         self._out_times = deque(maxlen=100)
         self._stage_ms = {}
         if self.get_parameter('autostart').value:
@@ -291,41 +292,58 @@ class PerceptionNode(LifecycleNode):
                 continue
             header = color_msg.header
             try:
-                result = self.pipeline.process(frame)
+                # labels and clouds go out as soon as they are ready; grasps follow for the same header
+                result = self.pipeline.process(frame, on_segmented=lambda r: self._publish_safely(
+                    self._publish_segmentation, r, header))
             except Exception as exc:  # keep the node alive; say what happened
                 self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
                 continue
             if result.surfaces.support_plane is None:
                 self._warn('support', 'no support surface in view: no objects reported for this frame')
-            try:
-                self._publish(result, header)
-            except Exception as exc:
-                if not rclpy.ok():  # shutting down (Ctrl-C): the publishers are gone
-                    return
-                self._warn('publish', f'publishing failed: {type(exc).__name__}: {exc}')
+            if self._publish_safely(self._publish_grasps, result, header) is False:
+                return
+
+    def _publish_safely(self, publish, result, header):
+        """Publishing errors are warned about, never fatal; False once rclpy shut down (Ctrl-C)."""
+        try:
+            publish(result, header)
+        except Exception as exc:
+            if not rclpy.ok():  # shutting down: the publishers are gone
+                return False
+            self._warn('publish', f'publishing failed: {type(exc).__name__}: {exc}')
+        return True
 
     def _class_id(self, name: str) -> int:
         return self._classes.setdefault(name, len(self._classes))
 
-    def _publish(self, result, header):
+    def _publish_segmentation(self, result, header):
+        """Label images, object clouds and object markers: everything but the grasps."""
         pub = self.pub
         surfaces, instances = label_images(result, header)
         pub['surfaces'].publish(surfaces)
         pub['instances'].publish(instances)
         pub['points'].publish(object_cloud(result, header, self._class_id))
+        if self._camera_to_base is not None:
+            based = result_in_base(result, self._camera_to_base)
+            pub['base_points'].publish(object_cloud(based, Header(stamp=header.stamp, frame_id=self._base_frame),
+                                                    self._class_id))
+        # costly visual outputs only for someone watching
+        if pub['object_markers'].get_subscription_count():
+            pub['object_markers'].publish(object_markers(result, header))
+        self._labels_latency.append((self.get_clock().now().nanoseconds * 1e-9 - result.frame.stamp) * 1000.0)
+
+    def _publish_grasps(self, result, header):
+        """Grasps (camera and base frame), their markers and the overlay, which draws them; the frame is out."""
+        pub = self.pub
         pub['grasps'].publish(grasp_poses(result, header))
         pub['candidates'].publish(grasp_cloud(result, header))
         if self._camera_to_base is not None:
             based = result_in_base(result, self._camera_to_base)
             base_header = Header(stamp=header.stamp, frame_id=self._base_frame)
-            pub['base_points'].publish(object_cloud(based, base_header, self._class_id))
             pub['base_grasps'].publish(grasp_poses(based, base_header))
             pub['base_candidates'].publish(grasp_cloud(based, base_header))
-        # costly visual outputs only for someone watching
         if pub['overlay'].get_subscription_count():
             pub['overlay'].publish(overlay_image(result, header))
-        if pub['object_markers'].get_subscription_count():
-            pub['object_markers'].publish(object_markers(result, header))
         if pub['grasp_markers'].get_subscription_count():
             pub['grasp_markers'].publish(grasp_markers(result, header, self.pipeline.config.grasps.finger_depth))
         now = self.get_clock().now().nanoseconds * 1e-9
@@ -341,9 +359,11 @@ class PerceptionNode(LifecycleNode):
         times = list(self._out_times)
         rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         lat = np.percentile(self._latency, [50, 95]) if self._latency else (float('nan'),) * 2
+        labels_lat = np.percentile(self._labels_latency, [50, 95]) if self._labels_latency else (float('nan'),) * 2
         values = {'output_rate_hz': f'{rate:.2f}', 'frames_in': str(self.frames_in),
                   'frames_out': str(self.frames_out), 'frames_dropped': str(self.frames_dropped),
                   'latency_p50_ms': f'{lat[0]:.1f}', 'latency_p95_ms': f'{lat[1]:.1f}',
+                  'labels_latency_p50_ms': f'{labels_lat[0]:.1f}', 'labels_latency_p95_ms': f'{labels_lat[1]:.1f}',
                   'device': str(self.pipeline.device)}
         values.update({f'stage_{k}_ms': f'{v:.1f}' for k, v in self._stage_ms.items()})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
