@@ -40,7 +40,9 @@ _FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is
 _SUPPORT_PIECE_REACH = 0.15   # m: support pieces cut off by clutter lie this close to the main region's box
 _SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
 _TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
-_WALL_MIN_AREA = 0.2             # m^2: a vertical plane this large is a wall, not the face of an object  # support regions smaller than this share of the largest are other surfaces
+_FIT_POINTS = 4000              # support points (evenly picked) the surface is fitted to: ample for 6 terms
+_FOOTPRINT_POINTS = 8000        # ...and the footprint is built from (1 cm cells over a table)
+_WALL_MIN_AREA = 0.2             # m^2: a vertical plane this large is a wall, not the face of an object
 
 
 def raised_above_support(heights: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor, tolerance: torch.Tensor,
@@ -103,7 +105,7 @@ class PlaneSurfaceSegmenter:
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
         for _ in range(2):
             support_pts = pf.points[on_support]
-            step = max(1, support_pts.shape[0] // 8000)
+            step = max(1, support_pts.shape[0] // _FIT_POINTS)
             surface = SupportSurface.fit(support_pts[::step], up, c.distance_threshold, _PLANE_NOISE_FLOOR)
             heights = surface.heights(pf.points)
             tol = surface.tolerance(z)
@@ -115,13 +117,14 @@ class PlaneSurfaceSegmenter:
         if pf.up_hint is None:
             up = s_normal
         support_pts = pf.points[on_support]
-        step = max(1, support_pts.shape[0] // 8000)
+        step = max(1, support_pts.shape[0] // _FOOTPRINT_POINTS)
         footprint = SupportFootprint.build(support_pts[::step], s_normal, s_offset, c.footprint_margin, pf.depth,
                                            pf.camera)
         above = raised_above_support(heights, z, pf.valid, tol, self.min_height, self.max_height)
         walls = self._wall_pixels(pf, fits, support, up, heights, tol, normal_cos, has_normal)
         above &= ~walls
-        objects = above & footprint.contains(pf.points)
+        objects = torch.zeros_like(above)
+        objects[above] = footprint.contains(pf.points[above])  # only raised points can be objects
 
         labels[on_support] = SURFACE_SUPPORT
         labels[objects] = SURFACE_OBJECT
