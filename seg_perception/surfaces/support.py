@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 
 from ..geometry import plane_basis
-from ..imageops import repeat_pixels
 from .ransac import refine_plane
 
 _NOISE_SIGMAS = 3.0   # "on the surface" = within this many robust standard deviations
@@ -76,26 +75,32 @@ class SupportSurface:
         warp = c[0] + u * (c[1] + c[3] * u + c[4] * v) + v * (c[2] + c[5] * v)
         return (flat @ self.normal + self.offset - warp).view(points.shape[:-1])
 
-    def heights_image(self, depth: torch.Tensor, camera, warp_stride: int = 2) -> torch.Tensor:
+    def heights_image(self, depth: torch.Tensor, camera, warp_step: int = 8) -> torch.Tensor:
         """:meth:`heights` of every pixel of a depth image, without its (H, W, 3) cloud: the plane term from
         per-column and per-row ray components; the gentle quadratic warp where each pixel's ray meets the plane,
-        on every ``warp_stride``-th pixel, repeated. Exact on and near the surface (where "on it or not" is
-        decided); for a point h above it the warp is taken a few centimetres away, a fraction of a millimetre
-        off. Holes in the depth do not matter: the warp does not use it."""
+        on a grid about ``warp_step`` pixels apart, interpolated bilinearly. Exact on and near the surface
+        (where "on it or not" is decided); for a point h above it the warp is taken a few centimetres away, a
+        fraction of a millimetre off. Holes in the depth do not matter: the warp does not use it."""
         h, w = depth.shape
         cols = (torch.arange(w, device=depth.device, dtype=depth.dtype) - camera.cx) / camera.fx
         rows = (torch.arange(h, device=depth.device, dtype=depth.dtype) - camera.cy) / camera.fy
         n = self.normal.tolist()
         ray_dot_normal = (n[0] * cols + n[2])[None, :] + (n[1] * rows)[:, None]
-        coarse = ray_dot_normal[::warp_stride, ::warp_stride]
+        # the warp grid's first and last samples are the image's corner pixels (bilinear, corners aligned)
+        grid_u = torch.linspace(0, w - 1, max(2, -(-(w - 1) // warp_step) + 1), device=depth.device)
+        grid_v = torch.linspace(0, h - 1, max(2, -(-(h - 1) // warp_step) + 1), device=depth.device)
+        rays = torch.stack(torch.broadcast_tensors(((grid_u - camera.cx) / camera.fx)[None, :],
+                                                   ((grid_v - camera.cy) / camera.fy)[:, None],
+                                                   torch.ones(grid_v.numel(), grid_u.numel(), device=depth.device)),
+                           -1).to(depth.dtype)
         # along each ray to the plane (n . t ray + offset = 0); rays that miss it stop far away (clamped warp)
-        reach = (-float(self.offset) / torch.where(coarse.abs() > 1e-6, coarse, torch.full_like(coarse, 1e-6)))
+        towards = rays @ self.normal
+        reach = -float(self.offset) / torch.where(towards.abs() > 1e-6, towards, torch.full_like(towards, 1e-6))
         reach = torch.where(reach > 0, reach, torch.full_like(reach, 100.0)).clamp_max(100.0)
-        rays = torch.stack(torch.broadcast_tensors(cols[None, ::warp_stride], rows[::warp_stride, None],
-                                                   torch.ones_like(coarse)), -1)
         on_plane = rays * reach[..., None]
         warp = on_plane @ self.normal + self.offset - self.heights(on_plane)
-        warp = repeat_pixels(warp, warp_stride, h, w)
+        warp = torch.nn.functional.interpolate(warp[None, None], size=(h, w), mode='bilinear',
+                                               align_corners=True)[0, 0]
         return depth * ray_dot_normal + (self.offset - warp)
 
     def tolerance(self, depth: torch.Tensor) -> torch.Tensor:
