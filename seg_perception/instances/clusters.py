@@ -310,14 +310,14 @@ def _regrow(labels: torch.Tensor, allowed: torch.Tensor, iterations: int) -> tor
 def _border_counts(labels: torch.Tensor, depth: torch.Tensor, jump_per_m: float, count: int) -> torch.Tensor:
     """(count+1)^2 matrix: how many smooth 4-neighbour borders (depth step below the limit) each pair shares."""
     n = count + 1
-    total = torch.zeros(n * n, device=labels.device)
+    keys = []
     for a, b, za, zb in ((labels[:, :-1], labels[:, 1:], depth[:, :-1], depth[:, 1:]),
                          (labels[:-1], labels[1:], depth[:-1], depth[1:])):
         smooth = (za - zb).abs() < jump_per_m * torch.minimum(za, zb).clamp_min(0.1)
         pair = (a != b) & smooth
-        total += torch.bincount((a[pair] * n + b[pair]), minlength=n * n).float()
-        total += torch.bincount((b[pair] * n + a[pair]), minlength=n * n).float()
-    return total.view(n, n)
+        keys.append(a[pair] * n + b[pair])
+    one_way = torch.bincount(torch.cat(keys), minlength=n * n).float().view(n, n)
+    return one_way + one_way.T  # a border of a with b is one of b with a
 
 
 def _thin_regions(labels: torch.Tensor, count: int) -> torch.Tensor:
