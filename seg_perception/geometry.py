@@ -158,7 +158,7 @@ def estimate_normals(points: torch.Tensor, valid: torch.Tensor, step: int = 2, s
     stereo noise); pixels whose neighbourhood crosses a depth jump larger than ``max_jump`` per metre of depth
     (or lacks depth) get a zero normal.
     """
-    from .imageops import box_sum, dot3, norm3
+    from .imageops import box_sum, cross3, dot3, norm3
     h, w, _ = points.shape
     weight = valid.to(points.dtype)
     p = points.permute(2, 0, 1)
@@ -169,7 +169,7 @@ def estimate_normals(points: torch.Tensor, valid: torch.Tensor, step: int = 2, s
     dy = torch.zeros_like(p)
     dx[:, :, s:w - s] = p[:, :, 2 * s:] - p[:, :, :-2 * s]
     dy[:, s:h - s] = p[:, 2 * s:] - p[:, :-2 * s]
-    n = torch.cross(dx, dy, dim=0)
+    n = cross3(dx, dy, dim=0)
     n = n / norm3(n, dim=0).clamp_min(1e-12)
     n = torch.where(dot3(n, p, dim=0) > 0, -n, n)  # towards the camera: n . p < 0
     ok = torch.zeros_like(valid)

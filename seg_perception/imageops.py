@@ -71,6 +71,13 @@ def norm3(v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.sqrt(a * a + b * b + c * c)
 
 
+def cross3(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Cross product over a size-3 dimension (torch.cross is several times slower there on the CPU)."""
+    a0, a1, a2 = u.unbind(dim)
+    b0, b1, b2 = v.unbind(dim)
+    return torch.stack((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0), dim)
+
+
 def dot3(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     a0, a1, a2 = u.unbind(dim)
     b0, b1, b2 = v.unbind(dim)
