@@ -287,14 +287,19 @@ class GraspPlanner:
         g = self.cfg
         if scene.shape[0] == 0 or rot.shape[0] == 0:
             return torch.zeros(rot.shape[0], dtype=torch.bool, device=rot.device)
-        local = torch.einsum('mk,gkj->gmj', scene, rot) - torch.einsum('gk,gkj->gj', origin, rot)[:, None]
-        lx, ay, az = local[..., 0], local[..., 1].abs(), local[..., 2].abs()        # (G, M) each
+        # the points in each grasp frame, one contiguous (G, M) product per axis
+        shift = torch.einsum('gk,gkj->gj', origin, rot)                              # (G, 3)
+        scene_t = scene.T
+        lx = torch.addmm(-shift[:, 0:1], rot[:, :, 0], scene_t)
+        ay = torch.addmm(-shift[:, 1:2], rot[:, :, 1], scene_t).abs_()
+        az = torch.addmm(-shift[:, 2:3], rot[:, :, 2], scene_t).abs_()
         half = width[:, None] / 2
-        fingers = ((lx >= -g.finger_depth - margin) & (lx <= margin) & (az <= g.finger_width / 2 + margin)
+        hand_depth = (lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= margin)
+        fingers = ((lx >= -g.finger_depth - margin) & (az <= g.finger_width / 2 + margin)
                    & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
-        palm = ((lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= -g.finger_depth + margin)
-                & (ay <= palm_half_width(g) + margin) & (az <= g.palm_height / 2 + margin))
-        return (fingers | palm).any(1)
+        palm = ((lx <= -g.finger_depth + margin) & (ay <= palm_half_width(g) + margin)
+                & (az <= g.palm_height / 2 + margin))
+        return (hand_depth & (fingers | palm)).any(1)
 
     def _fingers_seen(self, rot, origin, width, top_edge) -> torch.Tensor:
         """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
