@@ -59,10 +59,11 @@ class Pipeline:
         self.process(RGBDFrame(np.zeros((height, width, 3), np.uint8), depth, cam))
 
     def process(self, frame: RGBDFrame,
-                on_segmented: Optional[Callable[[PerceptionResult], None]] = None) -> PerceptionResult:
-        """Surfaces, instances, object clouds, then grasps. ``on_segmented``, when given, receives the result
-        without grasps as soon as the segmentation is complete, so that its outputs need not wait for grasp
-        planning (the node publishes labels and clouds then)."""
+                on_stage: Optional[Callable[[str, PerceptionResult], None]] = None) -> PerceptionResult:
+        """Surfaces and instances (labels), object clouds, then grasps. ``on_stage``, when given, receives the
+        partial result as soon as each part is complete: ``('labels', result)`` with the label images,
+        ``('objects', result)`` with the object clouds too, so that outputs need not wait for the later stages
+        (the node publishes them then); the returned result adds the grasps."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
         stride = processing_stride(self.config.stride, frame.width, self.device)
@@ -73,18 +74,20 @@ class Pipeline:
             surfaces = self.surfaces.segment(pf)
         with self._timed(timings, 'instances'):
             instances = self.instances.segment(pf, surfaces)
-        with self._timed(timings, 'clouds'):
-            up = None if surfaces.up is None else surfaces.up.detach().cpu().numpy().astype(np.float64)
-            objects = project_instances(pf.points, pf.valid, pf.normals, pf.color, instances.labels,
-                                        instances.class_names, instances.scores, self.config.projection, up)
         with self._timed(timings, 'outputs'):
             full_surfaces, full_instances = (self._full_resolution(pf, surfaces, instances) if stride > 1
                                              else (surfaces, instances))
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
-        result = PerceptionResult(frame, host_surfaces, host_instances, objects=tuple(objects), grasps=(),
-                                  timings_ms=timings)
-        if on_segmented is not None:
-            on_segmented(replace(result, timings_ms=dict(timings)))
+        result = PerceptionResult(frame, host_surfaces, host_instances, timings_ms=timings)
+        if on_stage is not None:
+            on_stage('labels', replace(result, timings_ms=dict(timings)))
+        with self._timed(timings, 'clouds'):
+            up = None if surfaces.up is None else surfaces.up.detach().cpu().numpy().astype(np.float64)
+            objects = project_instances(pf.points, pf.valid, pf.normals, pf.color, instances.labels,
+                                        instances.class_names, instances.scores, self.config.projection, up)
+        result = replace(result, objects=tuple(objects))
+        if on_stage is not None:
+            on_stage('objects', replace(result, timings_ms=dict(timings)))
         if self.config.grasps.enabled:
             with self._timed(timings, 'grasps'):
                 model = surfaces.support_model

@@ -55,13 +55,16 @@ def test_object_wider_than_the_gripper_gets_no_grasp():
 
 def test_pipeline_grasps_follow_the_contract():
     f = synthesize(141, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
-    early = []
+    stages = []
     result = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': True})).process(
-        f.rgbd(), on_segmented=early.append)
-    # the segmentation is handed out before grasp planning: same labels and objects, no grasps yet
-    assert len(early) == 1 and early[0].grasps == () and 'grasps' not in early[0].timings_ms
-    assert np.array_equal(early[0].instances.labels, result.instances.labels)
-    assert [o.instance_id for o in early[0].objects] == [o.instance_id for o in result.objects]
+        f.rgbd(), on_stage=lambda stage, r: stages.append((stage, r)))
+    # the labels, then the object clouds are handed out before grasp planning
+    assert [name for name, _ in stages] == ['labels', 'objects']
+    (_, labels), (_, objects) = stages
+    assert labels.objects == () and labels.grasps == () and objects.grasps == ()
+    assert np.array_equal(labels.instances.labels, result.instances.labels)
+    assert 'clouds' not in labels.timings_ms and 'grasps' not in objects.timings_ms
+    assert [o.instance_id for o in objects.objects] == [o.instance_id for o in result.objects]
     assert result.grasps
     ids = {o.instance_id for o in result.objects}
     for g in result.grasps:

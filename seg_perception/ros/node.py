@@ -292,9 +292,9 @@ class PerceptionNode(LifecycleNode):
                 continue
             header = color_msg.header
             try:
-                # labels and clouds go out as soon as they are ready; grasps follow for the same header
-                result = self.pipeline.process(frame, on_segmented=lambda r: self._publish_safely(
-                    self._publish_segmentation, r, header))
+                # labels, then object clouds go out as soon as they are ready; grasps follow for the same header
+                result = self.pipeline.process(frame, on_stage=lambda stage, r: self._publish_safely(
+                    self._publish_labels if stage == 'labels' else self._publish_objects, r, header))
             except Exception as exc:  # keep the node alive; say what happened
                 self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
                 continue
@@ -316,21 +316,22 @@ class PerceptionNode(LifecycleNode):
     def _class_id(self, name: str) -> int:
         return self._classes.setdefault(name, len(self._classes))
 
-    def _publish_segmentation(self, result, header):
-        """Label images, object clouds and object markers: everything but the grasps."""
-        pub = self.pub
+    def _publish_labels(self, result, header):
         surfaces, instances = label_images(result, header)
-        pub['surfaces'].publish(surfaces)
-        pub['instances'].publish(instances)
+        self.pub['surfaces'].publish(surfaces)
+        self.pub['instances'].publish(instances)
+        self._labels_latency.append((self.get_clock().now().nanoseconds * 1e-9 - result.frame.stamp) * 1000.0)
+
+    def _publish_objects(self, result, header):
+        """Object clouds (camera and base frame) and, for someone watching, their markers."""
+        pub = self.pub
         pub['points'].publish(object_cloud(result, header, self._class_id))
         if self._camera_to_base is not None:
             based = result_in_base(result, self._camera_to_base)
             pub['base_points'].publish(object_cloud(based, Header(stamp=header.stamp, frame_id=self._base_frame),
                                                     self._class_id))
-        # costly visual outputs only for someone watching
         if pub['object_markers'].get_subscription_count():
             pub['object_markers'].publish(object_markers(result, header))
-        self._labels_latency.append((self.get_clock().now().nanoseconds * 1e-9 - result.frame.stamp) * 1000.0)
 
     def _publish_grasps(self, result, header):
         """Grasps (camera and base frame), their markers and the overlay, which draws them; the frame is out."""
