@@ -214,6 +214,15 @@ class GraspPlanner:
         width = y_hi - y_lo + 2 * clearance
         ok &= width <= g.max_opening
         centre_d = (y_hi + y_lo) / 2
+        # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
+        # the widest chord per direction is taken over all of its lines first
+        widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
+        line = torch.nonzero(ok).squeeze(1)
+        if line.numel() == 0:
+            return None
+        d, f, e, o, along, slab, big, y_hi, y_lo, width, centre_d, widest, ok = (
+            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, width, centre_d, widest, ok))
+        across = across[:, line]
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
         jaw = slab & (((along - y_hi[:, None]).abs() <= _JAW_BAND) | ((along - y_lo[:, None]).abs() <= _JAW_BAND))
@@ -230,7 +239,6 @@ class GraspPlanner:
         # move from one height to the next: a dome or a slanted face recedes)
         side_hi, side_lo, chord = _crossing_alignment(hull, d, o)
         # through the widest part: off-centre lines meet a round object's wall at a slant
-        widest = chord.view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
         # the levels along the fingers, and one below the fingertips (the object goes on down there)
         shares = torch.tensor((2 * _LEVELS[0] - _LEVELS[1],) + _LEVELS, device=tip.device)
