@@ -75,7 +75,7 @@ class PerceptionNode(LifecycleNode):
         self._warned = {}
         self.frames_in = self.frames_out = self.frames_dropped = 0
         self._latency = deque(maxlen=100)          # input stamp -> whole frame out (grasps included), ms
-        self._labels_latency = deque(maxlen=100)   # input stamp -> labels and clouds out, ms
+        self._labels_latency = deque(maxlen=100)   # input stamp -> label images out, ms
         self._out_times = deque(maxlen=100)
         self._stage_ms = {}
         if self.get_parameter('autostart').value:
