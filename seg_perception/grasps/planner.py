@@ -317,22 +317,23 @@ class GraspPlanner:
         if view.camera is None:
             return torch.ones_like(width, dtype=torch.bool)
         g, cam = self.cfg, view.camera
-        xs = torch.tensor([-0.9, -0.5, -0.1], device=width.device) * g.finger_depth
-        zs = torch.tensor([-0.5, 0.0, 0.5], device=width.device) * g.finger_width
-        gx, gz = torch.meshgrid(xs, zs, indexing='ij')
-        gx, gz = gx.reshape(-1), gz.reshape(-1)
-        local, allowed, inner = [], [], []
+        dev = width.device
+        # per finger 3 x 3 samples along its depth (x) and width (z), on the finger's middle and on its inner face
+        # (the object must not reach into space the fingers close over and the camera could not see behind it);
+        # groups: +y finger, +y inner face, -y finger, -y inner face
+        xs = torch.tensor([-0.9, -0.5, -0.1], device=dev) * g.finger_depth
+        zs = torch.tensor([-0.5, 0.0, 0.5], device=dev) * g.finger_width
+        gx, gz = (t.reshape(-1) for t in torch.meshgrid(xs, zs, indexing='ij'))               # (9,)
+        side = torch.tensor([1.0, 1.0, -1.0, -1.0], device=dev)
+        beyond = torch.tensor([g.finger_thickness / 2, -g.collision_margin] * 2, device=dev)
+        gy = side * (width[:, None] / 2 + beyond)                                               # (G, 4)
+        axes = rot.transpose(1, 2)                                                              # (G, 3 axes, 3)
+        points = (origin[:, None, None] + gx[None, None, :, None] * axes[:, None, None, 0]
+                  + gy[:, :, None, None] * axes[:, None, None, 1]
+                  + gz[None, None, :, None] * axes[:, None, None, 2]).reshape(width.shape[0], -1, 3)
         n = gx.numel()
-        for k, side in enumerate((1.0, -1.0)):
-            # the finger, and its inner face: the object must not reach into space the fingers close over and
-            # the camera could not see behind it
-            for gy, is_inner in ((side * (width[:, None] / 2 + g.finger_thickness / 2), False),
-                                 (side * (width[:, None] / 2 - self.cfg.collision_margin), True)):
-                local.append(torch.stack(torch.broadcast_tensors(gx[None], gy, gz[None]), -1))
-                allowed.append(top_edge[:, k:k + 1].expand(-1, n))
-                inner.append(torch.full((width.shape[0], n), is_inner, device=width.device))
-        local, allowed, inner = torch.cat(local, 1), torch.cat(allowed, 1), torch.cat(inner, 1)
-        points = origin[:, None] + torch.einsum('gsk,gjk->gsj', local, rot)
+        allowed = top_edge[:, [0, 0, 1, 1]].repeat_interleave(n, 1)                           # (G, 36)
+        inner = torch.tensor([False, True, False, True], device=dev).repeat_interleave(n)      # (36,)
         z = points[..., 2].clamp_min(1e-3)
         u = (points[..., 0] / z * cam.fx + cam.cx).round().long()
         v = (points[..., 1] / z * cam.fy + cam.cy).round().long()
@@ -342,7 +343,7 @@ class GraspPlanner:
         seen = view.depth[v, u]
         hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
-        hidden &= ~inner | (view.labels[v, u] == self._target)
+        hidden &= ~inner[None] | (view.labels[v, u] == self._target)
         return ~hidden.any(1)
 
 
