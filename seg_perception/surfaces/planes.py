@@ -40,6 +40,7 @@ _FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is
 _SUPPORT_PIECE_REACH = 0.15   # m: support pieces cut off by clutter lie this close to the main region's box
 _SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
 _TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
+_SUPPORT_FITS = 4               # at most this many fits of the support surface, each to the last one's support
 _FIT_POINTS = 4000              # support points (evenly picked) the surface is fitted to: ample for 6 terms
 _FOOTPRINT_POINTS = 8000        # ...and the footprint is built from (1 cm cells over a table)
 _WALL_MIN_AREA = 0.2             # m^2: a vertical plane this large is a wall, not the face of an object
@@ -103,7 +104,8 @@ class PlaneSurfaceSegmenter:
         on_support = self._main_region(pf.valid & (heights.abs() < band) & flat, pf.points, s_normal)
         if not bool(on_support.any()):
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
-        for _ in range(2):
+        count = int(on_support.sum())
+        for _ in range(_SUPPORT_FITS):
             support_pts = pf.points[on_support]
             step = max(1, support_pts.shape[0] // _FIT_POINTS)
             surface = SupportSurface.fit(support_pts[::step], up, c.distance_threshold, _PLANE_NOISE_FLOOR)
@@ -113,6 +115,11 @@ class PlaneSurfaceSegmenter:
             # (a vertical face crossing the table's height must not join it)
             on_support = pf.valid & (((heights.abs() < tol) & flat) | ((heights.abs() < 0.5 * tol) & roughly_flat))
             on_support = self._main_region(on_support, pf.points, surface.normal)
+            # the fitted surface may take in more of the table (a plane a degree off only held a strip of it):
+            # fit again until the support stops growing
+            previous, count = count, int(on_support.sum())
+            if abs(count - previous) <= 0.01 * count:
+                break
         s_normal, s_offset = surface.normal, surface.offset
         if pf.up_hint is None:
             up = s_normal

@@ -48,9 +48,10 @@ def _hypotheses(points, normals, seeds, count, generator):
     return n, -(n * p).sum(1)
 
 
-# Hypotheses are scored on this many of the (randomly ordered) sample points: enough to rank planes that hold
-# a few percent of the points, a quarter of the cost; the winner is refined on the whole sample.
+# Hypotheses are scored on this many of the sample points, picked at random: enough to rank planes that hold a
+# few percent of the points, a quarter of the cost; the winner is refined on the whole sample.
 _SCORING_POINTS = 1500
+_REFINE_BANDS = (4.0, 2.0)   # the first refinements take inliers within these multiples of the threshold
 
 
 def _inliers(points, normals, has_normal, normal, offset, threshold, normal_cos) -> torch.Tensor:
@@ -63,27 +64,35 @@ def detect_planes(points: torch.Tensor, normals: torch.Tensor, *, max_planes: in
                   generator: torch.Generator) -> List[PlaneFit]:
     """Largest planes first. A point belongs to a plane when it is within the depth-dependent distance and its
     normal agrees (or is unknown). The best hypothesis is refined by least squares until its inliers settle.
-    Each found plane's inliers are removed before the next search. ``points`` must be in random order (a
-    random sample): hypotheses are ranked on its first points."""
+    Each found plane's inliers are removed before the next search."""
     n = points.shape[0]
-    m = min(n, _SCORING_POINTS)
+    # a random subset ranks the hypotheses (the sample may be every valid pixel in raster order)
+    scoring = torch.randperm(n, generator=generator, device=points.device)[:_SCORING_POINTS]
     has_normal = normals.norm(dim=1) > 0.5
     threshold = inlier_threshold(points[:, 2], threshold_1m)
     remaining = torch.ones(n, dtype=torch.bool, device=points.device)
+    s_points, s_normals, s_unknown, s_threshold = (points[scoring], normals[scoring], ~has_normal[scoring],
+                                                   threshold[scoring])
     planes: List[PlaneFit] = []
     for _ in range(max_planes):
         seeds = remaining & has_normal
         if int(seeds.sum()) < min_inliers:
             break
         hyp_n, hyp_d = _hypotheses(points, normals, seeds, hypotheses, generator)
-        dist = (hyp_n @ points[:m].T + hyp_d[:, None]).abs()             # (H, m)
-        agree = ((hyp_n @ normals[:m].T).abs() > normal_cos) | ~has_normal[None, :m]
-        score = ((dist < threshold[None, :m]) & agree & remaining[None, :m]).sum(1)
+        dist = (hyp_n @ s_points.T + hyp_d[:, None]).abs()               # (H, scoring points)
+        agree = ((hyp_n @ s_normals.T).abs() > normal_cos) | s_unknown[None]
+        score = ((dist < s_threshold[None]) & agree & remaining[scoring][None]).sum(1)
         best = int(torch.argmax(score))
         normal, offset = hyp_n[best], hyp_d[best]
+        # least-squares refinement, first on a wider band: a hypothesis a degree or two off a large (often
+        # slightly warped) plane only holds the strip where it crosses it, and a fit to that strip stays tilted;
+        # the wider band pivots it onto the plane's bulk, then the inliers are re-collected until they settle
+        for widen in _REFINE_BANDS:
+            inliers = _inliers(points, normals, has_normal, normal, offset, widen * threshold, normal_cos) & remaining
+            normal, offset = refine_plane(points, inliers)
         inliers = _inliers(points, normals, has_normal, normal, offset, threshold, normal_cos) & remaining
         count = int(inliers.sum())
-        for _ in range(4):  # least-squares refinement, then re-collect the inliers until they settle
+        for _ in range(4):
             normal, offset = refine_plane(points, inliers)
             inliers = _inliers(points, normals, has_normal, normal, offset, threshold, normal_cos) & remaining
             previous, count = count, int(inliers.sum())
