@@ -104,6 +104,7 @@ class GraspPlanner:
         up = torch.tensor(np.asarray(scene.up, float) if scene.up is not None else [0.0, -1.0, 0.0],
                           device=self.device, dtype=torch.float32)
         up = up / up.norm()
+        basis = plane_basis(up)
         grasps: List[GraspCandidate] = []
         for obj in objects:
             if len(obj.points) >= 10:
@@ -113,31 +114,33 @@ class GraspPlanner:
                 centre = own.mean(0)
                 reach = float((own - centre).norm(dim=1).max()) + hand_reach(self.cfg)
                 near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
-                grasps.extend(self._plan_object(obj, torch.cat([points[near], own]), up, scene.support_height))
+                # the pixel spacing at the object's depth (m)
+                spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
+                grasps.extend(self._plan_object(obj.instance_id, own, spacing, torch.cat([points[near], own]), up,
+                                                basis, scene.support_height))
         grasps.sort(key=lambda g: -g.score)
         return grasps
 
     # -- one object -----------------------------------------------------------------------------------------
 
-    def _plan_object(self, obj: ObjectCloud, scene: torch.Tensor, up: torch.Tensor, support_height):
-        self._target = obj.instance_id
-        camera = self._view.camera
-        self._spacing = float(np.median(obj.points[:, 2])) / camera.fx if camera is not None else 0.0
+    def _plan_object(self, target: int, pts: torch.Tensor, spacing: float, scene: torch.Tensor, up: torch.Tensor,
+                     basis, support_height) -> List[GraspCandidate]:
+        """Grasps of the object ``target`` with (N, 3) points ``pts`` seen at ``spacing`` m per pixel, free of
+        the ``scene`` points near it."""
         c = g = self.cfg
-        pts = torch.from_numpy(obj.points).to(self.device).float()
         if pts.shape[0] > _MAX_OBJECT_POINTS:
             gen = torch.Generator(device='cpu').manual_seed(c.seed)
             pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
             pts = pts[pick]
         # support frame: heights above the support, 2-D coordinates along it
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
-        a, b = plane_basis(up)
+        a, b = basis
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
         hull = _convex_hull(flat)
         if hull is None:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
-        cand = self._candidates(flat, h, hull, directions)
+        cand = self._candidates(flat, h, hull, directions, spacing)
         if cand is None:
             return []
         # grasp frames: straight down the support normal, then tilted about the closing axis; the contact point
@@ -168,7 +171,7 @@ class GraspPlanner:
         for start in range(0, order.numel(), _COLLISION_BATCH):
             idx = order[start:start + _COLLISION_BATCH]
             free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin)
-            free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx])
+            free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx], target)
             idx = idx[free]
             if idx.numel():
                 clear = ~self._hits(rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin)
@@ -184,11 +187,12 @@ class GraspPlanner:
         score = (partial[idx] + _W_CLEAR * clear).clamp(0, 1)
         chosen = _nms(origin, rot, score, c.nms_distance, math.radians(c.nms_angle_deg), c.top_k)
         rot_np, origin_np = rot[chosen].cpu().numpy(), origin[chosen].cpu().numpy()
-        return [GraspCandidate(obj.instance_id, origin_np[i].astype(np.float64),
+        return [GraspCandidate(target, origin_np[i].astype(np.float64),
                                quaternion_from_matrix(rot_np[i].astype(np.float64)), float(width[chosen[i]]),
                                float(score[chosen[i]])) for i in range(len(chosen))]
 
-    def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor):
+    def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor,
+                    pixel_spacing: float):
         """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
         ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``."""
         c = g = self.cfg
@@ -210,7 +214,7 @@ class GraspPlanner:
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
         # the outermost measured points lie up to a pixel spacing (and half a voxel) inside the true surface
-        clearance = c.collision_margin + _CLEARANCE + _SPACING_SHARE * self._spacing
+        clearance = c.collision_margin + _CLEARANCE + _SPACING_SHARE * pixel_spacing
         width = y_hi - y_lo + 2 * clearance
         ok &= width <= g.max_opening
         centre_d = (y_hi + y_lo) / 2
@@ -225,7 +229,8 @@ class GraspPlanner:
         across = across[:, line]
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
-        jaw = slab & (((along - y_hi[:, None]).abs() <= _JAW_BAND) | ((along - y_lo[:, None]).abs() <= _JAW_BAND))
+        at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
+        jaw = at_jaws[0] | at_jaws[1]
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
         palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
@@ -262,7 +267,6 @@ class GraspPlanner:
         ext_hi = floor.scatter_reduce(1, index, along, 'amax')[:, :n_levels]
         ext_lo = floor.scatter_reduce(1, index, -along, 'amax')[:, :n_levels]
         cos_fc = math.cos(math.atan(c.friction))
-        quality = torch.zeros_like(tip)
         per_jaw = []
         for ext, side in ((ext_hi, side_hi), (ext_lo, side_lo)):
             slope = _level_slopes(ext, seen, spacing, _NOISE)                                                # (G, L)
@@ -270,19 +274,17 @@ class GraspPlanner:
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
         quality = torch.where(ok, antipodal * through_middle, torch.zeros_like(antipodal))
-        if not bool((quality > 0).any()):
-            return None
         keep = quality > 0
+        if not bool(keep.any()):
+            return None
         centre = centre_d[:, None] * d + o[:, None] * e
         # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
         # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
         # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
         edges, observed = [], []
-        for extreme in (y_hi, y_lo):
+        for at_jaw in at_jaws:
             # the side below the top edge was seen at this jaw (not only assumed upright)
-            side_seen = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) & (hh <= top[:, None] - _BELOW_TOP)
-            observed.append(side_seen.any(1).float())
-            at_jaw = slab & ((along - extreme[:, None]).abs() <= _JAW_BAND)
+            observed.append((at_jaw & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
             mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
             edges.append(top - mean_h <= _TOP_EDGE)
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
@@ -309,7 +311,7 @@ class GraspPlanner:
                 & (az <= g.palm_height / 2 + margin))
         return (hand_depth & (fingers | palm)).any(1)
 
-    def _fingers_seen(self, rot, origin, width, top_edge) -> torch.Tensor:
+    def _fingers_seen(self, rot, origin, width, top_edge, target: int) -> torch.Tensor:
         """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
         measured depth at its pixel (or where there is no measurement), not hidden behind a surface; a
         finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden."""
@@ -343,7 +345,7 @@ class GraspPlanner:
         seen = view.depth[v, u]
         hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
-        hidden &= ~inner[None] | (view.labels[v, u] == self._target)
+        hidden &= ~inner[None] | (view.labels[v, u] == target)
         return ~hidden.any(1)
 
 
