@@ -64,16 +64,19 @@ class SupportSurface:
         v = ((b - centre[1]) / half[1]).clamp(-1, 1)
         return torch.stack([torch.ones_like(u), u, v, u * u, u * v, v * v], -1)
 
-    def heights(self, points: torch.Tensor) -> torch.Tensor:
-        """Signed height above the surface (up positive) for (..., 3) points."""
-        flat = points.reshape(-1, 3)
+    def _warp(self, flat: torch.Tensor) -> torch.Tensor:
+        """The quadratic correction at (N, 3) points (from their coordinates along the plane)."""
         centre, half = (self.lo + self.hi) / 2, ((self.hi - self.lo) / 2).clamp_min(0.05)
         u = ((flat @ self.e1 - centre[0]) / half[0]).clamp_(-1, 1)
         v = ((flat @ self.e2 - centre[1]) / half[1]).clamp_(-1, 1)
         c = self.coeffs.tolist()
         # the quadratic of _design, evaluated term by term (no N x 6 matrix on full frames)
-        warp = c[0] + u * (c[1] + c[3] * u + c[4] * v) + v * (c[2] + c[5] * v)
-        return (flat @ self.normal + self.offset - warp).view(points.shape[:-1])
+        return c[0] + u * (c[1] + c[3] * u + c[4] * v) + v * (c[2] + c[5] * v)
+
+    def heights(self, points: torch.Tensor) -> torch.Tensor:
+        """Signed height above the surface (up positive) for (..., 3) points."""
+        flat = points.reshape(-1, 3)
+        return (flat @ self.normal + self.offset - self._warp(flat)).view(points.shape[:-1])
 
     def heights_image(self, depth: torch.Tensor, camera, warp_step: int = 8) -> torch.Tensor:
         """:meth:`heights` of every pixel of a depth image, without its (H, W, 3) cloud: the plane term from
@@ -97,8 +100,7 @@ class SupportSurface:
         towards = rays @ self.normal
         reach = -float(self.offset) / torch.where(towards.abs() > 1e-6, towards, torch.full_like(towards, 1e-6))
         reach = torch.where(reach > 0, reach, torch.full_like(reach, 100.0)).clamp_max(100.0)
-        on_plane = rays * reach[..., None]
-        warp = on_plane @ self.normal + self.offset - self.heights(on_plane)
+        warp = self._warp((rays * reach[..., None]).reshape(-1, 3)).view(reach.shape)
         warp = torch.nn.functional.interpolate(warp[None, None], size=(h, w), mode='bilinear',
                                                align_corners=True)[0, 0]
         return depth * ray_dot_normal + (self.offset - warp)
