@@ -382,8 +382,7 @@ class PerceptionNode(LifecycleNode):
 
 
 def main(args=None):
-    # one executor thread: callbacks only file the newest pair (the worker thread processes); rclpy's
-    # MultiThreadedExecutor busy-loops in Python and took most of a core on a 2-core machine
+    # the executor's callbacks only file the newest pair; the worker thread processes it
     spin_node(PerceptionNode, args)
 
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
-def spin_node(make_node, args=None, threads: int = 1) -> None:
+def spin_node(make_node, args=None) -> None:
     rclpy.init(args=args)
     node = None
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        # one executor thread: rclpy's MultiThreadedExecutor busy-looped in Python on a whole core (2-core machine)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

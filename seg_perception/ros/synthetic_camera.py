@@ -98,13 +98,12 @@ class SyntheticCameraNode(Node):
 
     def _tick(self):
         with self._lock:
-            if self._library:
+            if self._library:  # pre-rendered scenes, in turn
                 scene = self._published // self.new_scene_every if self.new_scene_every else 0
                 self._camera, self._current = self._library[scene % len(self._library)]
-            switch = not self._library and self._next is not None and (
-                self._current is None or
-                (self.new_scene_every and self._published % self.new_scene_every == 0))
-            if switch:
+            elif self._next is not None and (
+                    self._current is None or
+                    (self.new_scene_every and self._published % self.new_scene_every == 0)):
                 self._camera, self._current = self._next
                 self._next = None
                 if self.new_scene_every:
