@@ -62,22 +62,31 @@ class BenchReport:
         preferred = [r for r in geometric if r.device == self.default_device]
         return (preferred or geometric or self.runs)[0]
 
+    def speedup(self, run: BenchRun) -> Optional[float]:
+        """How many times the peer's latency on the same frames the run's frame less grasp planning is."""
+        peer = self.peer.get(run.size)
+        return peer['stages']['total']['p50_ms'] / run.segmentation_p50 if peer else None
+
+    def stage_names(self) -> List[str]:
+        """Every run's stages in first-seen order, without the totals."""
+        names: List[str] = []
+        for r in self.runs:
+            names += [s for s in r.stages if s not in names and s not in ('total', SEGMENTATION)]
+        return names
+
     def to_json(self) -> dict:
         if not self.runs:
             return {'device': None, 'stages': {}, 'overlap_f': None, 'peer_overlap_f': None, 'speedup_vs_peer': None,
                     'failed': self.failed, 'runs': [], 'peer': {}}
         main = self.primary()
         peer = self.peer.get(main.size)
-        speedup = peer['stages']['total']['p50_ms'] / main.segmentation_p50 if peer else None
         return {'device': main.device, 'size': main.size, 'frames': self.frames, 'torch_threads': self.torch_threads,
                 'stages': _stage_table(main.stages), 'overlap_f': main.overlap_f,
-                'peer_overlap_f': peer['overlap_f'] if peer else None, 'speedup_vs_peer': speedup,
+                'peer_overlap_f': peer['overlap_f'] if peer else None, 'speedup_vs_peer': self.speedup(main),
                 'failed': self.failed,
                 'runs': [dict(name=r.name, size=r.size, device=r.device, precision=r.precision,
                               random_weights=r.random_weights, stages=_stage_table(r.stages), overlap_f=r.overlap_f,
-                              fps=r.total['fps'], speedup_vs_peer=(self.peer[r.size]['stages']['total']['p50_ms']
-                                                                   / r.segmentation_p50) if r.size in self.peer
-                              else None) for r in self.runs],
+                              fps=r.total['fps'], speedup_vs_peer=self.speedup(r)) for r in self.runs],
                 'peer': {size: dict(stages=_stage_table(p['stages']), overlap_f=p['overlap_f'],
                                     fps=p['stages']['total']['fps']) for size, p in self.peer.items()}}
 
@@ -229,9 +238,7 @@ def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, np.n
 
 
 def format_report(report: BenchReport) -> str:
-    stage_names = []
-    for r in report.runs:
-        stage_names += [s for s in r.stages if s not in stage_names and s not in ('total', SEGMENTATION)]
+    stage_names = report.stage_names()
     head = f"{'size':<9} {'run':<22} " + ' '.join(f'{s:>12}' for s in stage_names) + \
         f" {'total p50/p95':>15} {'frames/s':>8} {'no grasps':>9} {'Overlap F':>9} {'x peer':>7}"
     lines = [f'{report.frames} frames per size, torch threads {report.torch_threads}; stage cells: p50/p95 ms; '
@@ -240,8 +247,8 @@ def format_report(report: BenchReport) -> str:
     for r in report.runs:
         cells = ' '.join(f"{r.stages[s]['p50_ms']:5.1f}/{r.stages[s]['p95_ms']:<6.1f}" if s in r.stages
                          else f"{'-':>12}" for s in stage_names)
-        peer = report.peer.get(r.size)
-        ratio = f"{peer['stages']['total']['p50_ms'] / r.segmentation_p50:7.1f}" if peer else f"{'-':>7}"
+        speedup = report.speedup(r)
+        ratio = f'{speedup:7.1f}' if speedup is not None else f"{'-':>7}"
         quality = f'{r.overlap_f:9.3f}' + ('*' if r.random_weights else ' ')
         lines.append(f"{r.size:<9} {r.name:<22} {cells} {r.total['p50_ms']:7.1f}/{r.total['p95_ms']:<7.1f} "
                      f"{r.total['fps']:8.1f} {r.segmentation_p50:9.1f} {quality}{ratio}")
@@ -263,9 +270,7 @@ def plot_report(report: BenchReport, path: Path) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     sizes = list(dict.fromkeys([r.size for r in report.runs] + list(report.peer)))
-    stage_names = []
-    for r in report.runs:
-        stage_names += [s for s in r.stages if s not in stage_names and s not in ('total', SEGMENTATION)]
+    stage_names = report.stage_names()
     colours = plt.get_cmap('tab10')
     fig, axes = plt.subplots(len(sizes), 1, figsize=(10.5, 1.2 + 0.55 * (len(report.runs) + len(sizes)) + 0.6),
                              squeeze=False)
