@@ -94,7 +94,6 @@ class ClassicTabletopPeer:
         labels[valid] = pixel_labels
         return labels
 
-
     def _table_plane(self, cloud):
         """Up to ``max_planes`` planes, largest first; the table is the nearest one that faces up in the image
         (a camera looking down at a table sees its normal pointing to image-up and towards the lens; the floor

@@ -89,15 +89,21 @@ def _record(args, node_pid: int) -> int:
 
     rclpy.init()
     node = rclpy.create_node('demo_recorder')
-    stats = {'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'grasp_latency': [], 'out_times': [],
-             'saved': 0}
+
+    def counters():  # what is measured; reset once the first output arrived
+        return {'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'grasp_latency': [], 'out_times': []}
+
+    stats = {**counters(), 'saved': 0}
     diagnostics = []
     args.out.mkdir(parents=True, exist_ok=True)
+
+    def age_ms(header):  # from the input stamp to now
+        return (node.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(header.stamp)) * 1e3
 
     def on_labels(msg):
         stats['out'] += 1
         stats['out_times'].append(time.monotonic())
-        stats['latency'].append((node.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(msg.header.stamp)) * 1e3)
+        stats['latency'].append(age_ms(msg.header))
         stats['objects'].append(int(image_to_numpy(msg).max()))
 
     def on_overlay(msg):
@@ -113,8 +119,7 @@ def _record(args, node_pid: int) -> int:
     node.create_subscription(Image, '/perception_node/overlay', on_overlay, 10)
     def on_grasps(msg):
         stats['grasps'].append(len(msg.poses))
-        stats['grasp_latency'].append(
-            (node.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(msg.header.stamp)) * 1e3)
+        stats['grasp_latency'].append(age_ms(msg.header))
 
     node.create_subscription(PoseArray, '/perception_node/grasps', on_grasps, 10)
     node.create_subscription(PointCloud2, '/perception_node/objects/points', lambda m: pointcloud2_to_numpy(m), 10)
@@ -123,7 +128,7 @@ def _record(args, node_pid: int) -> int:
     deadline = time.monotonic() + 60.0
     while stats['out'] == 0 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.1)
-    stats.update({'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'grasp_latency': [], 'out_times': []})
+    stats.update(counters())
     rss_start = rss_mb(node_pid)
     rss_samples = []                      # (seconds since start, MiB) every 30 s: growth or a plateau
     start = time.monotonic()
@@ -137,8 +142,8 @@ def _record(args, node_pid: int) -> int:
     rclpy.shutdown()
     times = stats['out_times']
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-    lat = np.percentile(stats['latency'], [50, 95]) if stats['latency'] else [float('nan')] * 2
-    grasp_lat = np.percentile(stats['grasp_latency'], [50, 95]) if stats['grasp_latency'] else [float('nan')] * 2
+    lat, grasp_lat = (np.percentile(v, [50, 95]) if v else [float('nan')] * 2
+                      for v in (stats['latency'], stats['grasp_latency']))
     dropped = next((kv.value for d in diagnostics[-1:] for s in d.status for kv in s.values
                     if kv.key == 'frames_dropped'), 'n/a')
     print(f'demo: {args.seconds:.0f} s recorded; frames in {stats["in"]} ({stats["in"] / args.seconds:.1f} Hz), '
