@@ -5,7 +5,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -64,6 +64,15 @@ class Pipeline:
         partial result as soon as each part is complete: ``('labels', result)`` with the label images,
         ``('objects', result)`` with the object clouds too, so that outputs need not wait for the later stages
         (the node publishes them then); the returned result adds the grasps."""
+        result, scene = self.perceive(frame, on_stage)
+        if self.config.grasps.enabled:
+            result = self.plan_grasps(result, scene)
+        return result
+
+    def perceive(self, frame: RGBDFrame, on_stage: Optional[Callable[[str, PerceptionResult], None]] = None
+                 ) -> Tuple[PerceptionResult, GraspScene]:
+        """``process`` without the grasps: the result up to the object clouds and what grasp planning needs of
+        the frame (for ``plan_grasps`` here, or a planner elsewhere: see grasps.background)."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
         stride = processing_stride(self.config.stride, frame.width, self.device)
@@ -88,14 +97,19 @@ class Pipeline:
         result = replace(result, objects=tuple(objects))
         if on_stage is not None:
             on_stage('objects', replace(result, timings_ms=dict(timings)))
-        if self.config.grasps.enabled:
-            with self._timed(timings, 'grasps'):
-                model = surfaces.support_model
-                grasps = self.grasp_planner.plan(objects, GraspScene(
-                    pf.points, pf.depth, instances.labels, pf.camera, up, None if model is None else model.heights))
-            result = replace(result, grasps=tuple(grasps))
+        model = surfaces.support_model
+        scene = GraspScene(pf.points, pf.depth, instances.labels, pf.camera, up,
+                           None if model is None else model.heights)
         timings['total'] = (time.perf_counter() - total) * 1000.0
-        return result
+        return result, scene
+
+    def plan_grasps(self, result: PerceptionResult, scene: GraspScene) -> PerceptionResult:
+        """``result`` with the grasps of its objects; its total time grows by the planning time."""
+        timings = dict(result.timings_ms)
+        with self._timed(timings, 'grasps'):
+            grasps = self.grasp_planner.plan(result.objects, scene)
+        timings['total'] = timings.get('total', 0.0) + timings['grasps']
+        return replace(result, grasps=tuple(grasps), timings_ms=timings)
 
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
         """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then the support

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from ros_helpers import SCRIPTS, report_while_running, start, stop, wait_output
+from seg_perception.ros.demo import child_pids
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -83,6 +84,7 @@ def test_extrinsics_give_base_frame_outputs(ros_env):
 def test_input_faster_than_processing_drops_frames_without_growing(ros_env):
     """30 Hz of 640x480 frames into a node that manages a few per second on this machine: the worker takes the
     newest pair and counts the rest as dropped, so latency and memory stay flat instead of queueing up."""
+    import os
     import time
     from seg_perception.ros.demo import rss_mb
     camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'rate:=30.0',
@@ -97,12 +99,35 @@ def test_input_faster_than_processing_drops_frames_without_growing(ros_env):
         receiver = start([SCRIPTS / 'receive_outputs.py', 30, 5, '/perception_node'], ros_env)
         out = wait_output(receiver, timeout=60)
         rss_late = rss_mb(node.pid)
+        grasp_process = child_pids(node.pid)
     finally:
         node_out = stop(node)
         stop(camera)
+    assert len(grasp_process) == 1 and not os.path.exists(f'/proc/{grasp_process[0]}'), grasp_process  # no orphan
     report = json.loads(out.strip().splitlines()[-1])
     diag = report['diagnostic_values']
     frames_in, frames_out, dropped = (int(diag[k]) for k in ('frames_in', 'frames_out', 'frames_dropped'))
     assert dropped > 0 and frames_out < frames_in, node_out          # input outpaced processing
     assert float(diag['latency_p95_ms']) < 3000, diag                 # no backlog: latency stays bounded
     assert rss_late - rss_early < 60, (rss_early, rss_late)           # MiB over ~25 s at 30 Hz input
+
+
+def test_grasps_go_on_when_the_grasp_process_dies(ros_env):
+    """On the CPU grasps are planned in a child process; if it dies the node says so and plans them itself."""
+    import os
+    import signal
+    camera = start(['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p',
+                    'height:=240', '-p', 'rate:=5.0', '-p', 'noise_variants:=1', '-p', 'seed:=7'], ros_env)
+    node = start(_node(), ros_env)
+    try:
+        wait_output(start([SCRIPTS / 'receive_outputs.py', 60, 1, '/perception_node'], ros_env), timeout=90)
+        children = child_pids(node.pid)
+        assert len(children) == 1, children
+        os.kill(children[0], signal.SIGKILL)
+        out = wait_output(start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node'], ros_env), timeout=90)
+    finally:
+        node_out = stop(node)
+        stop(camera)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report['counts']['grasps'] >= 3, node_out
+    assert 'grasps are planned in the node process from now on' in node_out

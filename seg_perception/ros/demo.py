@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument('--scenes', type=int, default=8,
                         help='synthetic scenes rendered before the camera starts, then cycled (default 8; 0 renders '
                              'new ones while publishing, which takes CPU from the node on a small machine)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='extra perception_node parameter, e.g. --param grasp_process:=false (repeatable)')
     args = parser.parse_args(argv)
     env = _environment()
     os.environ.update(env)  # this process joins the same domain with the same transport settings
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
                           f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}',
                           '-p', f'scene_count:={args.scenes}'], env=env),
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.node', '--ros-args', '-p',
-                          f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}'], env=env),
+                          f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}']
+                         + [a for p in args.param for a in ('-p', p)], env=env),
     ]
     try:
         return _record(args, children[1].pid)
@@ -64,6 +67,14 @@ def main(argv=None) -> int:
                 child.wait(10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def child_pids(pid: int) -> list:
+    """The processes a process started (Linux /proc): perception_node's grasp planning process."""
+    try:
+        return [int(c) for t in Path(f'/proc/{pid}/task').iterdir() for c in (t / 'children').read_text().split()]
+    except OSError:
+        return []
 
 
 def rss_mb(pid: int) -> float:
@@ -129,15 +140,19 @@ def _record(args, node_pid: int) -> int:
     while stats['out'] == 0 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.1)
     stats.update(counters())
-    rss_start = rss_mb(node_pid)
+
+    def node_rss():  # the node with its grasp planning process
+        return rss_mb(node_pid) + sum(rss_mb(child) for child in child_pids(node_pid))
+
+    rss_start = node_rss()
     rss_samples = []                      # (seconds since start, MiB) every 30 s: growth or a plateau
     start = time.monotonic()
     end = start + args.seconds
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.05)
         if time.monotonic() - start >= 30 * (len(rss_samples) + 1):
-            rss_samples.append((time.monotonic() - start, rss_mb(node_pid)))
-    rss_end = rss_mb(node_pid)
+            rss_samples.append((time.monotonic() - start, node_rss()))
+    rss_end = node_rss()
     node.destroy_node()
     rclpy.shutdown()
     times = stats['out_times']
@@ -152,7 +167,8 @@ def _record(args, node_pid: int) -> int:
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}')
     print(f'demo: end-to-end latency from the input stamp: labels received p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms; '
           f'grasps received p50 {grasp_lat[0]:.0f} ms, p95 {grasp_lat[1]:.0f} ms')
-    print(f'demo: perception_node memory (RSS) {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end'
+    print(f'demo: perception_node memory (RSS, with its grasp process) {rss_start:.0f} MiB after warm-up, '
+          f'{rss_end:.0f} MiB at the end'
           + (' (every 30 s: ' + ', '.join(f'{mib:.0f}' for _, mib in rss_samples) + ')' if rss_samples else ''))
     print(f'demo: {stats["saved"]} overlay PNGs in {args.out}/')
     if stats['out'] == 0:

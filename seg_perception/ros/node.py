@@ -46,8 +46,12 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
     'cpu_threads': (1, 'torch threads on the CPU (0 = torch default). One leaves the other cores to the '
                        'message callbacks and the camera driver: measured 8.9 Hz against 4.6-5.3 Hz with two threads '
                        'on a 2-core machine running the synthetic camera too.'),
+    'grasp_process': (True, 'On the CPU, plan grasps in a child process, beside the next frame\'s segmentation '
+                            '(another core; a thread would wait for the GIL). Off: in the worker thread, after the '
+                            'object clouds. Takes effect at configure.'),
 }
 _WARN_PERIOD = 5.0
+_GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 
 
 class PerceptionNode(LifecycleNode):
@@ -72,6 +76,7 @@ class PerceptionNode(LifecycleNode):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: Optional[threading.Thread] = None
+        self._grasp_process = None                # BackgroundGraspPlanner, when grasps are planned in a child
         self._last_stamp = float('-inf')
         self._warned = {}
         self.frames_in = self.frames_out = self.frames_dropped = 0
@@ -130,6 +135,12 @@ class PerceptionNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {exc}')
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
+        if self.get_parameter('grasp_process').value and self.pipeline.device.type == 'cpu':
+            from ..grasps.background import BackgroundGraspPlanner
+            try:
+                self._grasp_process = BackgroundGraspPlanner(threads=max(1, threads))
+            except (OSError, RuntimeError) as exc:
+                self.get_logger().warning(f'grasps are planned in the node process: {exc}')
         self.pub = {
             'surfaces': self.create_publisher(Image, '~/surfaces/labels', 5),
             'instances': self.create_publisher(Image, '~/instances/labels', 5),
@@ -196,6 +207,7 @@ class PerceptionNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
+        self._close_grasp_process()
         for pub in getattr(self, 'pub', {}).values():
             self.destroy_publisher(pub)
         self.pub = {}
@@ -209,11 +221,18 @@ class PerceptionNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
+        self._close_grasp_process()
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self):
         self._stop_worker()
+        self._close_grasp_process()
         return super().destroy_node()
+
+    def _close_grasp_process(self):
+        if self._grasp_process is not None:
+            self._grasp_process.close()
+        self._grasp_process = None
 
     def _stop_worker(self):
         self._stop.set()
@@ -294,15 +313,41 @@ class PerceptionNode(LifecycleNode):
             header = color_msg.header
             try:
                 # labels, then object clouds go out as soon as they are ready; grasps follow for the same header
-                result = self.pipeline.process(frame, on_stage=lambda stage, r: self._publish_safely(
+                result, scene = self.pipeline.perceive(frame, on_stage=lambda stage, r: self._publish_safely(
                     self._publish_labels if stage == 'labels' else self._publish_objects, r, header))
             except Exception as exc:  # keep the node alive; say what happened
                 self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
                 continue
             if result.surfaces.support_plane is None:
                 self._warn('support', 'no support surface in view: no objects reported for this frame')
-            if self._publish_safely(self._publish_grasps, result, header) is False:
+            if self._plan_grasps(result, scene, header) is False:
                 return
+
+    def _plan_grasps(self, result, scene, header):
+        """Grasps of the frame's objects, then the frame's last outputs: in the child process when there is one
+        (published from its result thread while the worker goes on), else here. False once rclpy shut down."""
+        config = self.pipeline.config.grasps
+        if config.enabled and self._grasp_process is not None:
+            try:
+                self._grasp_process.submit(config, result, scene, lambda r, error: self._on_planned(r, error, header),
+                                           timeout=_GRASP_TIMEOUT)
+                return True
+            except (RuntimeError, TimeoutError) as exc:   # the child died or hangs: plan here from now on
+                self.get_logger().error(f'{exc}: grasps are planned in the node process from now on')
+                self._close_grasp_process()
+        if config.enabled:
+            try:
+                result = self.pipeline.plan_grasps(result, scene)
+            except Exception as exc:
+                self._warn('grasps', f'grasp planning failed: {type(exc).__name__}: {exc}')
+                return True
+        return self._publish_safely(self._publish_grasps, result, header)
+
+    def _on_planned(self, result, error, header):
+        if error is not None:
+            self._warn('grasps', f'grasp planning failed: {error}')
+            return
+        self._publish_safely(self._publish_grasps, result, header)
 
     def _publish_safely(self, publish, result, header):
         """Publishing errors are warned about, never fatal; False once rclpy shut down (Ctrl-C)."""
