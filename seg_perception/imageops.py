@@ -82,3 +82,14 @@ def dot3(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     a0, a1, a2 = u.unbind(dim)
     b0, b1, b2 = v.unbind(dim)
     return a0 * b0 + a1 * b1 + a2 * b2
+
+
+def bounding_box(mask: torch.Tensor, margin: int):
+    """(y0, y1, x0, x1) around the True pixels plus a margin, clipped to the image."""
+    h, w = mask.shape
+    rows = torch.nonzero(mask.any(1)).squeeze(1)
+    cols = torch.nonzero(mask.any(0)).squeeze(1)
+    if rows.numel() == 0:
+        return 0, h, 0, w
+    return (max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + 1 + margin),
+            max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + 1 + margin))

@@ -13,7 +13,7 @@ import torch
 from .config import Config, validate
 from .instances import make_instance_segmenter
 from .grasps import GraspPlanner, GraspScene
-from .imageops import dilate, neighbour_max_at, repeat_pixels
+from .imageops import bounding_box, dilate, neighbour_max_at, repeat_pixels
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
@@ -112,9 +112,10 @@ class Pipeline:
         return replace(result, grasps=tuple(grasps), timings_ms=timings)
 
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
-        """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then the support
-        surface model decides exactly which pixels stand above it, are on it, or belong to the objects (so
-        outlines at the table are as fine as the input)."""
+        """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then, around the
+        object cells, the support surface model decides exactly which pixels stand above it, are on it, or
+        belong to the objects (so outlines at the table are as fine as the input). Elsewhere a pixel keeps its
+        cell's label, so only the objects' bounding box is worked on."""
         frame, factor = pf.frame, pf.stride
         depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
                            self.config.depth.max)
@@ -123,24 +124,32 @@ class Pipeline:
         labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
         inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
         model = surfaces.support_model
-        if model is None:
+        object_cells = (surfaces.labels == SURFACE_OBJECT) | (instances.labels > 0)
+        if model is None or not bool(object_cells.any()):
             return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
+        # one cell of margin: the outlines' pixels next to the object cells
+        r0, r1, c0, c1 = bounding_box(object_cells, margin=1)
+        y0, y1, x0, x1 = r0 * factor, min(h, r1 * factor), c0 * factor, min(w, c1 * factor)
+        cam = frame.camera
+        camera = replace(cam, width=x1 - x0, height=y1 - y0, cx=cam.cx - x0, cy=cam.cy - y0)
+        # views: what is set on them is set on the whole image
+        depth, valid, box_labels = depth[y0:y1, x0:x1], valid[y0:y1, x0:x1], labels[y0:y1, x0:x1]
         c = self.config
-        heights = model.heights_image(depth, frame.camera)
+        heights = model.heights_image(depth, camera)
         tol = model.tolerance(depth)
         raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
-        raised &= labels != SURFACE_WALL
-        coarse_objects = labels == SURFACE_OBJECT
-        on_support = valid & (heights.abs() < tol) & ((labels == SURFACE_SUPPORT) | coarse_objects)
+        raised &= box_labels != SURFACE_WALL
+        coarse_objects = box_labels == SURFACE_OBJECT
+        on_support = valid & (heights.abs() < tol) & ((box_labels == SURFACE_SUPPORT) | coarse_objects)
         # objects: raised pixels in or next to the coarse grid's object cells (the footprint was applied there)
         objects = raised & dilate(coarse_objects, 1)
-        labels[coarse_objects & ~objects] = SURFACE_OTHER
-        labels[objects] = SURFACE_OBJECT
-        labels[on_support] = SURFACE_SUPPORT
+        box_labels[coarse_objects & ~objects] = SURFACE_OTHER
+        box_labels[objects] = SURFACE_OBJECT
+        box_labels[on_support] = SURFACE_SUPPORT
         # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
-        inst = torch.where(raised, inst, 0)
-        inst = neighbour_max_at(inst, raised & (inst == 0))
-        return replace(surfaces, labels=labels, heights=heights, raised=raised), replace(instances, labels=inst)
+        box_inst = torch.where(raised, inst[y0:y1, x0:x1], 0)
+        inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
+        return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
 
     @contextmanager
     def _timed(self, timings: Dict[str, float], name: str):

@@ -18,7 +18,7 @@ from dataclasses import replace
 import torch
 
 from ..config import Config
-from ..imageops import box_sum, dilate, dot3, norm3
+from ..imageops import bounding_box, box_sum, dilate, dot3, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
@@ -49,7 +49,7 @@ class ClusterInstanceSegmenter:
         if surfaces.raised is None or not bool((surfaces.labels == SURFACE_OBJECT).any()):
             return InstanceResult(empty)
         # everything below works inside the box around the raised pixels (objects fill a small part of a frame)
-        box = _bounding_box(surfaces.raised, margin=_CROP_MARGIN)
+        box = bounding_box(surfaces.raised, margin=_CROP_MARGIN)
         pf, surfaces = crop_frame(pf, box), crop_surfaces(surfaces, box)
         labels, count = self._segment_crop(pf, surfaces)
         empty[box[0]:box[1], box[2]:box[3]] = labels
@@ -60,7 +60,7 @@ class ClusterInstanceSegmenter:
         if not bool(candidates.any()):
             return torch.zeros(pf.shape, dtype=torch.int64, device=pf.device), 0
         # tighter still: around what stands on the support
-        box = _bounding_box(candidates, margin=_CROP_MARGIN)
+        box = bounding_box(candidates, margin=_CROP_MARGIN)
         out = torch.zeros(pf.shape, dtype=torch.int64, device=pf.device)
         pf, surfaces, candidates = crop_frame(pf, box), crop_surfaces(surfaces, box), \
             candidates[box[0]:box[1], box[2]:box[3]].contiguous()
@@ -176,17 +176,6 @@ class ClusterInstanceSegmenter:
         keep[0] = False
         labels = torch.where(keep[labels], labels, torch.zeros_like(labels))
         return _compact(labels)
-
-
-def _bounding_box(mask: torch.Tensor, margin: int):
-    """(y0, y1, x0, x1) around the True pixels plus a margin, clipped to the image."""
-    h, w = mask.shape
-    rows = torch.nonzero(mask.any(1)).squeeze(1)
-    cols = torch.nonzero(mask.any(0)).squeeze(1)
-    if rows.numel() == 0:
-        return 0, h, 0, w
-    return (max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + 1 + margin),
-            max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + 1 + margin))
 
 
 def crop_frame(pf: PreparedFrame, box) -> PreparedFrame:
