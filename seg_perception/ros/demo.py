@@ -159,14 +159,18 @@ def _record(args, node_pid: int) -> int:
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     lat, grasp_lat = (np.percentile(v, [50, 95]) if v else [float('nan')] * 2
                       for v in (stats['latency'], stats['grasp_latency']))
-    dropped = next((kv.value for d in diagnostics[-1:] for s in d.status for kv in s.values
-                    if kv.key == 'frames_dropped'), 'n/a')
+    node_said = {kv.key: kv.value for d in diagnostics[-1:] for s in d.status for kv in s.values}
+    dropped = node_said.get('frames_dropped', 'n/a')
     print(f'demo: {args.seconds:.0f} s recorded; frames in {stats["in"]} ({stats["in"] / args.seconds:.1f} Hz), '
           f'frames out {stats["out"]} ({rate:.1f} Hz), dropped by the node (total) {dropped}')
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}')
     print(f'demo: end-to-end latency from the input stamp: labels received p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms; '
           f'grasps received p50 {grasp_lat[0]:.0f} ms, p95 {grasp_lat[1]:.0f} ms')
+    if 'labels_latency_p50_ms' in node_said:   # its last 100 frames, as it published them
+        print(f"demo: the node's own figures (last 100 frames, at publishing): labels p50 "
+              f"{node_said['labels_latency_p50_ms']} ms, p95 {node_said['labels_latency_p95_ms']} ms; whole frame "
+              f"p50 {node_said['latency_p50_ms']} ms, p95 {node_said['latency_p95_ms']} ms")
     print(f'demo: perception_node memory (RSS, with its grasp process) {rss_start:.0f} MiB after warm-up, '
           f'{rss_end:.0f} MiB at the end'
           + (' (every 30 s: ' + ', '.join(f'{mib:.0f}' for _, mib in rss_samples) + ')' if rss_samples else ''))
