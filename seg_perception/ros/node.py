@@ -47,8 +47,9 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                        'message callbacks and the camera driver: measured 8.9 Hz against 4.6-5.3 Hz with two threads '
                        'on a 2-core machine running the synthetic camera too.'),
     'grasp_process': (True, 'On the CPU, plan grasps in a child process, beside the next frame\'s segmentation '
-                            '(another core; a thread would wait for the GIL). Off: in the worker thread, after the '
-                            'object clouds. Takes effect at configure.'),
+                            '(another core; a thread would wait for the GIL; about 500 MiB more memory). Off: in the '
+                            'worker thread, after the object clouds. Takes effect at configure, and only when '
+                            'grasps.enabled is true then.'),
 }
 _WARN_PERIOD = 5.0
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
@@ -135,7 +136,8 @@ class PerceptionNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {exc}')
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
-        if self.get_parameter('grasp_process').value and self.pipeline.device.type == 'cpu':
+        if (self.get_parameter('grasp_process').value and self.pipeline.device.type == 'cpu'
+                and self.pipeline.config.grasps.enabled):
             from ..grasps.background import BackgroundGraspPlanner
             try:
                 self._grasp_process = BackgroundGraspPlanner(threads=max(1, threads))
