@@ -124,10 +124,12 @@ def test_grasps_go_on_when_the_grasp_process_dies(ros_env):
         children = child_pids(node.pid)
         assert len(children) == 1, children
         os.kill(children[0], signal.SIGKILL)
-        out = wait_output(start([SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node'], ros_env), timeout=90)
+        out = wait_output(start([SCRIPTS / 'receive_outputs.py', 60, 4, '/perception_node'], ros_env), timeout=90)
     finally:
         node_out = stop(node)
         stop(camera)
     report = json.loads(out.strip().splitlines()[-1])
-    assert report['counts']['grasps'] >= 3, node_out
+    # of 4 frames: the one being planned when the child died has no grasps, the last one's may come after the
+    # receiver stopped
+    assert report['counts']['grasps'] >= 2, node_out
     assert 'grasps are planned in the node process from now on' in node_out
