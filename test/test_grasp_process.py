@@ -1,5 +1,6 @@
 """Grasp planning in a child process (what perception_node does on the CPU): the same grasps as planning in the
-caller, errors reported per frame, a dead child reported instead of hanging, nothing left running after close."""
+caller, errors reported per frame, Ctrl-C left to the parent, a dead child reported instead of hanging, nothing left running
+after close."""
 import os
 import signal
 import threading
@@ -48,6 +49,10 @@ def test_child_plans_the_same_grasps_and_survives_a_bad_frame(perceived):
         assert failed.grasps == () and error and 'Error' in error
         again, error = _planned(planner, pipeline.config.grasps, result, scene)
         assert error is None and len(again.grasps) == len(expected.grasps)
+        # Ctrl-C in a terminal reaches the child too: it leaves stopping to its parent (no traceback, no exit)
+        os.kill(planner.pid, signal.SIGINT)
+        after_interrupt, error = _planned(planner, pipeline.config.grasps, result, scene)
+        assert error is None and len(after_interrupt.grasps) == len(expected.grasps)
     finally:
         planner.close()
     assert planner._process.poll() is not None     # the child is gone

@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +59,8 @@ def _receive_object(conn: Connection):
 
 def _serve(conn, threads: int) -> None:
     """The child: plan each job received until told to stop (None) or the parent is gone."""
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when this child stops
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(max(1, threads))
     os.nice(_NICENESS)
     importlib.import_module('scipy.spatial')  # the planner's convex hulls: 0.2 s to import, not on the first frame
