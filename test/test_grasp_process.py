@@ -1,6 +1,6 @@
 """Grasp planning in a child process (what perception_node does on the CPU): the same grasps as planning in the
-caller, errors reported per frame, Ctrl-C left to the parent, a dead child reported instead of hanging, nothing left running
-after close."""
+caller, errors reported per frame, Ctrl-C left to the parent, a dead child reported instead of hanging, nothing
+left running after close."""
 import os
 import signal
 import threading
