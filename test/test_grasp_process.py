@@ -70,3 +70,10 @@ def test_a_dead_child_is_reported_not_waited_for(perceived):
     with pytest.raises(RuntimeError, match='grasp planning process ended'):
         planner.submit(pipeline.config.grasps, result, scene, lambda r, e: None, timeout=10)
     planner.close()
+
+
+def test_a_child_that_cannot_start_is_an_error(monkeypatch):
+    import seg_perception.grasps.background as background
+    monkeypatch.setattr(background.sys, 'executable', '/bin/false')   # exits at once, says nothing
+    with pytest.raises(RuntimeError, match='did not start'):
+        BackgroundGraspPlanner(start_timeout=10)

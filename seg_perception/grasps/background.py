@@ -95,8 +95,14 @@ class BackgroundGraspPlanner:
         child_end.close()
         self._conn = Connection(os.dup(parent_end.fileno()))
         parent_end.close()
-        if not self._conn.poll(start_timeout) or _receive_object(self._conn) != 'ready':
+        try:
+            ready = self._conn.poll(start_timeout) and _receive_object(self._conn) == 'ready'
+        except (EOFError, OSError):   # it ended at start (its error went to stderr)
+            ready = False
+        if not ready:
             self._process.kill()
+            self._process.wait()
+            self._conn.close()
             raise RuntimeError(f'the grasp planning process did not start within {start_timeout:.0f} s')
         self.failure: Optional[str] = None     # why the child is unusable, once it is
         self._idle = threading.Event()
@@ -124,10 +130,6 @@ class BackgroundGraspPlanner:
         except (OSError, ValueError) as exc:
             self._fail(f'the grasp planning process cannot be reached: {exc}')
             raise RuntimeError(self.failure) from exc
-
-    def wait_idle(self, timeout: Optional[float] = None) -> bool:
-        """Whether no frame is in flight (after waiting up to ``timeout`` s for it)."""
-        return self._idle.wait(timeout)
 
     def _receive(self) -> None:
         while True:
