@@ -23,7 +23,8 @@ far side has no points. Objects stand on the support, so the planner works in th
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden;
+   a can ends even if its side is hidden (only when the side seen at the other jaw is upright: a ball seen
+   from low down has a far silhouette near its top, and its hidden side bulges beyond it);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -59,6 +60,7 @@ _TOP_EDGE = 0.004          # m: a jaw's outermost points this close below the to
 _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
+_UPRIGHT_SPREAD = 2 * _NOISE   # m: a side whose outermost points at the finger levels differ by no more is upright
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
@@ -287,6 +289,13 @@ class GraspPlanner:
             observed.append((at_jaw & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
             mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
             edges.append(top - mean_h <= _TOP_EDGE)
+        # ... but only when the side the camera sees at the other jaw is upright, as a box's or a can's: a ball's
+        # or a bottle's visible side bulges out below its top, and so does its hidden one, beyond that silhouette
+        upright = []
+        for ext in (ext_hi, ext_lo):
+            spread = torch.where(seen, ext, -big[:, :1]).amax(1) - torch.where(seen, ext, big[:, :1]).amin(1)
+            upright.append((spread <= _UPRIGHT_SPREAD) | (seen.sum(1) < 2))
+        edges = [edges[0] & upright[1], edges[1] & upright[0]]
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
