@@ -238,3 +238,35 @@ def test_contact_sides_lean_as_the_outermost_points_say():
     hidden = seen.clone()
     hidden[1, 2:] = False
     assert _level_slopes(extreme, hidden, 1.0, 0.0)[1, 2:].eq(0).all()
+
+
+def _box_seen_from_above(cx):
+    """A 4 x 12 x 5 cm box on a table 0.5 m below a downward camera (160x120, f 300 px) with principal point
+    column ``cx``: the organized points, depth and labels it sees (box top and table), and the box's cloud."""
+    from seg_perception.types import CameraModel
+    camera = CameraModel(160, 120, 300.0, 300.0, cx, 60.0)
+    u, v = np.meshgrid(np.arange(160), np.arange(120))
+    ray = np.stack([(u - cx) / 300.0, (v - 60.0) / 300.0, np.ones_like(u, dtype=float)], -1)
+    top = ray * (0.5 - 0.05)
+    on_box = (np.abs(top[..., 0]) < 0.02) & (np.abs(top[..., 1]) < 0.06)
+    depth = np.where(on_box, 0.45, 0.5)
+    points = (ray * depth[..., None]).astype(np.float32)
+    box = points[on_box]
+    obj = ObjectCloud(1, 'box', 1.0, len(box), box, np.zeros((len(box), 3), np.uint8),
+                      np.tile([0, 0, -1.0], (len(box), 1)).astype(np.float32), box.mean(0), box.mean(0),
+                      np.array([0.04, 0.12, 0.05]), np.eye(3))
+    scene = GraspScene(torch.from_numpy(points), torch.from_numpy(depth.astype(np.float32)),
+                       torch.from_numpy(on_box.astype(np.int64)), camera, np.array([0.0, 0.0, -1.0]),
+                       lambda p: 0.5 - p[..., 2])
+    return obj, scene
+
+
+def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
+    planner = GraspPlanner(GraspConfig(enabled=True), torch.device('cpu'))
+    obj, scene = _box_seen_from_above(80.0)
+    whole = planner.plan([obj], scene)
+    assert whole and abs(matrix_from_quaternion(whole[0].quaternion)[0, 1]) > 0.9   # across the 4 cm side
+    # the image's left edge runs through the box's middle: its other half may be anywhere beyond it
+    cut_obj, cut_scene = _box_seen_from_above(0.0)
+    assert len(cut_obj.points) > 100
+    assert planner.plan([cut_obj], cut_scene) == []

@@ -24,7 +24,8 @@ far side has no points. Objects stand on the support, so the planner works in th
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
    a can ends even if its side is hidden (only when the side seen at the other jaw is upright: a ball seen
-   from low down has a far silhouette near its top, and its hidden side bulges beyond it);
+   from low down has a far silhouette near its top, and its hidden side bulges beyond it); beyond the image
+   border nothing was seen, so no finger goes there;
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -355,6 +356,9 @@ class GraspPlanner:
         hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
         hidden &= ~inner[None] | (view.labels[v, u] == target)
+        # beyond the image border the camera saw nothing, not even an object's shadow (an object cut off there may
+        # go on, another may stand there): no top edge lets a finger go there
+        hidden |= ~inside
         return ~hidden.any(1)
 
 
