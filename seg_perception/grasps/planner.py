@@ -23,9 +23,8 @@ far side has no points. Objects stand on the support, so the planner works in th
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden (only when the side seen at the other jaw is upright: a ball seen
-   from low down has a far silhouette near its top, and its hidden side bulges beyond it); beyond the image
-   border nothing was seen, so no finger goes there;
+   a can ends even if its side is hidden; a jaw never closes where the object meets the image border (it may go
+   on out of view);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -60,8 +59,9 @@ _SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side 
 _TOP_EDGE = 0.004          # m: a jaw's outermost points this close below the top are the object's top edge
 _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
+_BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid) may be
+                           # where the object leaves the view (voxel averaging pulls them up to a voxel inwards)
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
-_UPRIGHT_SPREAD = 2 * _NOISE   # m: a side whose outermost points at the finger levels differ by no more is upright
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
@@ -143,7 +143,7 @@ class GraspPlanner:
         if hull is None:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
-        cand = self._candidates(flat, h, hull, directions, spacing)
+        cand = self._candidates(flat, h, hull, directions, spacing, self._at_image_border(pts))
         if cand is None:
             return []
         # grasp frames: straight down the support normal, then tilted about the closing axis; the contact point
@@ -195,9 +195,10 @@ class GraspPlanner:
                                float(score[chosen[i]])) for i in range(len(chosen))]
 
     def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor,
-                    pixel_spacing: float):
+                    pixel_spacing: float, at_border: torch.Tensor):
         """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
-        ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``."""
+        ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``. Points
+        ``at_border`` lie at the image border, where the object may go on out of view: no jaw closes there."""
         c = g = self.cfg
         # the line through the widest part of the outline per direction (a round object's centre; the middle
         # of the widest stretch for a box), then lines beside it
@@ -234,6 +235,7 @@ class GraspPlanner:
         hh = h[None].expand_as(along)
         at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
         jaw = at_jaws[0] | at_jaws[1]
+        ok &= ~(jaw & at_border[None]).any(1)
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
         palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
@@ -290,17 +292,23 @@ class GraspPlanner:
             observed.append((at_jaw & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
             mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
             edges.append(top - mean_h <= _TOP_EDGE)
-        # ... but only when the side the camera sees at the other jaw is upright, as a box's or a can's: a ball's
-        # or a bottle's visible side bulges out below its top, and so does its hidden one, beyond that silhouette
-        upright = []
-        for ext in (ext_hi, ext_lo):
-            spread = torch.where(seen, ext, -big[:, :1]).amax(1) - torch.where(seen, ext, big[:, :1]).amin(1)
-            upright.append((spread <= _UPRIGHT_SPREAD) | (seen.sum(1) < 2))
-        edges = [edges[0] & upright[1], edges[1] & upright[0]]
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
                 'top_edge': torch.stack(edges, 1)[keep]}
+
+    def _at_image_border(self, pts: torch.Tensor) -> torch.Tensor:
+        """(N,) whether each point lies within _BORDER_PIXELS of the border of the image it was seen in."""
+        view = self._view
+        if view.camera is None:
+            return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
+        cam = view.camera
+        h, w = view.depth.shape
+        z = pts[:, 2].clamp_min(1e-3)
+        u = pts[:, 0] / z * cam.fx + cam.cx
+        v = pts[:, 1] / z * cam.fy + cam.cy
+        m = _BORDER_PIXELS
+        return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
     def _hits(self, rot, origin, width, scene, margin: float) -> torch.Tensor:
         """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point."""
@@ -356,9 +364,6 @@ class GraspPlanner:
         hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
         hidden &= ~inner[None] | (view.labels[v, u] == target)
-        # beyond the image border the camera saw nothing, not even an object's shadow (an object cut off there may
-        # go on, another may stand there): no top edge lets a finger go there
-        hidden |= ~inside
         return ~hidden.any(1)
 
 
