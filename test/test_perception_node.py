@@ -43,7 +43,7 @@ def test_outputs_flow_with_the_input_header(ros_env):
 def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
     camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p', 'height:=240',
               '-p', 'rate:=5.0', '-p', 'noise_variants:=1']
-    report, _, (_, node_out) = report_while_running([camera, _node()], [SCRIPTS / 'node_client.py', 60], ros_env, 120)
+    report, _, (_, node_out) = report_while_running([camera, _node()], [SCRIPTS / 'node_client.py', 60], ros_env, 180)
     assert report['first_output'], node_out
     ok, reason = report['params']['bad']
     assert not ok and 'instances.min_height' in reason and '-1.0' in reason
@@ -53,6 +53,10 @@ def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
     assert report['deactivate']['success'] and report['deactivate']['state'] == 'inactive'
     assert report['deactivate']['outputs_while_inactive'] == 0
     assert report['activate']['success'] and report['activate']['outputs_after'] >= 1
+    # cleanup and configure again (grasp process closed and started anew): grasps flow again
+    again = report['reconfigure']
+    assert all(again[k] for k in ('deactivate', 'cleanup', 'configure', 'activate')), again
+    assert again['state'] == 'active' and again['grasp_outputs_after'] >= 1, (again, node_out)
 
 
 def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):

@@ -8,6 +8,7 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import Image
 
 
@@ -16,6 +17,8 @@ def main():
     node = rclpy.create_node('node_client')
     frames = []
     node.create_subscription(Image, '/perception_node/instances/labels', lambda m: frames.append(time.monotonic()), 10)
+    grasps = []
+    node.create_subscription(PoseArray, '/perception_node/grasps', lambda m: grasps.append(time.monotonic()), 10)
 
     def call(client, request, timeout=20.0):
         assert client.wait_for_service(timeout_sec=timeout), client.srv_name
@@ -62,6 +65,17 @@ def main():
     while len(frames) == before and time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.1)
     report['activate'] = {'success': ok, 'outputs_after': len(frames) - before}
+    # a full cycle: deactivate, cleanup (pipeline and grasp process go), configure (both anew), activate
+    steps = {}
+    for name in ('DEACTIVATE', 'CLEANUP', 'CONFIGURE', 'ACTIVATE'):
+        steps[name.lower()] = call(change, ChangeState.Request(
+            transition=Transition(id=getattr(Transition, f'TRANSITION_{name}'))), timeout=60.0).success
+    before = len(grasps)
+    end = time.monotonic() + 30.0
+    while len(grasps) == before and time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    report['reconfigure'] = {**steps, 'grasp_outputs_after': len(grasps) - before,
+                             'state': call(state, GetState.Request()).current_state.label}
     print(json.dumps(report), flush=True)
 
 
