@@ -75,7 +75,7 @@ class Pipeline:
         the frame (for ``plan_grasps`` here, or a planner elsewhere: see grasps.background)."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
-        stride = processing_stride(self.config.stride, frame.width, self.device)
+        stride = processing_stride(self.config.stride, frame.width, frame.camera.fx, self.device)
         with self._timed(timings, 'prepare'):
             pf = prepare_frame(frame, self.device, self.config.depth.min, self.config.depth.max,
                                self.config.surfaces.up_vector or None, stride)

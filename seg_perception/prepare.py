@@ -44,12 +44,21 @@ class PreparedFrame:
         return self.depth.shape
 
 
-def processing_stride(setting: int, width: int, device: torch.device) -> int:
-    """0 = automatic: every second pixel on the CPU for frames 640 wide or more (the 50 ms budget on two
-    cores), every pixel on a GPU."""
+# On the CPU the grid's focal length may drop to this (pixels): what matters for small objects is how many pixels they
+# cover, and 640x480 at fx 615 on every second pixel is the tested budget. A 1280x720 colour stream with fx 910
+# (RealSense D435) then runs on every third pixel: Overlap F 0.924 vs 0.929 on every second, 1.6x faster; GraspNet's
+# 1280x720 frames with fx 631 stay on every second pixel (every third: F 0.743 vs 0.877).
+_CPU_GRID_FOCAL = 300.0
+
+
+def processing_stride(setting: int, width: int, fx: float, device: torch.device) -> int:
+    """0 = automatic: every pixel on a GPU; on the CPU every second pixel for frames 640 wide or more (the 50 ms
+    budget on two cores), coarser while the grid's focal length stays at least _CPU_GRID_FOCAL."""
     if setting > 0:
         return setting
-    return 2 if device.type == 'cpu' and width >= 640 else 1
+    if device.type != 'cpu':
+        return 1
+    return max(2 if width >= 640 else 1, int(fx // _CPU_GRID_FOCAL))
 
 
 def strided_camera(camera: CameraModel, stride: int) -> CameraModel:
