@@ -43,9 +43,10 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
     'max_frame_age': (1.0, 'Frames older than this (s, against the node clock) are skipped as stale; 0 = off.'),
     'extrinsics.base_frame': ('', 'Robot base frame id. With extrinsics.camera_pose set, objects and grasps are '
                                   'also published in this frame (~/base/...), and the pose gives the up vector.'),
-    'cpu_threads': (1, 'torch threads on the CPU (0 = torch default). One leaves the other cores to the '
-                       'message callbacks and the camera driver: measured 8.9 Hz against 4.6-5.3 Hz with two threads '
-                       'on a 2-core machine running the synthetic camera too.'),
+    'cpu_threads': (1, 'torch threads on the CPU (0 = torch default), in the worker and in the grasp process. One '
+                       'leaves the other cores to the message callbacks, the grasp process and the camera driver: '
+                       'on a 2-core machine running the synthetic camera too, 8.9 Hz against 4.6-5.3 Hz with two '
+                       '(measured with grasps planned in the worker).'),
     'grasp_process': (True, 'On the CPU, plan grasps in a child process, beside the next frame\'s segmentation '
                             '(another core; a thread would wait for the GIL; about 500 MiB more memory). Off: in the '
                             'worker thread, after the object clouds. Takes effect at configure, and only when '
