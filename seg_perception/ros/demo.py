@@ -44,14 +44,21 @@ def main(argv=None) -> int:
     parser.add_argument('--scenes', type=int, default=8,
                         help='synthetic scenes rendered before the camera starts, then cycled (default 8; 0 renders '
                              'new ones while publishing, which takes CPU from the node on a small machine)')
+    parser.add_argument('--size', default='640x480', metavar='WxH',
+                        help='synthetic camera image size (default 640x480; fx scales with the width)')
     parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
                         help='extra perception_node parameter, e.g. --param grasp_process:=false (repeatable)')
     args = parser.parse_args(argv)
+    try:
+        width, height = (int(v) for v in args.size.lower().split('x'))
+    except ValueError:
+        parser.error(f'--size must be WIDTHxHEIGHT, got {args.size!r}')
     env = _environment()
     os.environ.update(env)  # this process joins the same domain with the same transport settings
     children = [
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p',
-                          f'rate:={args.rate}', '-p', f'new_scene_every:={args.new_scene_every}',
+                          f'rate:={args.rate}', '-p', f'width:={width}', '-p', f'height:={height}',
+                          '-p', f'new_scene_every:={args.new_scene_every}',
                           '-p', f'scene_count:={args.scenes}'], env=env),
         subprocess.Popen([sys.executable, '-m', 'seg_perception.ros.node', '--ros-args', '-p',
                           f'device:={args.device}', '-p', f'grasps.enabled:={str(not args.no_grasps).lower()}']
