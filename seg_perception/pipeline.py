@@ -84,8 +84,12 @@ class Pipeline:
         with self._timed(timings, 'instances'):
             instances = self.instances.segment(pf, surfaces)
         with self._timed(timings, 'outputs'):
-            full_surfaces, full_instances = (self._full_resolution(pf, surfaces, instances) if stride > 1
-                                             else (surfaces, instances))
+            if stride > 1:
+                full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances)
+            else:
+                labels = surfaces.labels.clone()
+                _agree(labels, instances.labels)
+                full_surfaces, full_instances = replace(surfaces, labels=labels), instances
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
         result = PerceptionResult(frame, host_surfaces, host_instances, timings_ms=timings)
         if on_stage is not None:
@@ -117,15 +121,16 @@ class Pipeline:
         belong to the objects (so outlines at the table are as fine as the input). Elsewhere a pixel keeps its
         cell's label, so only the objects' bounding box is worked on."""
         frame, factor = pf.frame, pf.stride
-        depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min,
-                           self.config.depth.max)
-        h, w = depth.shape
-        valid = depth > 0
+        raw = torch.from_numpy(frame.depth).to(self.device)
+        h, w = raw.shape
+        # as clip_depth would leave it (NaN fails both tests), without writing a clipped copy of the whole image
+        valid = (raw >= max(self.config.depth.min, 1e-6)) & (raw <= self.config.depth.max)
         labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
         inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
         model = surfaces.support_model
         object_cells = (surfaces.labels == SURFACE_OBJECT) | (instances.labels > 0)
         if model is None or not bool(object_cells.any()):
+            _agree(labels, inst)
             return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
         # one cell of margin: the outlines' pixels next to the object cells
         r0, r1, c0, c1 = bounding_box(object_cells, margin=1)
@@ -133,7 +138,8 @@ class Pipeline:
         cam = frame.camera
         camera = replace(cam, width=x1 - x0, height=y1 - y0, cx=cam.cx - x0, cy=cam.cy - y0)
         # views: what is set on them is set on the whole image
-        depth, valid, box_labels = depth[y0:y1, x0:x1], valid[y0:y1, x0:x1], labels[y0:y1, x0:x1]
+        depth = clip_depth(raw[y0:y1, x0:x1], self.config.depth.min, self.config.depth.max)
+        valid, box_labels = valid[y0:y1, x0:x1], labels[y0:y1, x0:x1]
         c = self.config
         heights = model.heights_image(depth, camera)
         tol = model.tolerance(depth)
@@ -149,6 +155,7 @@ class Pipeline:
         # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
         box_inst = torch.where(raised, inst[y0:y1, x0:x1], 0)
         inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
+        _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
 
     @contextmanager
@@ -160,13 +167,16 @@ class Pipeline:
         timings[name] = (time.perf_counter() - start) * 1000.0
 
 
-def _to_host(surfaces: SurfaceResult, instances: InstanceResult):
-    """Final outputs to numpy; surface labels agree with the instances (object pixels no instance kept
-    become 'other')."""
-    labels = surfaces.labels.clone()
-    inst = instances.labels
+def _agree(labels: torch.Tensor, inst: torch.Tensor) -> None:
+    """Surface labels (changed in place) agree with the instances: object pixels no instance kept become
+    'other', instance pixels are objects."""
     labels[(labels == SURFACE_OBJECT) & (inst == 0)] = SURFACE_OTHER
     labels[inst > 0] = SURFACE_OBJECT
+
+
+def _to_host(surfaces: SurfaceResult, instances: InstanceResult):
+    """Final outputs to numpy."""
+    labels, inst = surfaces.labels, instances.labels
 
     def plane(p: Plane) -> Plane:
         return Plane(_np(p.normal), float(p.offset), p.surface_class, p.inlier_count)
