@@ -93,8 +93,7 @@ class BackgroundGraspPlanner:
             [sys.executable, '-m', __name__, '--fd', str(child_end.fileno()), '--threads', str(threads)],
             pass_fds=(child_end.fileno(),))
         child_end.close()
-        self._conn = Connection(os.dup(parent_end.fileno()))
-        parent_end.close()
+        self._conn = Connection(parent_end.detach())
         try:
             ready = self._conn.poll(start_timeout) and _receive_object(self._conn) == 'ready'
         except (EOFError, OSError):   # it ended at start (its error went to stderr)

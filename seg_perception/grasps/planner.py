@@ -302,11 +302,8 @@ class GraspPlanner:
         view = self._view
         if view.camera is None:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
-        cam = view.camera
         h, w = view.depth.shape
-        z = pts[:, 2].clamp_min(1e-3)
-        u = pts[:, 0] / z * cam.fx + cam.cx
-        v = pts[:, 1] / z * cam.fy + cam.cy
+        u, v, _ = _pixels(pts, view.camera)
         m = _BORDER_PIXELS
         return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
@@ -354,9 +351,8 @@ class GraspPlanner:
         n = gx.numel()
         allowed = top_edge[:, [0, 0, 1, 1]].repeat_interleave(n, 1)                           # (G, 36)
         inner = torch.tensor([False, True, False, True], device=dev).repeat_interleave(n)      # (36,)
-        z = points[..., 2].clamp_min(1e-3)
-        u = (points[..., 0] / z * cam.fx + cam.cx).round().long()
-        v = (points[..., 1] / z * cam.fy + cam.cy).round().long()
+        u, v, z = _pixels(points, cam)
+        u, v = u.round().long(), v.round().long()
         h, w = view.depth.shape
         inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
         u, v = u.clamp(0, w - 1), v.clamp(0, h - 1)
@@ -365,6 +361,12 @@ class GraspPlanner:
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
         hidden &= ~inner[None] | (view.labels[v, u] == target)
         return ~hidden.any(1)
+
+
+def _pixels(points: torch.Tensor, camera: CameraModel):
+    """Image coordinates (u, v, unrounded) of (..., 3) camera-frame points, and their depth (at least 1 mm)."""
+    z = points[..., 2].clamp_min(1e-3)
+    return points[..., 0] / z * camera.fx + camera.cx, points[..., 1] / z * camera.fy + camera.cy, z
 
 
 def _tilts(cone_deg: float, steps: int) -> List[float]:

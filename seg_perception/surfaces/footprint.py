@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..geometry import plane_basis
-from ..imageops import dilate
+from ..imageops import bounding_box, dilate
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,11 +40,9 @@ class SupportFootprint:
         filled = _convex_fill(occupied)
         reach = int(round(unseen_reach / cell))
         near = dilate(filled, reach)
-        rows = torch.nonzero(near.any(1)).squeeze(1)
-        cols = torch.nonzero(near.any(0)).squeeze(1)
-        if rows.numel():
+        if bool(near.any()):
             # only cells within reach of the support can join it: test those for being out of view
-            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            r0, r1, c0, c1 = bounding_box(near, margin=0)
             unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera, (r0, r1, c0, c1))
             filled[r0:r1, c0:c1] |= near[r0:r1, c0:c1] & unseen
         radius = int(round(margin / cell))
