@@ -259,3 +259,44 @@ def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
     cut_obj, cut_scene = _box_seen_from_above(0.0)
     assert len(cut_obj.points) > 100
     assert planner.plan([cut_obj], cut_scene) == []
+
+
+def test_a_round_outline_seen_from_one_side_gives_the_whole_circle():
+    from seg_perception.grasps.round_outline import round_outline
+    rng = np.random.default_rng(1)
+    # a can's near wall (half a turn, 1 mm noise) and a few points of its lid, 2 cm radius
+    turn = rng.uniform(-np.pi / 2, np.pi / 2, 150)
+    wall = 0.02 * np.c_[np.cos(turn), np.sin(turn)] + rng.normal(0, 0.001, (150, 2))
+    lid = rng.uniform(-0.018, 0.018, (60, 2))
+    lid = lid[np.linalg.norm(lid, axis=1) < 0.018]
+    found = round_outline(np.r_[wall, lid] + [0.3, 0.1], 0.002, 0.04)
+    assert found is not None
+    centre, radius = found
+    assert np.linalg.norm(centre - [0.3, 0.1]) < 0.002 and abs(radius - 0.02) < 0.002
+    # not round: a box's top (its corners lie on a circle, but apart), a can with a handle sticking out,
+    # a straight side, a can wider than the hand
+    box = rng.uniform([-0.025, -0.015], [0.025, 0.015], (500, 2))
+    handle = np.r_[wall, lid, np.c_[rng.uniform(0.02, 0.035, 30), rng.uniform(-0.005, 0.005, 30)]]
+    side = np.c_[rng.uniform(-0.05, 0.05, 100), rng.normal(0, 0.001, 100)]
+    for points in (box, handle, side):
+        assert round_outline(points, 0.002, 0.04) is None
+    assert round_outline(np.r_[wall, lid] * 3, 0.002, 0.04) is None
+
+
+SLENDER_CAN = {'shape': 'cylinder', 'radius': 0.015, 'height': 0.12}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('seed', [1, 5])
+def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
+    """The camera sees the near half of the can: jaws must close across its axis and clear its hidden far side."""
+    from seg_perception.grasps.evaluate import grasp_valid, scene_solids
+    from seg_perception.synthetic import Renderer
+    from seg_perception.types import RGBDFrame
+    scene, r = _staged(seed, [(SLENDER_CAN, 0.0, 0.0, 0.0, 0.06)])
+    cfg = load_config(None, {'device': 'cpu'})
+    result = Pipeline(cfg).process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    solids = scene_solids(scene.to_json(r.visible_pixels))
+    can = next(s for s in solids if s.instance_id == 1)
+    assert len(result.grasps) >= 3
+    assert all(grasp_valid(g.position, g.quaternion, g.width, can, solids, cfg.grasps) for g in result.grasps)

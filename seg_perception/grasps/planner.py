@@ -8,7 +8,8 @@ A camera sees one side of an object, so contacts are not sampled as pairs of opp
 far side has no points. Objects stand on the support, so the planner works in the support's frame:
 1. closing directions: the normals of the longer sides of the object's outline seen from above (the convex hull
    of its points projected on the support: a box's faces) and evenly spread ones (a can's round wall); closing
-   lines through the outline's middle and beside it;
+   lines through the outline's middle and beside it; a round outline (a can, a ball) is completed with its
+   hidden far half (round_outline.py), and only lines near its axis are kept;
 2. per candidate, the object points in the finger slab give the opening (their extent along the closing line
    plus margin and clearance); an object no candidate fits between the fingers gets no grasp;
 3. contact height: where the slab is widest (the height of its outermost points); the fingertips go down so
@@ -42,6 +43,7 @@ from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
 from ..types import CameraModel, GraspCandidate, ObjectCloud
 from .hand import hand_reach, palm_half_width
+from .round_outline import round_outline
 
 _MAX_OBJECT_POINTS = 800
 _SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
@@ -66,6 +68,8 @@ _LEVEL_HALF = 0.1          # points within this share of the finger length of a 
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
 _ENOUGH_FREE = 4           # stop testing once this many times top_k candidates are free
+_ROUND_TOLERANCE = 0.002   # m: outline points this close to a fitted circle follow it (at least a pixel spacing)
+_ROUND_OFFSET = 0.1        # closing lines of a round object stay this share of its diameter from the axis
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 
 
@@ -136,14 +140,20 @@ class GraspPlanner:
             pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
             pts = pts[pick]
         # support frame: heights above the support, 2-D coordinates along it
-        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         a, b = basis
+        at_border = self._at_image_border(pts)
+        pts, completed = _complete_round(pts, a, b, spacing, g.max_opening / 2, at_border)
+        if bool(completed.any()):
+            # the hidden far side is modelled: fingers must keep clear of it too
+            scene = torch.cat([scene, pts[completed]])
+            at_border = torch.cat([at_border, torch.zeros_like(at_border)])
+        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
         hull = _convex_hull(flat)
         if hull is None:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
-        cand = self._candidates(flat, h, hull, directions, spacing, self._at_image_border(pts))
+        cand = self._candidates(flat, h, hull, directions, spacing, at_border, completed)
         if cand is None:
             return []
         # grasp frames: straight down the support normal, then tilted about the closing axis; the contact point
@@ -195,10 +205,11 @@ class GraspPlanner:
                                float(score[chosen[i]])) for i in range(len(chosen))]
 
     def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor,
-                    pixel_spacing: float, at_border: torch.Tensor):
+                    pixel_spacing: float, at_border: torch.Tensor, completed: torch.Tensor):
         """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
         ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``. Points
-        ``at_border`` lie at the image border, where the object may go on out of view: no jaw closes there."""
+        ``at_border`` lie at the image border, where the object may go on out of view: no jaw closes there;
+        ``completed`` points model a round object's hidden far side."""
         c = g = self.cfg
         # the line through the widest part of the outline per direction (a round object's centre; the middle
         # of the widest stretch for a box), then lines beside it
@@ -279,6 +290,10 @@ class GraspPlanner:
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
         quality = torch.where(ok, antipodal * through_middle, torch.zeros_like(antipodal))
+        if bool(completed.any()):
+            # a round object: only lines near its axis meet the wall squarely, and the fitted axis is a few
+            # millimetres uncertain
+            quality = torch.where(f.abs() <= _ROUND_OFFSET, quality, torch.zeros_like(quality))
         keep = quality > 0
         if not bool(keep.any()):
             return None
@@ -289,9 +304,10 @@ class GraspPlanner:
         edges, observed = [], []
         for at_jaw in at_jaws:
             # the side below the top edge was seen at this jaw (not only assumed upright)
-            observed.append((at_jaw & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
+            observed.append((at_jaw & ~completed[None] & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
             mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
-            edges.append(top - mean_h <= _TOP_EDGE)
+            # a jaw on the completed far side of a round object also knows where the object ends
+            edges.append((top - mean_h <= _TOP_EDGE) | (at_jaw & completed[None]).any(1))
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
@@ -361,6 +377,24 @@ class GraspPlanner:
         # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
         hidden &= ~inner[None] | (view.labels[v, u] == target)
         return ~hidden.any(1)
+
+
+def _complete_round(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, spacing: float, max_radius: float,
+                    at_border: torch.Tensor):
+    """The object's points and, when its outline seen from above (axes ``a``, ``b`` along the support) is round,
+    their mirror images through the circle's axis (its hidden far side); and which points are such images. An
+    object at the image border is left as seen (its outline may be cut)."""
+    none = torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
+    if bool(at_border.any()):
+        return pts, none
+    flat = torch.stack([pts @ a, pts @ b], 1)
+    circle = round_outline(flat.detach().cpu().numpy(), max(_ROUND_TOLERANCE, spacing), max_radius)
+    if circle is None:
+        return pts, none
+    centre = torch.as_tensor(circle[0], dtype=pts.dtype, device=pts.device)
+    to_axis = centre[None] - flat                                                        # (N, 2)
+    mirrored = pts + 2 * (to_axis[:, :1] * a + to_axis[:, 1:] * b)
+    return torch.cat([pts, mirrored]), torch.cat([none, torch.ones_like(none)])
 
 
 def _pixels(points: torch.Tensor, camera: CameraModel):
