@@ -300,23 +300,3 @@ def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
     can = next(s for s in solids if s.instance_id == 1)
     assert len(result.grasps) >= 3
     assert all(grasp_valid(g.position, g.quaternion, g.width, can, solids, cfg.grasps) for g in result.grasps)
-
-
-def test_a_ball_too_big_for_the_hand_is_not_gripped_across_its_visible_half():
-    """Seen from one side, a 9 cm ball shows half of its outline, 4.5 cm deep: narrow enough for an 8 cm hand
-    unless its hidden half is accounted for."""
-    rng = np.random.default_rng(0)
-    radius, table = 0.045, 0.5                      # camera frame as in _box_scene: z down to the table
-    direction = rng.normal(size=(6000, 3))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    seen = direction[(direction[:, 0] > 0) & (direction[:, 2] < 0.3)]   # the side facing +x, mostly the upper part
-    ball = (seen * radius + [0.0, 0.0, table - radius]).astype(np.float32)
-    obj = ObjectCloud(1, 'ball', 1.0, len(ball), ball, np.zeros((len(ball), 3), np.uint8), seen.astype(np.float32),
-                      ball.mean(0), ball.mean(0), np.array([radius, 2 * radius, 2 * radius]), np.eye(3))
-    t = np.mgrid[-0.3:0.3:0.005, -0.3:0.3:0.005].reshape(2, -1).T
-    floor = np.c_[t, np.full(len(t), table)].astype(np.float32)
-    points = torch.from_numpy(np.concatenate([ball, floor]))[None]
-    labels = torch.zeros(points.shape[:2], dtype=torch.int64)
-    labels[0, :len(ball)] = 1
-    scene = GraspScene(points, points[..., 2], labels, None, np.array([0.0, 0.0, -1.0]), lambda p: table - p[..., 2])
-    assert GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan([obj], scene) == []

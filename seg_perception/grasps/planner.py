@@ -142,9 +142,7 @@ class GraspPlanner:
         # support frame: heights above the support, 2-D coordinates along it
         a, b = basis
         at_border = self._at_image_border(pts)
-        # round objects up to twice the opening across are completed too: seen from one side, a ball too big for
-        # the hand looks narrow enough
-        pts, completed = _complete_round(pts, a, b, spacing, g.max_opening, at_border)
+        pts, completed = _complete_round(pts, a, b, spacing, g.max_opening / 2, at_border)
         if bool(completed.any()):
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
