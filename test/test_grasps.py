@@ -300,3 +300,46 @@ def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
     can = next(s for s in solids if s.instance_id == 1)
     assert len(result.grasps) >= 3
     assert all(grasp_valid(g.position, g.quaternion, g.width, can, solids, cfg.grasps) for g in result.grasps)
+
+
+def _tall_box_cut_at_its_foot():
+    """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at a 10 x 2 x 20 cm box standing so near that
+    the bottom of the image cuts off its foot while its top is in view: the organized scene it sees (ray-cast)."""
+    from seg_perception.types import CameraModel
+    camera = CameraModel(160, 120, 150.0, 150.0, 80.0, 60.0)
+    eye = np.array([0.0, -0.35, 0.45])
+    forward = np.array([0.0, 1.0, -1.0]) / np.sqrt(2)
+    right = np.array([1.0, 0.0, 0.0])
+    down = np.cross(forward, right)
+    to_world = np.stack([right, down, forward], 1)                                 # camera -> world rotation
+    u, v = np.meshgrid(np.arange(160), np.arange(120))
+    ray_cam = np.stack([(u - 80.0) / 150.0, (v - 60.0) / 150.0, np.ones_like(u, dtype=float)], -1)
+    ray = ray_cam @ to_world.T
+    lo, hi = np.array([-0.05, -0.19, 0.0]), np.array([0.05, -0.17, 0.2])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t1, t2 = (lo - eye) / ray, (hi - eye) / ray
+    near, far = np.minimum(t1, t2).max(-1), np.maximum(t1, t2).min(-1)
+    on_box = (near <= far) & (far > 0)
+    depth = np.where(on_box, near, -eye[2] / ray[..., 2])                         # else the table (z = 0)
+    points = (ray_cam * depth[..., None]).astype(np.float32)
+    up = to_world.T @ np.array([0.0, 0.0, 1.0])                                    # world up, camera frame
+    box = points[on_box]
+    normals = np.zeros_like(box)
+    normals[:, 1] = -1.0
+    obj = ObjectCloud(1, 'box', 1.0, len(box), box, np.zeros((len(box), 3), np.uint8), normals, box.mean(0),
+                      box.mean(0), np.array([0.1, 0.02, 0.2]), np.eye(3))
+    scene = GraspScene(torch.from_numpy(points), torch.from_numpy(depth.astype(np.float32)),
+                       torch.from_numpy(on_box.astype(np.int64)), camera, up,
+                       lambda p: p @ torch.tensor(up, dtype=p.dtype) + float(eye[2]))
+    return obj, scene, on_box
+
+
+def test_a_tall_box_whose_foot_leaves_the_image_is_gripped_at_its_top():
+    obj, scene, on_box = _tall_box_cut_at_its_foot()
+    assert on_box[-1].any() and not on_box[0].any()          # its foot is cut off, its top is in view
+    grasps = GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan([obj], scene)
+    assert grasps, 'the fingers reach only the top of the box, which is in view'
+    best = grasps[0]
+    height = float(scene.support_height(torch.tensor(best.position, dtype=torch.float32)))
+    assert height > 0.2 - GraspConfig().finger_depth                 # fingertips on the top part of the box
+    assert 0.02 < best.width <= GraspConfig().max_opening

@@ -24,8 +24,8 @@ far side has no points. Objects stand on the support, so the planner works in th
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden; a jaw never closes where the object meets the image border (it may go
-   on out of view);
+   a can ends even if its side is hidden; a jaw never closes where the object meets the image border at the
+   fingers' heights (it may go on out of view there);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -246,7 +246,6 @@ class GraspPlanner:
         hh = h[None].expand_as(along)
         at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
         jaw = at_jaws[0] | at_jaws[1]
-        ok &= ~(jaw & at_border[None]).any(1)
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
         palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
@@ -255,6 +254,9 @@ class GraspPlanner:
         tip = torch.maximum(tip, h_palm + 2.5 * c.collision_margin - g.finger_depth)  # palm clear of the top
         # what the fingers touch: the slab between the fingertips and the palm
         ok &= (slab & (hh >= tip[:, None])).sum(1) >= 3
+        # no jaw closes where the object leaves the view at the fingers' heights (below them, a tall object cut
+        # off by the image border does not meet the fingers)
+        ok &= ~(jaw & at_border[None] & (hh >= tip[:, None] - c.collision_margin)).any(1)
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
         # move from one height to the next: a dome or a slanted face recedes)
