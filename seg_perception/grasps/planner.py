@@ -58,7 +58,8 @@ _SUPPORT_POINTS = 2.0      # scene points up to this many margins above the supp
 _HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surface the camera sees are in
                            # space it could not see into (the far side of an object may be there)
 _SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side are averaged with it
-_TOP_EDGE = 0.004          # m: a jaw's outermost points this close below the top are the object's top edge
+_TOP_EDGE = 0.006          # m: a jaw's outermost points this close below the top are the object's top edge
+                           # (a voxel straddling the edge and depth noise put them a few millimetres lower)
 _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
 _BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid) may be
