@@ -281,6 +281,9 @@ def test_a_round_outline_seen_from_one_side_gives_the_whole_circle():
     for points in (box, handle, side):
         assert round_outline(points, 0.002, 0.04) is None
     assert round_outline(np.r_[wall, lid] * 3, 0.002, 0.04) is None
+    # too few points, or all in one place: nothing to fit
+    for points in (np.zeros((0, 2)), np.zeros((50, 2)), wall[:5]):
+        assert round_outline(points, 0.002, 0.04) is None
 
 
 SLENDER_CAN = {'shape': 'cylinder', 'radius': 0.015, 'height': 0.12}

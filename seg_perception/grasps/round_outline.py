@@ -26,6 +26,8 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Opti
     """(centre (2,), radius) of the circle the (N, 2) points' outline follows within ``tolerance`` (m), or None
     when the outline is not round (or too few points show it)."""
     flat = np.asarray(flat, np.float64)
+    if len(flat) < 6:
+        return None
     outline = _outline(flat)
     if len(outline) < 6:
         return None
