@@ -38,9 +38,8 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Opti
         return None
     # hypotheses nothing sticks out of (judged on a few hundred of the points), ranked by the outline points
     # they pass near
-    some = flat[::max(1, len(flat) // _CONTAINMENT_POINTS)]
-    dist2 = ((some[None] - centres[:, None]) ** 2).sum(2)                                  # (S, n)
-    contained = np.mean(dist2 > ((radii + 2 * tolerance) ** 2)[:, None], axis=1) <= _MAX_OUTSIDE
+    contained = _share_outside(flat[::max(1, len(flat) // _CONTAINMENT_POINTS)], centres, radii,
+                               tolerance) <= _MAX_OUTSIDE
     support = (np.abs(np.linalg.norm(outline[None] - centres[:, None], axis=2) - radii[:, None])
                <= tolerance).sum(1)
     if not contained.any():
@@ -61,20 +60,31 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Opti
         centre, radius = centre + step[:2], float(radius + step[2])
     if not _MIN_RADIUS <= radius <= max_radius:
         return None
-    dist = np.linalg.norm(flat - centre, axis=1)
-    if np.mean(dist > radius + 2 * tolerance) > _MAX_OUTSIDE:
+    if _share_outside(flat, centre[None], np.array([radius]), tolerance)[0] > _MAX_OUTSIDE:
         return None
+    dist = np.linalg.norm(flat - centre, axis=1)
     on_circle = flat[np.abs(dist - radius) <= tolerance]
     if _longest_arc_deg(on_circle - centre) < _MIN_ARC_DEG:
         return None
     return centre, radius
 
 
+def _share_outside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, tolerance: float) -> np.ndarray:
+    """(S,) share of the points farther than two tolerances outside each of S circles."""
+    dist2 = ((points[None] - centres[:, None]) ** 2).sum(2)                                # (S, N)
+    return np.mean(dist2 > ((radii + 2 * tolerance) ** 2)[:, None], axis=1)
+
+
+def _angle_bins(rel: np.ndarray) -> np.ndarray:
+    """The _BIN_DEG bin of each (N, 2) offset's direction, 0 .. 360 / _BIN_DEG - 1."""
+    angle = np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) % 360
+    return (angle // _BIN_DEG).astype(int) % int(round(360 / _BIN_DEG))
+
+
 def _outline(flat: np.ndarray) -> np.ndarray:
     """The outermost point per angular bin around the points' centroid."""
     rel = flat - flat.mean(0)
-    angle = np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) % 360
-    bins = (angle // _BIN_DEG).astype(int)
+    bins = _angle_bins(rel)
     radius = np.linalg.norm(rel, axis=1)
     order = np.lexsort((-radius, bins))            # per bin, farthest first
     first = np.r_[True, bins[order][1:] != bins[order][:-1]]
@@ -100,7 +110,7 @@ def _longest_arc_deg(rel: np.ndarray) -> float:
         return 0.0
     n = int(round(360 / _BIN_DEG))
     occupied = np.zeros(n, bool)
-    occupied[(np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) % 360 // _BIN_DEG).astype(int) % n] = True
+    occupied[_angle_bins(rel)] = True
     if occupied.all():
         return 360.0
     # unroll the circle at an empty bin, then count runs
