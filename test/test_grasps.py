@@ -346,3 +346,43 @@ def test_a_tall_box_whose_foot_leaves_the_image_is_gripped_at_its_top():
     height = float(scene.support_height(torch.tensor(best.position, dtype=torch.float32)))
     assert height > 0.2 - GraspConfig().finger_depth                 # fingertips on the top part of the box
     assert 0.02 < best.width <= GraspConfig().max_opening
+
+
+CUP = {'shape': 'cup', 'radius': 0.05, 'height': 0.09, 'wall': 0.004, 'bottom': 0.008}   # 10 cm: wider than the hand
+
+
+def _inside_cup(points: np.ndarray, tolerance: float = 0.001) -> np.ndarray:
+    """Which points (cup frame: axis z, centred) lie in the cup's wall or bottom, grown by ``tolerance``."""
+    r, z = np.hypot(points[:, 0], points[:, 1]), points[:, 2] + CUP['height'] / 2
+    in_height = (z >= -tolerance) & (z <= CUP['height'] + tolerance)
+    wall = (r >= CUP['radius'] - CUP['wall'] - tolerance) & (r <= CUP['radius'] + tolerance)
+    bottom = (r <= CUP['radius'] + tolerance) & (z <= CUP['bottom'] + tolerance)
+    return in_height & (wall | bottom)
+
+
+@pytest.mark.parametrize('seed', [0, 3])
+def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
+    """One finger inside, one outside: the jaws straddle the wall below the rim, and no part of the hand is in the
+    cup (true geometry); a closed can as wide gets no grasp at all."""
+    from seg_perception.grasps.evaluate import _gripper_points
+    from seg_perception.synthetic import Renderer
+    from seg_perception.types import RGBDFrame
+    cfg = load_config(None, {'device': 'cpu'})
+    pipeline = Pipeline(cfg)
+    scene, r = _staged(seed, [(CUP, 0.0, 0.0, 0.0, CUP['height'] / 2)])
+    result = pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    assert len(result.grasps) >= 3
+    cup = next(b for b in scene.bodies if b.name == 'object0')
+    to_cup = np.linalg.inv(cup.pose) @ scene.camera_to_world
+    for g in result.grasps:
+        R, origin = matrix_from_quaternion(g.quaternion), np.asarray(g.position)
+        hand = _gripper_points(R, origin, g.width, cfg.grasps) @ to_cup[:3, :3].T + to_cup[:3, 3]
+        assert not _inside_cup(hand).any()
+        jaws = np.array([origin + s * R[:, 1] * g.width / 2 for s in (1, -1)]) @ to_cup[:3, :3].T + to_cup[:3, 3]
+        radii = np.sort(np.hypot(jaws[:, 0], jaws[:, 1]))
+        assert radii[0] < CUP['radius'] - CUP['wall'] and radii[1] > CUP['radius']        # straddling the wall
+        assert jaws[:, 2].max() < CUP['height'] / 2                                          # fingertips below the rim
+        assert g.width < 0.04
+    closed = {'shape': 'cylinder', 'radius': CUP['radius'], 'height': CUP['height']}
+    scene, r = _staged(seed, [(closed, 0.0, 0.0, 0.0, CUP['height'] / 2)])
+    assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps

@@ -29,6 +29,9 @@ far side has no points. Objects stand on the support, so the planner works in th
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
+An open container seen from above (a cup, a mug, a bowl: rim.py) also gets candidates across its rim, one finger
+inside and one outside the wall, the hand leaning up to the approach cone so that a finger may follow a bowl's
+flaring wall; they go through the same collision tests and scoring.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
 from ..types import CameraModel, GraspCandidate, ObjectCloud
 from .hand import hand_reach, palm_half_width
+from .rim import find_opening, rim_candidates
 from .round_outline import round_outline
 
 _MAX_OBJECT_POINTS = 800
@@ -142,34 +146,42 @@ class GraspPlanner:
             pts = pts[pick]
         # support frame: heights above the support, 2-D coordinates along it
         a, b = basis
+        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         at_border = self._at_image_border(pts)
+        rim = None if bool(at_border.any()) else self._rim_candidates(pts, h, spacing, up, a, b)
+        seen = pts.shape[0]
         pts, completed = _complete_round(pts, a, b, spacing, g.max_opening / 2, at_border)
         if bool(completed.any()):
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
             at_border = torch.cat([at_border, torch.zeros_like(at_border)])
-        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
+            # mirrored along the support: the same heights, unless the support surface is curved
+            h = torch.cat([h, support_height(pts[seen:]) if support_height is not None else h])
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
         hull = _convex_hull(flat)
         if hull is None:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
-        cand = self._candidates(flat, h, hull, directions, spacing, at_border, completed)
+        cand = _joined(self._candidates(flat, h, hull, directions, spacing, at_border, completed), rim)
         if cand is None:
             return []
-        # grasp frames: straight down the support normal, then tilted about the closing axis; the contact point
-        # (the fingers' middle on the closing line) stays where it is
-        closing = cand['d'][:, :1] * a + cand['d'][:, 1:] * b                       # (G, 3)
-        across = torch.linalg.cross(-up.expand_as(closing), closing)
+        # grasp frames: straight down the support normal (leaning towards -d by ``lean``: fingers along a bowl's
+        # flaring wall), then tilted about the closing axis; the contact point (the fingers' middle on the
+        # closing line) stays where it is
+        horizontal = cand['d'][:, :1] * a + cand['d'][:, 1:] * b                    # (G, 3)
+        cos_lean, sin_lean = torch.cos(cand['lean'])[:, None], torch.sin(cand['lean'])[:, None]
+        down = -up * cos_lean - horizontal * sin_lean
+        closing = horizontal * cos_lean - up * sin_lean
+        across = torch.linalg.cross(down, closing)
         base = (h - pts @ up).mean()                 # height = point . up + base, near this object
         contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
             up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
         rots, origins, tilt_cos = [], [], []
         for angle in _tilts(c.approach_cone_deg, c.approach_steps):
-            x = -up * math.cos(angle) + across * math.sin(angle)
+            x = down * math.cos(angle) + across * math.sin(angle)
             rots.append(torch.stack([x, closing, torch.linalg.cross(x, closing)], 2))
             origins.append(contact + x * (_FINGER_MIDDLE * g.finger_depth))
-            tilt_cos.append(torch.full_like(cand['tip'], math.cos(angle)))
+            tilt_cos.append(cos_lean[:, 0] * math.cos(angle))
         n_tilts = len(rots)
         rot, origin, align = torch.cat(rots), torch.cat(origins), torch.cat(tilt_cos)
         width = cand['width'].repeat(n_tilts)
@@ -180,6 +192,7 @@ class GraspPlanner:
         top_edge = cand['top_edge'].repeat(n_tilts, 1)
         # collision tests, most promising first, until enough candidates are free
         order = torch.argsort(partial, descending=True)
+        order = order[align[order] >= cone - 1e-6]          # a leaning and tilted hand may leave the cone
         kept, clearances = [], []
         found = 0
         for start in range(0, order.numel(), _COLLISION_BATCH):
@@ -229,9 +242,7 @@ class GraspPlanner:
         y_hi = torch.where(slab, along, -big).amax(1)
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
-        # the outermost measured points lie up to a pixel spacing (and half a voxel) inside the true surface
-        clearance = c.collision_margin + _CLEARANCE + _SPACING_SHARE * pixel_spacing
-        width = y_hi - y_lo + 2 * clearance
+        width = y_hi - y_lo + 2 * self._clearance(pixel_spacing)
         ok &= width <= g.max_opening
         centre_d = (y_hi + y_lo) / 2
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
@@ -312,9 +323,31 @@ class GraspPlanner:
             # a jaw on the completed far side of a round object also knows where the object ends
             edges.append((top - mean_h <= _TOP_EDGE) | (at_jaw & completed[None]).any(1))
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
-                'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep],
+                'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep], 'lean': torch.zeros_like(tip[keep]),
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
                 'top_edge': torch.stack(edges, 1)[keep]}
+
+    def _clearance(self, pixel_spacing: float) -> float:
+        """Opening added on each side of the outermost points: the outermost measured points lie up to a pixel
+        spacing (and half a voxel) inside the true surface, and the collision margin."""
+        return self.cfg.collision_margin + _CLEARANCE + _SPACING_SHARE * pixel_spacing
+
+    def _rim_candidates(self, pts: torch.Tensor, h: torch.Tensor, spacing: float, up: torch.Tensor,
+                        a: torch.Tensor, b: torch.Tensor):
+        """Candidates across the rim when the object is an open container seen from above (rim.py), else None.
+        Only the points the camera saw count (not a round object's completed far side); ``h``: their heights."""
+        g = self.cfg
+        flat = torch.stack([pts @ a, pts @ b], 1)
+        camera_height = float((h - pts @ up).mean())      # the camera is the origin: its height above the support
+        opening = find_opening(flat, h, camera_height)
+        if opening is None:
+            return None
+        # leaning the hand up to the approach cone lets the inner finger follow a bowl's flaring wall
+        half_cone = math.radians(min(g.approach_cone_deg, 178.0) / 2)
+        leans = [half_cone * k / max(1, g.approach_steps - 1) for k in range(g.approach_steps)]
+        return rim_candidates(flat, h, opening[0], opening[1], g.finger_width, g.finger_depth,
+                              self._clearance(spacing), g.max_opening, _TIP_CLEARANCE * g.collision_margin,
+                              g.friction, leans)
 
     def _at_image_border(self, pts: torch.Tensor) -> torch.Tensor:
         """(N,) whether each point lies within _BORDER_PIXELS of the border of the image it was seen in."""
@@ -398,6 +431,13 @@ def _complete_round(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, spacing
     to_axis = centre[None] - flat                                                        # (N, 2)
     mirrored = pts + 2 * (to_axis[:, :1] * a + to_axis[:, 1:] * b)
     return torch.cat([pts, mirrored]), torch.cat([none, torch.ones_like(none)])
+
+
+def _joined(first: Optional[dict], second: Optional[dict]) -> Optional[dict]:
+    """Two sets of candidates (either may be None) as one."""
+    if first is None or second is None:
+        return first if second is None else second
+    return {key: torch.cat([first[key], second[key]]) for key in first}
 
 
 def _pixels(points: torch.Tensor, camera: CameraModel):

@@ -22,9 +22,11 @@ _REFINE_STEPS = 4          # Gauss-Newton steps of the geometric fit
 _TRIPLES = np.random.default_rng(0).random((_HYPOTHESES, 3))   # fixed draws: the same points give the same circle
 
 
-def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Optional[Tuple[np.ndarray, float]]:
+def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
+                  max_outside: float = _MAX_OUTSIDE) -> Optional[Tuple[np.ndarray, float]]:
     """(centre (2,), radius) of the circle the (N, 2) points' outline follows within ``tolerance`` (m), or None
-    when the outline is not round (or too few points show it)."""
+    when the outline is not round (or too few points show it, or more than ``max_outside`` of them lie
+    outside)."""
     flat = np.asarray(flat, np.float64)
     if len(flat) < 6:
         return None
@@ -39,7 +41,7 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Opti
     # hypotheses nothing sticks out of (judged on a few hundred of the points), ranked by the outline points
     # they pass near
     contained = _share_outside(flat[::max(1, len(flat) // _CONTAINMENT_POINTS)], centres, radii,
-                               tolerance) <= _MAX_OUTSIDE
+                               tolerance) <= max_outside
     support = (np.abs(np.linalg.norm(outline[None] - centres[:, None], axis=2) - radii[:, None])
                <= tolerance).sum(1)
     if not contained.any():
@@ -60,7 +62,7 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float) -> Opti
         centre, radius = centre + step[:2], float(radius + step[2])
     if not _MIN_RADIUS <= radius <= max_radius:
         return None
-    if _share_outside(flat, centre[None], np.array([radius]), tolerance)[0] > _MAX_OUTSIDE:
+    if _share_outside(flat, centre[None], np.array([radius]), tolerance)[0] > max_outside:
         return None
     dist = np.linalg.norm(flat - centre, axis=1)
     on_circle = flat[np.abs(dist - radius) <= tolerance]

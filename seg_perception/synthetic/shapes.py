@@ -11,7 +11,7 @@ from typing import List, Tuple
 import numpy as np
 from scipy.spatial import ConvexHull
 
-SHAPES = ('box', 'cylinder', 'sphere', 'convex')
+SHAPES = ('box', 'cylinder', 'sphere', 'convex', 'cup')
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +52,44 @@ def cylinder_mesh(radius: float, height: float, segments: int = 40) -> Mesh:
         np.stack([np.full(segments, bottom_c), j, i], 1),                                  # bottom
     ])
     return _outward(Mesh(v, tris))
+
+
+def cup_mesh(radius: float, height: float, wall: float, bottom: float, segments: int = 48) -> Mesh:
+    """An open cylindrical cup (not convex): outer radius, height, wall and bottom thickness; axis along z,
+    centred at the origin."""
+    ang = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    unit = np.stack([np.cos(ang), np.sin(ang)], 1)
+    h = height / 2
+    rings = [(radius, -h), (radius, h), (radius - wall, h), (radius - wall, -h + bottom)]
+    v = np.concatenate([np.c_[unit * r, np.full(segments, z)] for r, z in rings]
+                       + [[[0.0, 0.0, -h], [0.0, 0.0, -h + bottom]]])
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    tris, outward = [], []
+
+    def band(lo: int, hi: int, facing):
+        """Quads between rings lo and hi, with the direction their normals face at each ring vertex."""
+        for t in (np.stack([i + lo * segments, j + lo * segments, j + hi * segments], 1),
+                  np.stack([i + lo * segments, j + hi * segments, i + hi * segments], 1)):
+            tris.append(t)
+            outward.append(facing)
+
+    def disc(centre: int, ring: int, facing):
+        tris.append(np.stack([np.full(segments, centre), i + ring * segments, j + ring * segments], 1))
+        outward.append(facing)
+
+    radial = np.c_[unit, np.zeros(segments)]
+    band(0, 1, radial)                                   # outer wall
+    band(1, 2, np.tile([0.0, 0.0, 1.0], (segments, 1)))  # rim
+    band(2, 3, -radial)                                  # inner wall
+    disc(4 * segments + 1, 3, np.tile([0.0, 0.0, 1.0], (segments, 1)))   # inside floor
+    disc(4 * segments, 0, np.tile([0.0, 0.0, -1.0], (segments, 1)))      # underside
+    triangles = np.concatenate(tris)
+    facing = np.concatenate(outward)
+    a, b, c = (v[triangles[:, k]] for k in range(3))
+    flip = np.einsum('ij,ij->i', np.cross(b - a, c - a), facing) < 0
+    triangles[flip] = triangles[flip][:, ::-1]
+    return Mesh(v, triangles)
 
 
 def sphere_mesh(radius: float, rings: int = 16, segments: int = 32) -> Mesh:
@@ -105,4 +143,6 @@ def shape_mesh(spec: dict) -> Mesh:
         return sphere_mesh(spec['radius'])
     if kind == 'convex':
         return convex_mesh(spec['vertices'])
+    if kind == 'cup':
+        return cup_mesh(spec['radius'], spec['height'], spec['wall'], spec['bottom'])
     raise ValueError(f'unknown shape {kind!r}; expected one of {SHAPES}')

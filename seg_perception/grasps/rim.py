@@ -1,0 +1,158 @@
+"""Rim grasps of open containers (cups, mugs, bowls): one finger inside, one outside, closing across the wall.
+
+A bowl is usually wider than the hand and a mug has a handle in the way, but both are held by their rim. The
+camera, looking down, sees into an open container: points well below its rim whose line of sight crosses the
+rim's height inside the rim, with rim points all around that crossing. A box or a can with a lid hides what is
+under its top, and the line of sight to a point on its side crosses the top's height outside the object.
+
+Everything is in the support's frame: ``flat`` (N, 2) coordinates along the support with the camera above the
+origin (the camera frame's origin projected on the support), ``h`` (N,) heights above the support.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+
+from .round_outline import round_outline
+
+_TOP_QUANTILE = 0.98      # the rim's height: the object's top, robust to a few stray points
+_RIM_BAND = 0.008         # m: points this close below the top are the rim
+_MIN_HEIGHT = 0.03        # m: lower objects are dishes or lids, not containers a finger goes into
+_MIN_DEPTH = 0.015        # m: a point seen inside lies at least this far below the rim ...
+_DEPTH_SHARE = 0.2        # ... and this share of the object's height
+_SECTORS = 8              # rim points must lie in this many directions around a crossing ...
+_ENCLOSED_SECTORS = 7     # ... all but one (a dropout may break the rim)
+_MIN_INSIDE = 10          # points seen inside the rim that make an opening (fewer: noise)
+_ROUND_TOLERANCE = 0.005  # m: rim points this close to a circle follow it
+_ROUND_OUTSIDE = 0.15     # share of the rim points a round rim may leave outside (a mug's handle)
+_MAX_RADIUS = 0.15        # m: widest round opening looked for
+_LID = 0.6                # rim points this share of the radius from a round rim's centre are a lid
+_RING_WIDTH = 0.013       # m: a rim's points lie this close inside its circle (a wall and its top's slope) ...
+_RING_SHARE = 0.95        # ... this share of them at least (a box's top or a rock's face fills the circle)
+_INSIDE = 0.7             # lines of sight crossing the rim's height this share of the radius from the centre
+                          # look into the container (nearer the rim, they may pass over a dome's edge)
+_MAX_LID_SHARE = 0.05
+_SAMPLES = 200            # points of each kind the enclosure test looks at (evenly taken)
+_RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
+_MAX_WALL = 0.02          # m: a thicker rim is not a wall a finger pair straddles
+_INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim
+_WALL_REACH = 0.015       # m: rim points this far from a wall's middle along the closing line are that wall
+
+
+def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> Optional[Tuple[torch.Tensor, float]]:
+    """The middle (2,) of an open container's opening and its rim height, or None when the object is not
+    seen to be open at the top."""
+    if h.numel() < 20:
+        return None
+    top = float(torch.quantile(h, _TOP_QUANTILE))
+    if top < _MIN_HEIGHT or camera_height <= top:
+        return None
+    rim = h >= top - _RIM_BAND
+    deep = h < top - max(_MIN_DEPTH, _DEPTH_SHARE * top)
+    if int(rim.sum()) < 3 * _SECTORS or int(deep.sum()) < _MIN_INSIDE:
+        return None
+    # where the line of sight to each deep point crosses the rim's height (the camera is above the origin)
+    share = (camera_height - top) / (camera_height - h[deep])
+    crossing = flat[deep] * share[:, None]
+    rim_flat = flat[rim]
+    # cheap first: a container is seen into through the middle of its rim
+    if int(_inside_hull(crossing, rim_flat).sum()) < _MIN_INSIDE:
+        return None
+    # a round rim: seen from low down, its near side may be lost at the depth edge against the inside, but its
+    # far side shows the circle
+    circle = round_outline(rim_flat.detach().cpu().numpy(), _ROUND_TOLERANCE, _MAX_RADIUS, _ROUND_OUTSIDE)
+    if circle is not None:
+        centre = torch.as_tensor(circle[0], dtype=flat.dtype, device=flat.device)
+        radius = circle[1]
+        from_centre = (rim_flat - centre).norm(dim=1)
+        lid = float((from_centre < _LID * radius).float().mean())
+        ring = float((from_centre >= radius - _RING_WIDTH).float().mean())
+        inside = (crossing - centre).norm(dim=1) < _INSIDE * radius
+        if lid <= _MAX_LID_SHARE and ring >= _RING_SHARE and int(inside.sum()) >= _MIN_INSIDE:
+            return centre, top
+    return None
+
+
+def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: torch.Tensor, top: float, finger_width: float,
+                   finger_depth: float, clearance: float, max_opening: float, tip_floor: float, friction: float,
+                   leans=(0.0,)):
+    """Grasps across the rim at evenly spread places around ``opening``, in the planner's candidate form:
+    closing direction ``d`` (the wall's normal there), ``centre`` (the wall's middle), fingertip height ``tip``,
+    ``width`` (the wall plus ``clearance`` on each side), ``quality`` (how squarely the wall faces the closing
+    line), ``centring``, ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
+    dev = flat.device
+    rim = flat[h >= top - _RIM_BAND]
+    angles = torch.arange(_RIM_DIRECTIONS, device=dev) * (2 * math.pi / _RIM_DIRECTIONS)
+    radial = torch.stack([torch.cos(angles), torch.sin(angles)], 1)                         # (K, 2)
+    # first pass: the rim points in a finger-wide slab out from the opening's middle along each direction
+    rel = rim - opening                                                                       # (R, 2)
+    along, across = rel @ radial.T, rel @ _left(radial).T                                     # (R, K)
+    slab = (across.abs() <= finger_width / 2) & (along > 0)
+    count = slab.sum(0)
+    mid = torch.where(slab, along, torch.zeros_like(along)).sum(0) / count.clamp_min(1)
+    wall = opening + mid[:, None] * radial                                                    # (K, 2)
+    # the wall's normal there: the least spread direction of its rim points (they follow the wall)
+    near = slab & ((along - mid).abs() <= _WALL_REACH)
+    w = near.float()
+    offset = rim[:, None] - wall[None]                                                        # (R, K, 2)
+    cov = torch.einsum('rk,rki,rkj->kij', w, offset, offset) / w.sum(0).clamp_min(1)[:, None, None]
+    _, vectors = torch.linalg.eigh(cov)
+    normal = vectors[..., 0]
+    normal = torch.where(((normal * radial).sum(1, keepdim=True) < 0), -normal, normal)
+    # second pass: the wall's extent along its normal, over a finger's width
+    along_n = (offset * normal[None]).sum(-1)                                                 # (R, K)
+    across_n = (offset * _left(normal)[None]).sum(-1)
+    on_wall = (across_n.abs() <= finger_width / 2) & (along_n.abs() <= _WALL_REACH)
+    big = torch.full_like(along_n, 1e3)
+    hi = torch.where(on_wall, along_n, -big).amax(0)
+    lo = torch.where(on_wall, along_n, big).amin(0)
+    thickness = hi - lo
+    width = thickness + 2 * clearance
+    ok = (count >= 3) & (on_wall.sum(0) >= 3) & (thickness <= _MAX_WALL) & (width <= max_opening)
+    if not bool(ok.any()):
+        return None
+    cos_fc = math.cos(math.atan(friction))
+    square = (normal * radial).sum(1)
+    quality = ((square - cos_fc) / (1 - cos_fc)).clamp(0, 1)
+    ok &= quality > 0
+    if not bool(ok.any()):
+        return None
+    centre = wall + ((hi + lo) / 2)[:, None] * normal
+    # every place at every fingertip depth and lean
+    tips = torch.tensor([max(top - s * finger_depth, tip_floor) for s in _INSERTIONS], device=dev)
+    variants = torch.cartesian_prod(tips, torch.tensor(list(leans), dtype=tips.dtype, device=dev))   # (V, 2)
+    n = variants.shape[0]
+    keep = ok.repeat(n)
+    g = int(ok.numel())
+    return {'d': normal.repeat(n, 1)[keep], 'centre': centre.repeat(n, 1)[keep],
+            'tip': variants[:, 0].repeat_interleave(g)[keep], 'lean': variants[:, 1].repeat_interleave(g)[keep],
+            'width': width.repeat(n)[keep],
+            'quality': quality.repeat(n)[keep], 'centring': torch.ones(int(keep.sum()), device=dev),
+            # one face of the wall is always out of sight (the inside near the camera, the outside far from
+            # it): the wall is assumed thin there, as at a box's top edge
+            'observed': torch.zeros(int(keep.sum()), device=dev),
+            'top_edge': torch.ones(int(keep.sum()), 2, dtype=torch.bool, device=dev)}
+
+
+def _inside_hull(points: torch.Tensor, outline: torch.Tensor) -> torch.Tensor:
+    """(P,) whether each 2-D point lies inside the convex hull of the ``outline`` points."""
+    from scipy.spatial import ConvexHull, QhullError
+    try:
+        faces = torch.as_tensor(ConvexHull(outline.detach().cpu().numpy()).equations, dtype=points.dtype,
+                                device=points.device)                                   # a . p + b <= 0 inside
+    except (QhullError, ValueError):   # collinear or too few points
+        return torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
+    return (points @ faces[:, :2].T + faces[:, 2] <= 0).all(1)
+
+
+def _left(d: torch.Tensor) -> torch.Tensor:
+    return torch.stack([-d[..., 1], d[..., 0]], -1)
+
+
+def _evenly(points: torch.Tensor, count: int) -> torch.Tensor:
+    """At most ``count`` of the points, evenly spread over their order (deterministic)."""
+    if points.shape[0] <= count:
+        return points
+    return points[torch.linspace(0, points.shape[0] - 1, count, device=points.device).long()]
