@@ -241,7 +241,8 @@ def cmd_eval(args) -> int:
         fmt = lambda v: 'n/a' if v is None else f'{v:.3f}'  # noqa: E731
         print(f"grasps (true geometry): objects that fit {g['fit']}: with a grasp {fmt(g['coverage'])}, "
               f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}); "
-              f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']}")
+              f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']} "
+              f"(top grasp valid anyway {g['unfit_top1_valid']})")
     lat = summary['latency_ms']
     print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     if args.json:

@@ -122,5 +122,5 @@ def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     out = tmp_path / 'metrics.json'
     assert main(['eval', '--data', str(dataset), '--json', str(out), '--set', 'grasps.enabled=true']) == 0
     g = json.loads(out.read_text())['summary']['grasps']
-    assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'coverage', 'top1_valid'} <= set(g)
+    assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage', 'top1_valid'} <= set(g)
     assert g['fit_top1_valid'] <= g['fit_with_grasp'] <= g['fit']

@@ -128,18 +128,20 @@ class GraspPlanner:
                 near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
                 # the pixel spacing at the object's depth (m)
                 spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
-                grasps.extend(self._plan_object(obj.instance_id, own, spacing, torch.cat([points[near], own]), up,
-                                                basis, scene.support_height))
+                grasps.extend(self._plan_object(obj.instance_id, own, spacing, points[near], up, basis,
+                                                scene.support_height))
         grasps.sort(key=lambda g: -g.score)
         return grasps
 
     # -- one object -----------------------------------------------------------------------------------------
 
-    def _plan_object(self, target: int, pts: torch.Tensor, spacing: float, scene: torch.Tensor, up: torch.Tensor,
-                     basis, support_height) -> List[GraspCandidate]:
+    def _plan_object(self, target: int, pts: torch.Tensor, spacing: float, neighbours: torch.Tensor,
+                     up: torch.Tensor, basis, support_height) -> List[GraspCandidate]:
         """Grasps of the object ``target`` with (N, 3) points ``pts`` seen at ``spacing`` m per pixel, free of
-        the ``scene`` points near it."""
+        its own points and of the ``neighbours`` points near it."""
         c = g = self.cfg
+        scene = torch.cat([neighbours, pts])
+        own = torch.arange(scene.shape[0], device=scene.device) >= neighbours.shape[0]
         if pts.shape[0] > _MAX_OBJECT_POINTS:
             gen = torch.Generator(device='cpu').manual_seed(c.seed)
             pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
@@ -154,6 +156,7 @@ class GraspPlanner:
         if bool(completed.any()):
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
+            own = torch.cat([own, torch.ones_like(completed[completed])])
             at_border = torch.cat([at_border, torch.zeros_like(at_border)])
             # mirrored along the support: the same heights, unless the support surface is curved
             h = torch.cat([h, support_height(pts[seen:]) if support_height is not None else h])
@@ -185,6 +188,7 @@ class GraspPlanner:
         n_tilts = len(rots)
         rot, origin, align = torch.cat(rots), torch.cat(origins), torch.cat(tilt_cos)
         width = cand['width'].repeat(n_tilts)
+        own_margin = cand['own_margin'].repeat(n_tilts)
         cone = math.cos(math.radians(c.approach_cone_deg / 2))
         approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1) if c.approach_cone_deg > 1 else align
         partial = (_W_QUALITY * cand['quality'] + _W_CENTRING * cand['centring']
@@ -197,11 +201,12 @@ class GraspPlanner:
         found = 0
         for start in range(0, order.numel(), _COLLISION_BATCH):
             idx = order[start:start + _COLLISION_BATCH]
-            free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin)
+            free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin, own, own_margin[idx])
             free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx], target)
             idx = idx[free]
             if idx.numel():
-                clear = ~self._hits(rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin)
+                clear = ~self._hits(rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin, own,
+                                    own_margin[idx])
                 kept.append(idx)
                 clearances.append(clear.float())
                 found += idx.numel()
@@ -242,8 +247,14 @@ class GraspPlanner:
         y_hi = torch.where(slab, along, -big).amax(1)
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
-        width = y_hi - y_lo + 2 * self._clearance(pixel_spacing)
-        ok &= width <= g.max_opening
+        # an object a little too wide for the full clearance is still held with the hand wide open, as long
+        # as the measurement's own uncertainty fits (the collision margin towards it then shrinks)
+        clearance = self._clearance(pixel_spacing)
+        uncertainty = clearance - c.collision_margin
+        extent = y_hi - y_lo
+        ok &= extent + 2 * uncertainty <= g.max_opening
+        width = (extent + 2 * clearance).clamp_max(g.max_opening)
+        own_margin = ((width - extent) / 2 - uncertainty).clamp(0, c.collision_margin)
         centre_d = (y_hi + y_lo) / 2
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
@@ -251,8 +262,8 @@ class GraspPlanner:
         line = torch.nonzero(ok).squeeze(1)
         if line.numel() == 0:
             return None
-        d, f, e, o, along, slab, big, y_hi, y_lo, width, centre_d, widest, ok = (
-            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, width, centre_d, widest, ok))
+        d, f, e, o, along, slab, big, y_hi, y_lo, width, own_margin, centre_d, widest, ok = (
+            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, width, own_margin, centre_d, widest, ok))
         across = across[:, line]
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
@@ -324,6 +335,7 @@ class GraspPlanner:
             edges.append((top - mean_h <= _TOP_EDGE) | (at_jaw & completed[None]).any(1))
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep], 'lean': torch.zeros_like(tip[keep]),
+                'own_margin': own_margin[keep],
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
                 'top_edge': torch.stack(edges, 1)[keep]}
 
@@ -359,8 +371,11 @@ class GraspPlanner:
         m = _BORDER_PIXELS
         return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
-    def _hits(self, rot, origin, width, scene, margin: float) -> torch.Tensor:
-        """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point."""
+    def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor = None,
+              own_margin: torch.Tensor = None) -> torch.Tensor:
+        """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point; the fingers'
+        inner faces are inflated by only ``own_margin`` (G,) towards the target's ``own`` points (M,), which
+        lie between the fingers by construction (a tight grasp leaves less than the margin there)."""
         g = self.cfg
         if scene.shape[0] == 0 or rot.shape[0] == 0:
             return torch.zeros(rot.shape[0], dtype=torch.bool, device=rot.device)
@@ -371,9 +386,10 @@ class GraspPlanner:
         ay = torch.addmm(-shift[:, 1:2], rot[:, :, 1], scene_t).abs_()
         az = torch.addmm(-shift[:, 2:3], rot[:, :, 2], scene_t).abs_()
         half = width[:, None] / 2
+        inner = margin if own is None else torch.where(own[None], own_margin[:, None].clamp_max(margin), margin)
         hand_depth = (lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= margin)
         fingers = ((lx >= -g.finger_depth - margin) & (az <= g.finger_width / 2 + margin)
-                   & (ay >= half - margin) & (ay <= half + g.finger_thickness + margin))
+                   & (ay >= half - inner) & (ay <= half + g.finger_thickness + margin))
         palm = ((lx <= -g.finger_depth + margin) & (ay <= palm_half_width(g) + margin)
                 & (az <= g.palm_height / 2 + margin))
         return (hand_depth & (fingers | palm)).any(1)

@@ -128,7 +128,7 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: torch.Tensor, t
     g = int(ok.numel())
     return {'d': normal.repeat(n, 1)[keep], 'centre': centre.repeat(n, 1)[keep],
             'tip': variants[:, 0].repeat_interleave(g)[keep], 'lean': variants[:, 1].repeat_interleave(g)[keep],
-            'width': width.repeat(n)[keep],
+            'width': width.repeat(n)[keep], 'own_margin': torch.full((int(keep.sum()),), clearance, device=dev),
             'quality': quality.repeat(n)[keep], 'centring': torch.ones(int(keep.sum()), device=dev),
             # one face of the wall is always out of sight (the inside near the camera, the outside far from
             # it): the wall is assumed thin there, as at a box's top edge
