@@ -75,6 +75,8 @@ _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
 _ENOUGH_FREE = 4           # stop testing once this many times top_k candidates are free
 _ROUND_TOLERANCE = 0.002   # m: outline points this close to a fitted circle follow it (at least a pixel spacing)
 _ROUND_OFFSET = 0.1        # closing lines of a round object stay this share of its diameter from the axis
+_TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from the object's own points when
+                           # the hand opens fully for an object near its limit
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 
 
@@ -248,13 +250,15 @@ class GraspPlanner:
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
         # an object a little too wide for the full clearance is still held with the hand wide open, as long
-        # as the measurement's own uncertainty fits (the collision margin towards it then shrinks)
+        # as the measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then
+        # keep only what is left of the margin from the object's own points)
         clearance = self._clearance(pixel_spacing)
+        least_margin = _TIGHT_MARGIN * c.collision_margin
         uncertainty = clearance - c.collision_margin
         extent = y_hi - y_lo
-        ok &= extent + 2 * uncertainty <= g.max_opening
+        ok &= extent + 2 * (uncertainty + least_margin) <= g.max_opening
         width = (extent + 2 * clearance).clamp_max(g.max_opening)
-        own_margin = ((width - extent) / 2 - uncertainty).clamp(0, c.collision_margin)
+        own_margin = ((width - extent) / 2 - uncertainty).clamp(least_margin, c.collision_margin)
         centre_d = (y_hi + y_lo) / 2
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
