@@ -144,6 +144,8 @@ class GraspConfig:
                                 'up to half of approach_cone_deg (1: straight down only).', min=1, max=16)
     closing_directions: int = param(12, 'Closing directions spread over half a turn, tried besides the normals of '
                                     "the object's outline seen from above.", min=1, max=180)
+    rim_grasps: bool = param(True, 'Also grasp open containers (cups, mugs, bowls) across their rim, one finger '
+                             'inside and one outside the wall.')
     top_k: int = param(5, 'Grasps kept per object after non-maximum suppression.', min=1, max=100)
     nms_distance: float = param(0.01, 'Grasps closer than this (m) and nms_angle_deg are duplicates.', min=0.0,
                                 max=0.2)

@@ -378,7 +378,7 @@ def _inside_cup(points: np.ndarray, tolerance: float = 0.001) -> np.ndarray:
 @pytest.mark.parametrize('seed', [0, 3])
 def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
     """One finger inside, one outside: the jaws straddle the wall below the rim, and no part of the hand is in the
-    cup (true geometry); a closed can as wide gets no grasp at all."""
+    cup (true geometry); none with grasps.rim_grasps off; a closed can as wide gets no grasp at all."""
     from seg_perception.grasps.evaluate import _gripper_points
     from seg_perception.synthetic import Renderer
     from seg_perception.types import RGBDFrame
@@ -398,6 +398,9 @@ def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
         assert radii[0] < CUP['radius'] - CUP['wall'] and radii[1] > CUP['radius']        # straddling the wall
         assert jaws[:, 2].max() < CUP['height'] / 2                                          # fingertips below the rim
         assert g.width < 0.04
+    cfg.grasps.rim_grasps = False
+    pipeline.update(cfg)
+    assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps   # switched off
     closed = {'shape': 'cylinder', 'radius': CUP['radius'], 'height': CUP['height']}
     scene, r = _staged(seed, [(closed, 0.0, 0.0, 0.0, CUP['height'] / 2)])
     assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps

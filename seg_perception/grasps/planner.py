@@ -152,7 +152,7 @@ class GraspPlanner:
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         at_border = self._at_image_border(pts)
-        rim = None if bool(at_border.any()) else self._rim_candidates(pts, h, spacing, up, a, b)
+        rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, h, spacing, up, a, b)
         seen = pts.shape[0]
         pts, completed = _complete_round(pts, a, b, spacing, g.max_opening / 2, at_border)
         if bool(completed.any()):
