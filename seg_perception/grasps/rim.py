@@ -2,8 +2,10 @@
 
 A bowl is usually wider than the hand and a mug has a handle in the way, but both are held by their rim. The
 camera, looking down, sees into an open container: points well below its rim whose line of sight crosses the
-rim's height inside the rim, with rim points all around that crossing. A box or a can with a lid hides what is
-under its top, and the line of sight to a point on its side crosses the top's height outside the object.
+rim's height well inside the rim, a thin round ring with nothing at its height inside it (the near side of a
+rim seen from low down may be lost at the depth edge against the inside; its far side still shows the circle).
+A box or a can with a lid hides what is under its top, and the line of sight to a point on its side crosses the
+top's height outside the object; a box's top or a rock's face fills its outline instead of ringing it.
 
 Everything is in the support's frame: ``flat`` (N, 2) coordinates along the support with the camera above the
 origin (the camera frame's origin projected on the support), ``h`` (N,) heights above the support.
@@ -22,19 +24,17 @@ _RIM_BAND = 0.008         # m: points this close below the top are the rim
 _MIN_HEIGHT = 0.03        # m: lower objects are dishes or lids, not containers a finger goes into
 _MIN_DEPTH = 0.015        # m: a point seen inside lies at least this far below the rim ...
 _DEPTH_SHARE = 0.2        # ... and this share of the object's height
-_SECTORS = 8              # rim points must lie in this many directions around a crossing ...
-_ENCLOSED_SECTORS = 7     # ... all but one (a dropout may break the rim)
+_MIN_RIM_POINTS = 24      # fewer points at the top cannot show a rim
 _MIN_INSIDE = 10          # points seen inside the rim that make an opening (fewer: noise)
 _ROUND_TOLERANCE = 0.005  # m: rim points this close to a circle follow it
 _ROUND_OUTSIDE = 0.15     # share of the rim points a round rim may leave outside (a mug's handle)
 _MAX_RADIUS = 0.15        # m: widest round opening looked for
-_LID = 0.6                # rim points this share of the radius from a round rim's centre are a lid
+_LID = 0.6                # rim points this share of the radius from a round rim's centre are a lid ...
+_MAX_LID_SHARE = 0.05     # ... when more than this share of them lie there
 _RING_WIDTH = 0.013       # m: a rim's points lie this close inside its circle (a wall and its top's slope) ...
 _RING_SHARE = 0.95        # ... this share of them at least (a box's top or a rock's face fills the circle)
 _INSIDE = 0.7             # lines of sight crossing the rim's height this share of the radius from the centre
                           # look into the container (nearer the rim, they may pass over a dome's edge)
-_MAX_LID_SHARE = 0.05
-_SAMPLES = 200            # points of each kind the enclosure test looks at (evenly taken)
 _RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
 _MAX_WALL = 0.02          # m: a thicker rim is not a wall a finger pair straddles
 _INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim
@@ -51,7 +51,7 @@ def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> O
         return None
     rim = h >= top - _RIM_BAND
     deep = h < top - max(_MIN_DEPTH, _DEPTH_SHARE * top)
-    if int(rim.sum()) < 3 * _SECTORS or int(deep.sum()) < _MIN_INSIDE:
+    if int(rim.sum()) < _MIN_RIM_POINTS or int(deep.sum()) < _MIN_INSIDE:
         return None
     # where the line of sight to each deep point crosses the rim's height (the camera is above the origin)
     share = (camera_height - top) / (camera_height - h[deep])
@@ -63,25 +63,27 @@ def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> O
     # a round rim: seen from low down, its near side may be lost at the depth edge against the inside, but its
     # far side shows the circle
     circle = round_outline(rim_flat.detach().cpu().numpy(), _ROUND_TOLERANCE, _MAX_RADIUS, _ROUND_OUTSIDE)
-    if circle is not None:
-        centre = torch.as_tensor(circle[0], dtype=flat.dtype, device=flat.device)
-        radius = circle[1]
-        from_centre = (rim_flat - centre).norm(dim=1)
-        lid = float((from_centre < _LID * radius).float().mean())
-        ring = float((from_centre >= radius - _RING_WIDTH).float().mean())
-        inside = (crossing - centre).norm(dim=1) < _INSIDE * radius
-        if lid <= _MAX_LID_SHARE and ring >= _RING_SHARE and int(inside.sum()) >= _MIN_INSIDE:
-            return centre, top
-    return None
+    if circle is None:
+        return None
+    centre = torch.as_tensor(circle[0], dtype=flat.dtype, device=flat.device)
+    radius = circle[1]
+    from_centre = (rim_flat - centre).norm(dim=1)
+    lid = float((from_centre < _LID * radius).float().mean())
+    ring = float((from_centre >= radius - _RING_WIDTH).float().mean())
+    inside = (crossing - centre).norm(dim=1) < _INSIDE * radius
+    if lid > _MAX_LID_SHARE or ring < _RING_SHARE or int(inside.sum()) < _MIN_INSIDE:
+        return None
+    return centre, top
 
 
 def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: torch.Tensor, top: float, finger_width: float,
                    finger_depth: float, clearance: float, max_opening: float, tip_floor: float, friction: float,
                    leans=(0.0,)):
     """Grasps across the rim at evenly spread places around ``opening``, in the planner's candidate form:
-    closing direction ``d`` (the wall's normal there), ``centre`` (the wall's middle), fingertip height ``tip``,
-    ``width`` (the wall plus ``clearance`` on each side), ``quality`` (how squarely the wall faces the closing
-    line), ``centring``, ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
+    closing direction ``d`` (the wall's normal there), ``centre`` (the wall's middle), fingertip height ``tip``
+    (two depths below the rim), ``lean`` (each of ``leans``, radians), ``width`` (the wall plus ``clearance`` on
+    each side), ``own_margin``, ``quality`` (how squarely the wall faces the closing line), ``centring``,
+    ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
     dev = flat.device
     rim = flat[h >= top - _RIM_BAND]
     angles = torch.arange(_RIM_DIRECTIONS, device=dev) * (2 * math.pi / _RIM_DIRECTIONS)
@@ -149,10 +151,3 @@ def _inside_hull(points: torch.Tensor, outline: torch.Tensor) -> torch.Tensor:
 
 def _left(d: torch.Tensor) -> torch.Tensor:
     return torch.stack([-d[..., 1], d[..., 0]], -1)
-
-
-def _evenly(points: torch.Tensor, count: int) -> torch.Tensor:
-    """At most ``count`` of the points, evenly spread over their order (deterministic)."""
-    if points.shape[0] <= count:
-        return points
-    return points[torch.linspace(0, points.shape[0] - 1, count, device=points.device).long()]
