@@ -398,6 +398,9 @@ def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
         assert radii[0] < CUP['radius'] - CUP['wall'] and radii[1] > CUP['radius']        # straddling the wall
         assert jaws[:, 2].max() < CUP['height'] / 2                                          # fingertips below the rim
         assert g.width < 0.04
+    from seg_perception.grasps.evaluate import scene_solids
+    with pytest.raises(ValueError, match='convex'):
+        scene_solids(scene.to_json(r.visible_pixels))                  # eval cannot judge a cup: it says so
     cfg.grasps.rim_grasps = False
     pipeline.update(cfg)
     assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps   # switched off

@@ -19,6 +19,7 @@ from ..synthetic.shapes import Mesh, shape_mesh
 from .hand import palm_half_width
 
 _DEPTHS = (0.15, 0.35, 0.55, 0.75, 0.95)   # along the fingers, in finger lengths behind the tips
+NON_CONVEX = ('cup',)                        # shapes the half-space test below cannot judge
 _BOX_SAMPLES = 5                            # points per box edge when testing volumes against solids
 
 
@@ -45,6 +46,8 @@ def scene_solids(scene: dict) -> List[_Solid]:
     """Every body of a scene.json in the camera frame (objects with their instance ids, surfaces with 0)."""
     solids = []
     for entry in scene['objects'] + scene['surfaces']:
+        if entry['shape'] in NON_CONVEX:
+            raise ValueError(f"grasp evaluation judges convex bodies only; {entry['name']} is a {entry['shape']}")
         mesh = shape_mesh(entry).transformed(np.asarray(entry['pose_camera']))
         solids.append(_solid(entry['name'], int(entry.get('instance_id', 0)), mesh))
     return solids
