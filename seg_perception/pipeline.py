@@ -69,6 +69,7 @@ class Pipeline:
             result = self.plan_grasps(result, scene)
         return result
 
+    @torch.inference_mode()   # no autograd bookkeeping: 5-10 % off every small op on the CPU
     def perceive(self, frame: RGBDFrame, on_stage: Optional[Callable[[str, PerceptionResult], None]] = None
                  ) -> Tuple[PerceptionResult, GraspScene]:
         """``process`` without the grasps: the result up to the object clouds and what grasp planning needs of
