@@ -32,21 +32,30 @@ def main():
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and (len(got['instances/labels']) < min_frames or not diagnostics):
         rclpy.spin_once(node, timeout_sec=0.05)
+    settle = time.monotonic() + 1.0          # the later outputs (grasps) of the last frames arrive too
+    while time.monotonic() < settle:
+        rclpy.spin_once(node, timeout_sec=0.05)
     report = {'counts': {k: len(v) for k, v in got.items()}, 'diagnostics': len(diagnostics)}
+
+    def stamp_of(msg):
+        return (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def header(msg):
         if isinstance(msg, MarkerArray):
             return None
         return (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
 
+    same_frame = ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
     if got['instances/labels']:
         last = got['instances/labels'][-1]
-        first = got['instances/labels'][0]   # every other output of that frame has surely arrived by now
+        # the first frame published after every subscription here was matched (each topic is discovered on
+        # its own: an earlier frame's cloud may have gone out before its subscription was), else the first
+        matched = max((stamp_of(got[name][0]) for name in same_frame if got[name]), default=(0, 0))
+        first = next((m for m in got['instances/labels'] if stamp_of(m) >= matched), got['instances/labels'][0])
         stamp = header(first)
         report['frame_id'] = stamp[2]
         report['outputs_with_same_header'] = sorted(
-            name for name in ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
-            if any(header(m) == stamp for m in got[name]))
+            name for name in same_frame if any(header(m) == stamp for m in got[name]))
         # the newest frame whose object cloud arrived too
         pairs = [(m, c) for m in reversed(got['instances/labels']) for c in got['objects/points']
                  if header(c) == header(m)]
