@@ -320,9 +320,10 @@ def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
     assert all(grasp_valid(g.position, g.quaternion, g.width, can, solids, cfg.grasps) for g in result.grasps)
 
 
-def _tall_box_cut_at_its_foot():
-    """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at a 10 x 2 x 20 cm box standing so near that
-    the bottom of the image cuts off its foot while its top is in view: the organized scene it sees (ray-cast)."""
+def _boxes_seen_from_above(boxes):
+    """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at axis-aligned boxes ((lo, hi) corners,
+    world metres, z up) on a table at z = 0: the organized scene it sees (ray-cast, label i + 1 for box i) and
+    each box's visible points as an ObjectCloud."""
     from seg_perception.types import CameraModel
     camera = CameraModel(160, 120, 150.0, 150.0, 80.0, 60.0)
     eye = np.array([0.0, -0.35, 0.45])
@@ -333,23 +334,49 @@ def _tall_box_cut_at_its_foot():
     u, v = np.meshgrid(np.arange(160), np.arange(120))
     ray_cam = np.stack([(u - 80.0) / 150.0, (v - 60.0) / 150.0, np.ones_like(u, dtype=float)], -1)
     ray = ray_cam @ to_world.T
-    lo, hi = np.array([-0.05, -0.19, 0.0]), np.array([0.05, -0.17, 0.2])
-    with np.errstate(divide='ignore', invalid='ignore'):
-        t1, t2 = (lo - eye) / ray, (hi - eye) / ray
-    near, far = np.minimum(t1, t2).max(-1), np.maximum(t1, t2).min(-1)
-    on_box = (near <= far) & (far > 0)
-    depth = np.where(on_box, near, -eye[2] / ray[..., 2])                         # else the table (z = 0)
+    depth = -eye[2] / ray[..., 2]                                                   # the table
+    labels = np.zeros(depth.shape, np.int64)
+    for index, (lo, hi) in enumerate(boxes):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            t1, t2 = (np.asarray(lo) - eye) / ray, (np.asarray(hi) - eye) / ray
+        near, far = np.minimum(t1, t2).max(-1), np.maximum(t1, t2).min(-1)
+        hit = (near <= far) & (far > 0) & (near < depth)
+        depth, labels = np.where(hit, near, depth), np.where(hit, index + 1, labels)
     points = (ray_cam * depth[..., None]).astype(np.float32)
     up = to_world.T @ np.array([0.0, 0.0, 1.0])                                    # world up, camera frame
-    box = points[on_box]
-    normals = np.zeros_like(box)
-    normals[:, 1] = -1.0
-    obj = ObjectCloud(1, 'box', 1.0, len(box), box, np.zeros((len(box), 3), np.uint8), normals, box.mean(0),
-                      box.mean(0), np.array([0.1, 0.02, 0.2]), np.eye(3))
-    scene = GraspScene(torch.from_numpy(points), torch.from_numpy(depth.astype(np.float32)),
-                       torch.from_numpy(on_box.astype(np.int64)), camera, up,
-                       lambda p: p @ torch.tensor(up, dtype=p.dtype) + float(eye[2]))
-    return obj, scene, on_box
+    clouds = []
+    for index, (lo, hi) in enumerate(boxes):
+        seen = points[labels == index + 1]
+        normals = np.zeros_like(seen)
+        normals[:, 1] = -1.0
+        clouds.append(ObjectCloud(index + 1, 'box', 1.0, len(seen), seen, np.zeros((len(seen), 3), np.uint8),
+                                  normals, seen.mean(0), seen.mean(0), np.asarray(hi) - np.asarray(lo), np.eye(3)))
+    scene = GraspScene(torch.from_numpy(points), torch.from_numpy(depth.astype(np.float32)), torch.from_numpy(labels),
+                       camera, up, lambda p: p @ torch.tensor(up, dtype=p.dtype) + float(eye[2]))
+    return clouds, scene, to_world
+
+
+def _tall_box_cut_at_its_foot():
+    """A 10 x 2 x 20 cm box standing so near that the bottom of the image cuts off its foot while its top is in
+    view."""
+    clouds, scene, _ = _boxes_seen_from_above([((-0.05, -0.19, 0.0), (0.05, -0.17, 0.2))])
+    return clouds[0], scene, scene.labels.numpy() == 1
+
+
+def test_an_object_partly_hidden_behind_a_nearer_one_is_not_gripped_across_the_hidden_side():
+    """A 14 cm wide, 4 cm deep box whose left 9 cm are hidden behind a taller box in front: the 5 cm seen would fit
+    the hand, but the box may go on behind the other (it does); across its 4 cm depth it may be gripped."""
+    wide = ((-0.09, 0.05, 0.0), (0.05, 0.09, 0.06))
+    occluder = ((-0.12, -0.06, 0.0), (0.0, -0.02, 0.2))
+    clouds, scene, to_world = _boxes_seen_from_above([wide, occluder])
+    seen = clouds[0].points @ to_world.T
+    assert seen[:, 0].min() > -0.01                        # only its right 5 cm are in view
+    grasps = [g for g in GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan(clouds, scene)
+              if g.object_id == 1]
+    assert grasps                                          # across its depth
+    for g in grasps:
+        closing = to_world @ matrix_from_quaternion(g.quaternion)[:, 1]
+        assert abs(closing[0]) < 0.5, 'closes along the hidden length'
 
 
 def test_a_tall_box_whose_foot_leaves_the_image_is_gripped_at_its_top():

@@ -24,8 +24,8 @@ far side has no points. Objects stand on the support, so the planner works in th
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden; a jaw never closes where the object meets the image border at the
-   fingers' heights (it may go on out of view there);
+   a can ends even if its side is hidden; a jaw never closes where the object meets the image border or a
+   neighbour at least 5 cm nearer the camera at the fingers' heights (it may go on out of view there);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -77,6 +77,7 @@ _ROUND_TOLERANCE = 0.002   # m: outline points this close to a fitted circle fol
 _ROUND_OFFSET = 0.1        # closing lines of a round object stay this share of its diameter from the axis
 _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from the object's own points when
                            # the hand opens fully for an object near its limit
+_OCCLUSION_STEP = 0.05     # m: a neighbour this much nearer the camera next to an object may hide part of it
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 
 
@@ -168,7 +169,9 @@ class GraspPlanner:
         if hull is None:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
-        cand = _joined(self._candidates(flat, h, hull, directions, spacing, at_border, completed), rim)
+        # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
+        cut = at_border | self._behind_neighbour(pts, target)
+        cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
         if cand is None:
             return []
         # grasp frames: straight down the support normal (leaning towards -d by ``lean``: fingers along a bowl's
@@ -230,7 +233,8 @@ class GraspPlanner:
                     pixel_spacing: float, at_border: torch.Tensor, completed: torch.Tensor):
         """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
         ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``. Points
-        ``at_border`` lie at the image border, where the object may go on out of view: no jaw closes there;
+        ``at_border`` lie at the image border or next to a nearer neighbour, where the object may go on out of
+        view: no jaw closes there;
         ``completed`` points model a round object's hidden far side."""
         c = g = self.cfg
         # the line through the widest part of the outline per direction (a round object's centre; the middle
@@ -365,6 +369,22 @@ class GraspPlanner:
         return rim_candidates(flat, h, opening[0], opening[1], g.finger_width, g.finger_depth,
                               self._clearance(spacing), g.max_opening, _TIP_CLEARANCE * g.collision_margin,
                               g.friction, leans)
+
+    def _behind_neighbour(self, pts: torch.Tensor, target: int) -> torch.Tensor:
+        """(N,) whether each point lies within _BORDER_PIXELS of another object's pixel that is nearer the camera
+        by more than _OCCLUSION_STEP: the object may go on hidden behind that one there."""
+        view = self._view
+        if view.camera is None:
+            return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
+        h, w = view.depth.shape
+        u, v, z = _pixels(pts, view.camera)
+        steps = torch.arange(-_BORDER_PIXELS, _BORDER_PIXELS + 1, device=pts.device)
+        du, dv = (t.reshape(-1) for t in torch.meshgrid(steps, steps, indexing='ij'))
+        uu = (u.round().long()[:, None] + du[None]).clamp(0, w - 1)                          # (N, window)
+        vv = (v.round().long()[:, None] + dv[None]).clamp(0, h - 1)
+        depth, labels = view.depth.to(pts.device)[vv, uu], view.labels.to(pts.device)[vv, uu]
+        nearer = (labels > 0) & (labels != target) & (depth > 0) & (depth < z[:, None] - _OCCLUSION_STEP)
+        return nearer.any(1)
 
     def _at_image_border(self, pts: torch.Tensor) -> torch.Tensor:
         """(N,) whether each point lies within _BORDER_PIXELS of the border of the image it was seen in."""
