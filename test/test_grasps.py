@@ -1,5 +1,5 @@
 """Grasp candidates: frame convention, opening, collisions, no grasp when the object cannot fit, presets, and
-grasps judged against the true geometry of staged synthetic scenes (boxes, cans, balls, neighbours)."""
+grasps judged against the true geometry of staged synthetic scenes (boxes, cans, balls, open cups, neighbours), boxes hidden behind others."""
 import numpy as np
 import pytest
 import torch
