@@ -1,5 +1,6 @@
 """Grasp candidates: frame convention, opening, collisions, no grasp when the object cannot fit, presets, and
-grasps judged against the true geometry of staged synthetic scenes (boxes, cans, balls, open cups, neighbours), boxes hidden behind others."""
+grasps judged against the true geometry of staged synthetic scenes (boxes, cans, balls, open cups, neighbours)
+and of ray-cast boxes (cut by the image border, hidden behind another)."""
 import numpy as np
 import pytest
 import torch
