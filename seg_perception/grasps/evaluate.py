@@ -154,18 +154,12 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
     for gid in visible:
         if gid not in entries:
             continue
-        if object_fits(entries[gid], cfg.max_opening):
-            counts['fit'] += 1
-            if gid in best:
-                counts['fit_with_grasp'] += 1
-                g = best[gid]
-                counts['fit_top1_valid'] += grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
-        else:
-            counts['unfit'] += 1
-            if gid in best:
-                counts['unfit_with_grasp'] += 1
-                g = best[gid]
-                counts['unfit_top1_valid'] += grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
+        kind = 'fit' if object_fits(entries[gid], cfg.max_opening) else 'unfit'
+        counts[kind] += 1
+        g = best.get(gid)
+        if g is not None:
+            counts[kind + '_with_grasp'] += 1
+            counts[kind + '_top1_valid'] += grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
     return counts
 
 

@@ -396,8 +396,8 @@ class GraspPlanner:
         m = _BORDER_PIXELS
         return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
-    def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor = None,
-              own_margin: torch.Tensor = None) -> torch.Tensor:
+    def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor,
+              own_margin: torch.Tensor) -> torch.Tensor:
         """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point; the fingers'
         inner faces are inflated by only ``own_margin`` (G,) towards the target's ``own`` points (M,), which
         lie between the fingers by construction (a tight grasp leaves less than the margin there)."""
@@ -411,7 +411,7 @@ class GraspPlanner:
         ay = torch.addmm(-shift[:, 1:2], rot[:, :, 1], scene_t).abs_()
         az = torch.addmm(-shift[:, 2:3], rot[:, :, 2], scene_t).abs_()
         half = width[:, None] / 2
-        inner = margin if own is None else torch.where(own[None], own_margin[:, None].clamp_max(margin), margin)
+        inner = torch.where(own[None], own_margin[:, None].clamp_max(margin), margin)
         hand_depth = (lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= margin)
         fingers = ((lx >= -g.finger_depth - margin) & (az <= g.finger_width / 2 + margin)
                    & (ay >= half - inner) & (ay <= half + g.finger_thickness + margin))

@@ -41,9 +41,7 @@ def main():
         return (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def header(msg):
-        if isinstance(msg, MarkerArray):
-            return None
-        return (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
+        return None if isinstance(msg, MarkerArray) else stamp_of(msg) + (msg.header.frame_id,)
 
     same_frame = ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
     if got['instances/labels']:
