@@ -231,18 +231,20 @@ def test_staged_objects_get_a_valid_best_grasp(seed):
 
 def test_contact_sides_lean_as_the_outermost_points_say():
     from seg_perception.grasps.planner import _level_slopes
-    seen = torch.ones(3, 6, dtype=torch.bool)
+    seen = torch.ones(4, 6, dtype=torch.bool)
     extreme = torch.tensor([[5.0, 5, 5, 5, 5, 5],          # upright side
                             [10.0, 9, 8, 7, 6, 5],         # slanted face: recedes 1 per level
-                            [8.0, 9, 10, 9, 8, 7]])        # round side, widest at the second level
-    slope = _level_slopes(extreme, seen, step=1.0, noise=0.0)   # levels 1..5 (level 0 lies below them)
+                            [8.0, 9.6, 10, 9.6, 8, 5],     # round side, widest at the second level
+                            [6.0, 8, 10, 8, 6, 4]])        # ridge between two faces slanted 2 per level
+    slope = _level_slopes(extreme, seen, step=1.0, noise=0.5)   # levels 1..5 (level 0 lies below them)
     assert torch.allclose(slope[0], torch.zeros(5))
-    assert torch.allclose(slope[1], torch.ones(5))
-    assert slope[2, 1] == 0 and (slope[2, 2:] > 0).all()        # grip a ball at its equator, not above
+    assert torch.allclose(slope[1], torch.full((5,), 0.5))
+    assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not low on it
+    assert (slope[3] > 1).all()                                 # a ridge is no place for a finger either
     # a hidden side (no points at the neighbouring levels) tells nothing: taken as upright
     hidden = seen.clone()
     hidden[1, 2:] = False
-    assert _level_slopes(extreme, hidden, 1.0, 0.0)[1, 2:].eq(0).all()
+    assert _level_slopes(extreme, hidden, 1.0, 0.5)[1, 2:].eq(0).all()
 
 
 def _box_seen_from_above(cx):

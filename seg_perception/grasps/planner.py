@@ -17,9 +17,9 @@ far side has no points. Objects stand on the support, so the planner works in th
    the object;
 4. antipodal quality at five heights along the fingers, not within 6 mm of the top: the outline's sides where
    the closing line crosses them (across) and how the side leans there (up and down: the outermost points
-   recede above and below a slanted face, not at the widest part of a round one) must face along the line
-   within the friction cone (``grasps.friction``); lines through the widest part of the outline are preferred
-   (off-centre, a round wall meets the finger at a slant);
+   move along a slanted face and recede on both sides of a ridge, hardly at a round one's widest part) must
+   face along the line within the friction cone (``grasps.friction``); lines through the widest part of the
+   outline are preferred (off-centre, a round wall meets the finger at a slant);
 5. approaches straight down the support's normal and tilted about the closing axis up to half of
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
@@ -528,10 +528,11 @@ def _closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
 
 
 def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: float) -> torch.Tensor:
-    """(G, L) how steeply the contact side leans at each of the levels 1..L (level 0 lies below them): 0 where
-    the outermost point is at least as far out as at both neighbouring levels (the widest part of a round
-    side, or an upright one), else the gentler of the two one-sided changes per unit height, less ``noise``
-    (a slanted face recedes on both sides alike). A neighbour without points tells nothing."""
+    """(G, L) how steeply the contact side leans at each of the levels 1..L (level 0 lies below them): the
+    gentler of the two one-sided changes of the outermost point per unit height, less ``noise``. An upright
+    side, or the widest part of a round one, changes by no more than the noise; a slanted face moves on both
+    sides alike, and a ridge between two slanted faces recedes on both. A neighbour without points tells
+    nothing."""
     level = extreme[:, 1:]
     below, above = extreme[:, :-1], torch.cat([extreme[:, 2:], extreme[:, -1:]], 1)
     seen_below = seen[:, :-1]
@@ -539,11 +540,10 @@ def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise:
     seen_here = seen[:, 1:]
     down = torch.where(seen_below & seen_here, level - below, torch.zeros_like(level))   # > 0: wider here
     up = torch.where(seen_above & seen_here, level - above, torch.zeros_like(level))
-    widest = (down >= -noise) & (up >= -noise)
     gentler = torch.minimum(torch.where(seen_below & seen_here, down.abs(), torch.full_like(down, 1e3)),
                             torch.where(seen_above & seen_here, up.abs(), torch.full_like(up, 1e3)))
     gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
-    return torch.where(widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
+    return (gentler - noise).clamp_min(0) / step
 
 
 def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
