@@ -241,6 +241,11 @@ def test_contact_sides_lean_as_the_outermost_points_say():
     assert torch.allclose(slope[1], torch.full((5,), 0.5))
     assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not low on it
     assert (slope[3] > 1).all()                                 # a ridge is no place for a finger either
+    # ...unless one of its sides was not seen: then it may be the equator of a lying can whose lower half is
+    # hidden
+    half_seen = seen.clone()
+    half_seen[3, :2] = False
+    assert _level_slopes(extreme, half_seen, 1.0, 0.5)[3, 1] == 0
     # a hidden side (no points at the neighbouring levels) tells nothing: taken as upright
     hidden = seen.clone()
     hidden[1, 2:] = False

@@ -532,7 +532,8 @@ def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise:
     gentler of the two one-sided changes of the outermost point per unit height, less ``noise``. An upright
     side, or the widest part of a round one, changes by no more than the noise; a slanted face moves on both
     sides alike, and a ridge between two slanted faces recedes on both. A neighbour without points tells
-    nothing."""
+    nothing: a level at least as far out as the one neighbour seen may be the widest part of a round side
+    whose other half is hidden (a lying can seen from above), and counts as upright."""
     level = extreme[:, 1:]
     below, above = extreme[:, :-1], torch.cat([extreme[:, 2:], extreme[:, -1:]], 1)
     seen_below = seen[:, :-1]
@@ -543,7 +544,8 @@ def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise:
     gentler = torch.minimum(torch.where(seen_below & seen_here, down.abs(), torch.full_like(down, 1e3)),
                             torch.where(seen_above & seen_here, up.abs(), torch.full_like(up, 1e3)))
     gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
-    return (gentler - noise).clamp_min(0) / step
+    one_sided_widest = (seen_below ^ seen_above) & (down >= -noise) & (up >= -noise)
+    return torch.where(one_sided_widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
 
 
 def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
