@@ -239,7 +239,7 @@ def test_contact_sides_lean_as_the_outermost_points_say():
     slope = _level_slopes(extreme, seen, step=1.0, noise=0.5)   # levels 1..5 (level 0 lies below them)
     assert torch.allclose(slope[0], torch.zeros(5))
     assert torch.allclose(slope[1], torch.full((5,), 0.5))
-    assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not low on it
+    assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not above it
     assert (slope[3] > 1).all()                                 # a ridge is no place for a finger either
     # ...unless one of its sides was not seen: then it may be the equator of a lying can whose lower half is
     # hidden
