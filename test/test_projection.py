@@ -24,6 +24,27 @@ def test_outliers_and_voxels():
     assert sorted(col[:, 0].tolist()) == [50, 255]
 
 
+def test_objects_are_filtered_apart():
+    """One neighbour search and one outlier test for every object of a frame: neighbours and statistics stay
+    within each object, and a small object uses the neighbours it has."""
+    rng = np.random.default_rng(1)
+    tight = rng.normal(0, 0.002, (200, 3))                  # a small, dense object
+    wide = rng.normal(0, 0.03, (200, 3)) + [0.05, 0, 0]     # a large one next to it (overlapping in space)
+    few = rng.normal(0, 0.01, (5, 3))                       # 5 points: fewer than the 8 neighbours asked for
+    points = torch.from_numpy(np.concatenate([tight, wide, few]).astype(np.float32))
+    groups = torch.tensor([1] * 200 + [2] * 200 + [3] * 5)
+    dist, idx = nearest_neighbours(points, 8, groups)
+    found = idx >= 0
+    assert (groups[idx.clamp_min(0)][found] == groups[:, None].expand_as(idx)[found]).all()
+    assert found[:400].all() and (found[400:].sum(1) == 4).all() and torch.isinf(dist[400:, 4:]).all()
+    keep = remove_outliers(dist, 2.0, groups)
+    # with one statistic for the whole frame the wide object's points would all look like outliers
+    assert keep[:200].float().mean() > 0.9 and keep[200:400].float().mean() > 0.9 and keep[400:].all()
+    pts = torch.tensor([[0.0, 0, 0], [0.001, 0, 0], [0.0, 0, 0.001]])
+    down, members = voxel_downsample(pts, 0.005, groups=torch.tensor([1, 1, 2]))
+    assert down.shape == (2, 3) and members.tolist() == [1, 2]
+
+
 def test_object_clouds_lie_on_the_true_objects(tmp_path):
     f = synthesize(131, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
     result = Pipeline(load_config(None, {'device': 'cpu'})).process(f.rgbd())
