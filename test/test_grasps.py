@@ -328,6 +328,15 @@ def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
     assert all(grasp_valid(g.position, g.quaternion, g.width, can, solids, cfg.grasps) for g in result.grasps)
 
 
+@pytest.mark.slow
+def test_a_ball_wider_than_the_hand_gets_no_grasp():
+    """A 9 cm ball seen from one side: the near half's outline is narrower than the hand, but the outline is round
+    and its circle is wider than the hand, so no line across it can hold the ball (the previous planner closed
+    a jaw inside the hidden far half on this camera pose)."""
+    big_ball = {'shape': 'sphere', 'radius': 0.045}
+    assert _top_grasps_by_truth(1, [(big_ball, 0.0, 0.0, 0.0, big_ball['radius'])]) == {1: (0, False)}
+
+
 def _boxes_seen_from_above(boxes):
     """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at axis-aligned boxes ((lo, hi) corners,
     world metres, z up) on a table at z = 0: the organized scene it sees (ray-cast, label i + 1 for box i) and

@@ -9,7 +9,8 @@ far side has no points. Objects stand on the support, so the planner works in th
 1. closing directions: the normals of the longer sides of the object's outline seen from above (the convex hull
    of its points projected on the support: a box's faces) and evenly spread ones (a can's round wall); closing
    lines through the outline's middle and beside it; a round outline (a can, a ball) is completed with its
-   hidden far half (round_outline.py), and only lines near its axis are kept;
+   hidden far half (round_outline.py), and only lines near its axis are kept; a round outline wider than the
+   hand (seen along at least 150 deg) gets no lines across it, only rim grasps if it is an open container;
 2. per candidate, the object points in the finger slab give the opening (their extent along the closing line
    plus margin and clearance); an object no candidate fits between the fingers gets no grasp;
 3. contact height: where the slab is widest (the height of its outermost points); the fingertips go down so
@@ -79,6 +80,7 @@ _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from
                            # the hand opens fully for an object near its limit
 _OCCLUSION_STEP = 0.05     # m: a neighbour this much nearer the camera next to an object may hide part of it
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
+_WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted when seen along this arc
 
 
 
@@ -156,7 +158,12 @@ class GraspPlanner:
         at_border = self._at_image_border(pts)
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, h, spacing, up, a, b)
         seen = pts.shape[0]
-        pts, completed = _complete_round(pts, a, b, spacing, g.max_opening / 2, at_border)
+        circle = _round_circle(pts, a, b, spacing, g.max_opening, at_border)
+        if circle is not None and circle[1] > g.max_opening / 2:
+            # round and wider than the hand in every direction (a big can, a ball, a bowl): the far half is
+            # hidden, so lines across the seen half would close inside it; only an open rim can be gripped
+            return self._choose(target, rim, pts, h, up, basis, scene, own)
+        pts, completed = _complete_round(pts, a, b, circle)
         if bool(completed.any()):
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
@@ -172,8 +179,17 @@ class GraspPlanner:
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
         cut = at_border | self._behind_neighbour(pts, target)
         cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
+        return self._choose(target, cand, pts, h, up, basis, scene, own)
+
+    def _choose(self, target: int, cand: Optional[dict], pts: torch.Tensor, h: torch.Tensor, up: torch.Tensor,
+                basis, scene: torch.Tensor, own: torch.Tensor) -> List[GraspCandidate]:
+        """The best collision-free grasps among the candidates ``cand`` of the object ``target`` (its points
+        ``pts`` at heights ``h`` above the support, whose normal is ``up`` and axes ``basis``), tested against the
+        ``scene`` points (the target's marked ``own``)."""
+        c = g = self.cfg
         if cand is None:
             return []
+        a, b = basis
         # grasp frames: straight down the support normal (leaning towards -d by ``lean``: fingers along a bowl's
         # flaring wall), then tilted about the closing axis; the contact point (the fingers' middle on the
         # closing line) stays where it is
@@ -456,18 +472,27 @@ class GraspPlanner:
         return ~hidden.any(1)
 
 
-def _complete_round(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, spacing: float, max_radius: float,
-                    at_border: torch.Tensor):
-    """The object's points and, when its outline seen from above (axes ``a``, ``b`` along the support) is round,
-    their mirror images through the circle's axis (its hidden far side); and which points are such images. An
-    object at the image border is left as seen (its outline may be cut)."""
-    none = torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
+def _round_circle(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, spacing: float, max_radius: float,
+                  at_border: torch.Tensor):
+    """(centre (2,), radius) of the circle the object's outline seen from above (axes ``a``, ``b`` along the
+    support) follows, or None. A circle wider than half ``max_radius`` must be seen along _WIDE_ROUND_ARC_DEG
+    (the near half of an oval fits a large circle along a shorter arc). An object at the image border has none
+    (its outline may be cut)."""
     if bool(at_border.any()):
-        return pts, none
+        return None
     flat = torch.stack([pts @ a, pts @ b], 1)
-    circle = round_outline(flat.detach().cpu().numpy(), max(_ROUND_TOLERANCE, spacing), max_radius)
+    return round_outline(flat.detach().cpu().numpy(), max(_ROUND_TOLERANCE, spacing), max_radius,
+                         large_radius=max_radius / 2, large_arc_deg=_WIDE_ROUND_ARC_DEG)
+
+
+def _complete_round(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, circle):
+    """The object's points and, when its outline is the ``circle`` (centre (2,), radius; or None) in the support
+    axes ``a``, ``b``, their mirror images through the circle's axis (its hidden far side); and which points are
+    such images."""
+    none = torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
     if circle is None:
         return pts, none
+    flat = torch.stack([pts @ a, pts @ b], 1)
     centre = torch.as_tensor(circle[0], dtype=pts.dtype, device=pts.device)
     to_axis = centre[None] - flat                                                        # (N, 2)
     mirrored = pts + 2 * (to_axis[:, :1] * a + to_axis[:, 1:] * b)

@@ -23,10 +23,11 @@ _TRIPLES = np.random.default_rng(0).random((_HYPOTHESES, 3))   # fixed draws: th
 
 
 def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
-                  max_outside: float = _MAX_OUTSIDE) -> Optional[Tuple[np.ndarray, float]]:
+                  max_outside: float = _MAX_OUTSIDE, large_radius: float = float('inf'),
+                  large_arc_deg: float = 360.0) -> Optional[Tuple[np.ndarray, float]]:
     """(centre (2,), radius) of the circle the (N, 2) points' outline follows within ``tolerance`` (m), or None
     when the outline is not round (or too few points show it, or more than ``max_outside`` of them lie
-    outside)."""
+    outside). A circle wider than ``large_radius`` must be seen along at least ``large_arc_deg``."""
     flat = np.asarray(flat, np.float64)
     if len(flat) < 6:
         return None
@@ -66,7 +67,8 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
         return None
     dist = np.linalg.norm(flat - centre, axis=1)
     on_circle = flat[np.abs(dist - radius) <= tolerance]
-    if _longest_arc_deg(on_circle - centre) < _MIN_ARC_DEG:
+    arc = _longest_arc_deg(on_circle - centre)
+    if arc < _MIN_ARC_DEG or (radius > large_radius and arc < large_arc_deg):
         return None
     return centre, radius
 
