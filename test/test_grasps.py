@@ -337,6 +337,23 @@ def test_a_ball_wider_than_the_hand_gets_no_grasp():
     assert _top_grasps_by_truth(1, [(big_ball, 0.0, 0.0, 0.0, big_ball['radius'])]) == {1: (0, False)}
 
 
+def _lying_can(radius, length=0.16, sides=24):
+    """A can lying on the table along x (a convex prism, so that the true-geometry check can judge it)."""
+    angle = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    ring = np.stack([np.zeros(sides), radius * np.cos(angle), radius * np.sin(angle)], 1)
+    return {'shape': 'convex', 'vertices': np.concatenate([ring - [length / 2, 0, 0],
+                                                           ring + [length / 2, 0, 0]]).round(5).tolist()}
+
+
+@pytest.mark.slow
+def test_the_hidden_side_of_a_lying_can_bulges_like_the_seen_one():
+    """Seen from low down, a lying can's far silhouette lies near its top, like a box's top edge; below it the hidden
+    side bulges out as the seen one does. A 6 cm can is gripped clear of that bulge (the previous planner's best
+    grasp put the far finger into it), a 9 cm one, wider than the hand, not at all."""
+    assert _top_grasps_by_truth(1, [(_lying_can(0.03), 0.0, 0.0, 0.4, 0.03)])[1][1]
+    assert _top_grasps_by_truth(1, [(_lying_can(0.045), 0.0, 0.0, 0.4, 0.045)]) == {1: (0, False)}
+
+
 def _boxes_seen_from_above(boxes):
     """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at axis-aligned boxes ((lo, hi) corners,
     world metres, z up) on a table at z = 0: the organized scene it sees (ray-cast, label i + 1 for box i) and

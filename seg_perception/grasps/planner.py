@@ -25,7 +25,9 @@ far side has no points. Objects stand on the support, so the planner works in th
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
    space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden; a jaw never closes where the object meets the image border or a
+   a can ends even if its side is hidden (a side hidden below its top edge is taken to flare out along the
+   fingers as far as the seen side opposite does: the opening grows by that, and that side leans like the seen
+   one); a jaw never closes where the object meets the image border or a
    neighbour at least 5 cm nearer the camera at the fingers' heights (it may go on out of view there);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
@@ -274,28 +276,24 @@ class GraspPlanner:
         # as the measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then
         # keep only what is left of the margin from the object's own points)
         clearance = self._clearance(pixel_spacing)
-        least_margin = _TIGHT_MARGIN * c.collision_margin
-        uncertainty = clearance - c.collision_margin
-        extent = y_hi - y_lo
-        ok &= extent + 2 * (uncertainty + least_margin) <= g.max_opening
-        width = (extent + 2 * clearance).clamp_max(g.max_opening)
-        own_margin = ((width - extent) / 2 - uncertainty).clamp(least_margin, c.collision_margin)
-        centre_d = (y_hi + y_lo) / 2
+        fits, width, own_margin, centre_d = self._opening(y_hi, y_lo, clearance)
+        ok &= fits
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
         widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         line = torch.nonzero(ok).squeeze(1)
         if line.numel() == 0:
             return None
-        d, f, e, o, along, slab, big, y_hi, y_lo, width, own_margin, centre_d, widest, ok = (
-            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, width, own_margin, centre_d, widest, ok))
+        d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok = (
+            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok))
         across = across[:, line]
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
         at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
         jaw = at_jaws[0] | at_jaws[1]
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
-        palm = ((across - o).abs() <= g.palm_height / 2).T & ((along - centre_d[:, None]).abs() <= palm_half_width(g))
+        palm = ((across - o).abs() <= g.palm_height / 2).T & \
+            ((along - ((y_hi + y_lo) / 2)[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
         tip = torch.maximum(h_contact - _FINGER_MIDDLE * g.finger_depth,
                             torch.full_like(h_contact, _TIP_CLEARANCE * c.collision_margin))
@@ -332,10 +330,26 @@ class GraspPlanner:
         floor = torch.full((tip.shape[0], n_levels + 1), -1e3, device=tip.device)
         ext_hi = floor.scatter_reduce(1, index, along, 'amax')[:, :n_levels]
         ext_lo = floor.scatter_reduce(1, index, -along, 'amax')[:, :n_levels]
+        # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
+        # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
+        # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
+        edges = [top - torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
+                 <= _TOP_EDGE for at_jaw in at_jaws]
+        # ...but a side hidden below its top edge is taken to flare out as far as the seen side opposite does
+        # along the fingers (a ball or a lying can seen from low down has its far silhouette near its top: the
+        # hidden side bulges below it like the seen one); a box's upright sides do not flare
+        flares = [_flare(ext[:, 1:], seen[:, 1:], _NOISE) for ext in (ext_hi, ext_lo)]
+        widen_hi = torch.where(edges[0], flares[1], torch.zeros_like(flares[1]))
+        widen_lo = torch.where(edges[1], flares[0], torch.zeros_like(flares[0]))
+        fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, clearance)
+        ok &= fits
         cos_fc = math.cos(math.atan(c.friction))
+        slopes = [_level_slopes(ext, seen, spacing, _NOISE) for ext in (ext_hi, ext_lo)]             # (G, L) each
         per_jaw = []
-        for ext, side in ((ext_hi, side_hi), (ext_lo, side_lo)):
-            slope = _level_slopes(ext, seen, spacing, _NOISE)                                                # (G, L)
+        for side, slope, mirror, widened in ((side_hi, slopes[0], slopes[1], widen_hi),
+                                             (side_lo, slopes[1], slopes[0], widen_lo)):
+            # a side taken to flare leans like its mirror image, the seen side opposite
+            slope = torch.where((widened > 0)[:, None], mirror, slope)
             per_jaw.append(side[:, None] / torch.sqrt(1 + slope ** 2))
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
@@ -348,21 +362,32 @@ class GraspPlanner:
         if not bool(keep.any()):
             return None
         centre = centre_d[:, None] * d + o[:, None] * e
-        # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
-        # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
-        # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
-        edges, observed = [], []
-        for at_jaw in at_jaws:
+        observed = []
+        for k, at_jaw in enumerate(at_jaws):
             # the side below the top edge was seen at this jaw (not only assumed upright)
             observed.append((at_jaw & ~completed[None] & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
-            mean_h = torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
             # a jaw on the completed far side of a round object also knows where the object ends
-            edges.append((top - mean_h <= _TOP_EDGE) | (at_jaw & completed[None]).any(1))
+            edges[k] = edges[k] | (at_jaw & completed[None]).any(1)
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep], 'lean': torch.zeros_like(tip[keep]),
                 'own_margin': own_margin[keep],
                 'observed': ((observed[0] + observed[1]) / 2)[keep],
                 'top_edge': torch.stack(edges, 1)[keep]}
+
+    def _opening(self, y_hi: torch.Tensor, y_lo: torch.Tensor, clearance: float):
+        """For jaws closing onto the outermost object points at ``y_hi`` and ``y_lo`` along the closing line:
+        whether the hand can hold that, the opening it needs, the margin its fingers' inner faces keep from the
+        object's own points, and the closing centre. An object a little too wide for the full clearance is still
+        held with the hand wide open, as long as the measurement's uncertainty and part of the collision margin
+        fit (the fingers' inner faces then keep only what is left of the margin from the object's own points)."""
+        c = g = self.cfg
+        least_margin = _TIGHT_MARGIN * c.collision_margin
+        uncertainty = clearance - c.collision_margin
+        extent = y_hi - y_lo
+        fits = extent + 2 * (uncertainty + least_margin) <= g.max_opening
+        width = (extent + 2 * clearance).clamp_max(g.max_opening)
+        own_margin = ((width - extent) / 2 - uncertainty).clamp(least_margin, c.collision_margin)
+        return fits, width, own_margin, (y_hi + y_lo) / 2
 
     def _clearance(self, pixel_spacing: float) -> float:
         """Opening added on each side of the outermost points: the outermost measured points lie up to a pixel
@@ -571,6 +596,16 @@ def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise:
     gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
     one_sided_widest = (seen_below ^ seen_above) & (down >= -noise) & (up >= -noise)
     return torch.where(one_sided_widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
+
+
+def _flare(extreme: torch.Tensor, seen: torch.Tensor, noise: float) -> torch.Tensor:
+    """(G,) how much farther out, beyond ``noise``, a contact side reaches at some level along the fingers than
+    at the highest level where it was seen (0 for an upright side)."""
+    levels = torch.arange(seen.shape[1], device=seen.device)
+    highest = torch.where(seen, levels, -1).amax(1)
+    at_highest = extreme.gather(1, highest.clamp_min(0)[:, None])[:, 0]
+    widest = torch.where(seen, extreme, torch.full_like(extreme, -1e3)).amax(1)
+    return torch.where(highest >= 0, (widest - at_highest - noise).clamp_min(0), torch.zeros_like(widest))
 
 
 def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
