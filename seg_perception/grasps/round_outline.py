@@ -75,7 +75,8 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
 
 def _share_outside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, tolerance: float) -> np.ndarray:
     """(S,) share of the points farther than two tolerances outside each of S circles."""
-    dist2 = ((points[None] - centres[:, None]) ** 2).sum(2)                                # (S, N)
+    # |p - c|^2 expanded: one (S, 2) x (2, N) product instead of an (S, N, 2) array
+    dist2 = (points ** 2).sum(1)[None] - 2 * centres @ points.T + (centres ** 2).sum(1)[:, None]   # (S, N)
     return np.mean(dist2 > ((radii + 2 * tolerance) ** 2)[:, None], axis=1)
 
 
