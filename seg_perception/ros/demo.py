@@ -124,10 +124,17 @@ def _record(args, node_pid: int) -> int:
         stats['latency'].append(age_ms(msg.header))
         stats['objects'].append(int(image_to_numpy(msg).max()))
 
+    # one overlay per synthetic scene at most (a scene lasts new_scene_every frames), of a frame with objects
+    scene_seconds = args.new_scene_every / args.rate if args.new_scene_every else 0.0
+    last_saved = [-float('inf')]
+
     def on_overlay(msg):
-        if stats['saved'] < 5 and stats['out'] >= 10 * (stats['saved'] + 1):
+        now = time.monotonic()
+        if stats['saved'] < 5 and stats['out'] >= 10 and stats['objects'] and stats['objects'][-1] > 0 \
+                and now - last_saved[0] >= scene_seconds:
             cv2.imwrite(str(args.out / f'overlay_{stats["saved"]:02d}.png'), image_to_numpy(msg)[:, :, ::-1])
             stats['saved'] += 1
+            last_saved[0] = now
 
     # input counted on camera_info (sent with every frame): deserializing the images here would take CPU from
     # the node being measured
