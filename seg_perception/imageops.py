@@ -5,8 +5,11 @@ import torch
 
 
 def _shift_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
-    out = x.clone()
+    """Maximum over [i - radius, i + radius] along ``dim`` (the part inside the image)."""
     n = x.shape[dim]
+    if radius >= _LOG_STEP_RADIUS and radius < n:
+        return _window_max(x, radius, dim)
+    out = x.clone()
     for k in range(1, radius + 1):
         if k >= n:
             break
@@ -14,6 +17,35 @@ def _shift_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
         torch.maximum(a, x.narrow(dim, 0, n - k), out=a)
         b = out.narrow(dim, 0, n - k)
         torch.maximum(b, x.narrow(dim, k, n - k), out=b)
+    return out
+
+
+_LOG_STEP_RADIUS = 3   # from this radius on, windows grow in doubling steps (fewer operations than one per pixel)
+
+
+def _window_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """:func:`_shift_max` in O(log radius) operations: forward windows [i, i + span) double in span, two
+    overlapping ones cover [i, i + 2 radius], shifted back by radius; the first outputs, whose window is cut by
+    the start, are running maxima from the start."""
+    n = x.shape[dim]
+    length = 2 * radius + 1
+
+    def combined(a: torch.Tensor, shift: int) -> torch.Tensor:   # max(a[i], a[i + shift]) where i + shift < n
+        out = a.clone()
+        torch.maximum(a.narrow(dim, 0, n - shift), a.narrow(dim, shift, n - shift), out=out.narrow(dim, 0, n - shift))
+        return out
+
+    ahead, span = x, 1
+    while 2 * span <= length:
+        ahead = combined(ahead, span) if span < n else ahead
+        span *= 2
+    rest = length - span
+    window = combined(ahead, rest) if 0 < rest < n else ahead   # max over [i, i + length), cut at the end
+    out = torch.empty_like(x)
+    out.narrow(dim, radius, n - radius).copy_(window.narrow(dim, 0, n - radius))
+    start = torch.cummax(x.narrow(dim, 0, min(n, 2 * radius)), dim=dim % x.dim()).values
+    reach = (torch.arange(radius, device=x.device) + radius).clamp_max(start.shape[dim % x.dim()] - 1)
+    out.narrow(dim, 0, radius).copy_(start.index_select(dim % x.dim(), reach))
     return out
 
 
