@@ -184,9 +184,12 @@ def test_connected_components_are_four_connected_in_raster_order():
 def test_image_ops_match_torch_pooling():
     from seg_perception.imageops import box_sum, dilate
     x = torch.rand(1, 37, 53)
-    for r in (1, 3):
+    for r in (1, 2, 3, 7, 12, 30, 40):   # windows of 3 or more grow in doubling steps; 40 is wider than the image
         ref = torch.nn.functional.max_pool2d(x[None], 2 * r + 1, 1, r)[0]
-        assert torch.equal(dilate(x, r), ref)
+        assert torch.equal(dilate(x, r), ref), r
+        mask = x > 0.97
+        assert torch.equal(dilate(mask, r), ref > 0.97), r
+    for r in (1, 3):
         ref = torch.nn.functional.avg_pool2d(x[None], 2 * r + 1, 1, r, count_include_pad=True)[0] * (2 * r + 1) ** 2
         assert torch.allclose(box_sum(x, r), ref, atol=1e-4)
 
