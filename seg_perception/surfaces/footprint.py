@@ -37,18 +37,22 @@ class SupportFootprint:
         inside = (ij >= 0).all(1) & (ij < g).all(1)
         occupied[ij[inside, 0] * g + ij[inside, 1]] = True
         occupied = occupied.view(g, g)
-        filled = _convex_fill(occupied)
         reach = int(round(unseen_reach / cell))
-        near = dilate(filled, reach)
-        if bool(near.any()):
+        radius = max(0, int(round(margin / cell)))
+        grid = torch.zeros_like(occupied)
+        if bool(occupied.any()):
+            # nothing beyond the occupied cells' box grown by the reach and the margin can be support: the grid
+            # work happens in that window (a table covers a small part of the 3 m grid)
+            r0, r1, c0, c1 = bounding_box(occupied, margin=reach + radius)
+            filled = _convex_fill(occupied[r0:r1, c0:c1])
+            near = dilate(filled, reach)
             # only cells within reach of the support can join it: test those for being out of view
-            r0, r1, c0, c1 = bounding_box(near, margin=0)
-            unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera, (r0, r1, c0, c1))
-            filled[r0:r1, c0:c1] |= near[r0:r1, c0:c1] & unseen
-        radius = int(round(margin / cell))
-        if radius > 0:
-            filled = dilate(filled, radius)
-        return cls(origin, e1, e2, cell, filled)
+            n0, n1, m0, m1 = bounding_box(near, margin=0)
+            unseen = cls._out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera,
+                                            (r0 + n0, r0 + n1, c0 + m0, c0 + m1))
+            filled[n0:n1, m0:m1] |= near[n0:n1, m0:m1] & unseen
+            grid[r0:r1, c0:c1] = dilate(filled, radius)
+        return cls(origin, e1, e2, cell, grid)
 
     @staticmethod
     def _out_of_view_cells(origin, up, offset, e1, e2, cell, g, depth, camera, window) -> torch.Tensor:
@@ -83,13 +87,13 @@ class SupportFootprint:
 def _convex_fill(occupied: torch.Tensor) -> torch.Tensor:
     """The grid cells inside the convex hull of the occupied ones."""
     from scipy.spatial import ConvexHull, QhullError
-    g = occupied.shape[0]
+    h, w = occupied.shape
     rows = torch.nonzero(occupied.any(1)).squeeze(1)
     if rows.numel() == 0:
         return occupied
     # each occupied row's extreme cells are enough for the hull
-    cols = torch.arange(g, device=occupied.device)
-    first = torch.where(occupied, cols, g).amin(1)[rows]
+    cols = torch.arange(w, device=occupied.device)
+    first = torch.where(occupied, cols, w).amin(1)[rows]
     last = torch.where(occupied, cols, -1).amax(1)[rows]
     corners = torch.cat([torch.stack([rows, first], 1), torch.stack([rows, last], 1)]).double()
     offsets = torch.tensor([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]], dtype=torch.float64,
@@ -99,13 +103,16 @@ def _convex_fill(occupied: torch.Tensor) -> torch.Tensor:
         hull = ConvexHull(pts)
     except QhullError:  # a line of cells: nothing to fill
         return occupied
-    eq = torch.as_tensor(hull.equations, dtype=torch.float32, device=occupied.device)  # a.i + b.j + c <= 0
-    # only the hull's bounding box can be inside
-    i0, j0 = int(max(0, np.floor(pts[:, 0].min()))), int(max(0, np.floor(pts[:, 1].min())))
-    i1, j1 = int(min(g, np.ceil(pts[:, 0].max()) + 1)), int(min(g, np.ceil(pts[:, 1].max()) + 1))
-    ii = torch.arange(i0, i1, device=occupied.device, dtype=torch.float32)
-    jj = torch.arange(j0, j1, device=occupied.device, dtype=torch.float32)
-    side = eq[:, 0, None, None] * ii[None, :, None] + eq[:, 1, None, None] * jj[None, None, :] + eq[:, 2, None, None]
-    filled = occupied.clone()
-    filled[i0:i1, j0:j1] |= (side <= 1e-6).all(0)
-    return filled
+    # inside: a.i + b.j + c <= 0 for every facet (a, b, c); per row i that bounds j from above where b > 0 and
+    # from below where b < 0, and the row as a whole where b = 0
+    a, b, c = (hull.equations[:, k, None] for k in range(3))
+    i = np.arange(h, dtype=np.float64)[None]
+    free = 1e-6 - c - a * i                                   # (F, h): b.j <= free
+    up, down, flat = b > 1e-12, b < -1e-12, np.abs(b) <= 1e-12
+    hi = np.where(up, free / np.where(up, b, 1.0), np.inf).min(0)
+    lo = np.where(down, free / np.where(down, b, 1.0), -np.inf).max(0)
+    rows_ok = np.where(flat, free >= 0, True).all(0)
+    j = torch.arange(w, device=occupied.device, dtype=torch.float64)
+    hi, lo = (torch.as_tensor(v, device=occupied.device) for v in (hi, lo))
+    inside = (j[None] >= lo[:, None]) & (j[None] <= hi[:, None]) & torch.as_tensor(rows_ok, device=occupied.device)[:, None]
+    return occupied | inside
