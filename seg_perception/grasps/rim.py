@@ -33,7 +33,7 @@ _LID = 0.6                # rim points this share of the radius from a round rim
 _MAX_LID_SHARE = 0.05     # ... when more than this share of them lie there
 _RING_WIDTH = 0.013       # m: a rim's points lie this close inside its circle (a wall and its top's slope) ...
 _RING_SHARE = 0.95        # ... this share of them at least (a box's top or a rock's face fills the circle)
-_INSIDE = 0.7             # lines of sight crossing the rim's height this share of the radius from the centre
+_INSIDE = 0.8             # lines of sight crossing the rim's height this share of the radius from the centre
                           # look into the container (nearer the rim, they may pass over a dome's edge)
 _RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
 _MAX_WALL = 0.02          # m: a thicker rim is not a wall a finger pair straddles
