@@ -427,38 +427,48 @@ def test_a_tall_box_whose_foot_leaves_the_image_is_gripped_at_its_top():
 CUP = {'shape': 'cup', 'radius': 0.05, 'height': 0.09, 'wall': 0.004, 'bottom': 0.008}   # 10 cm: wider than the hand
 
 
-def _inside_cup(points: np.ndarray, tolerance: float = 0.001) -> np.ndarray:
-    """Which points (cup frame: axis z, centred) lie in the cup's wall or bottom, grown by ``tolerance``."""
-    r, z = np.hypot(points[:, 0], points[:, 1]), points[:, 2] + CUP['height'] / 2
-    in_height = (z >= -tolerance) & (z <= CUP['height'] + tolerance)
-    wall = (r >= CUP['radius'] - CUP['wall'] - tolerance) & (r <= CUP['radius'] + tolerance)
-    bottom = (r <= CUP['radius'] + tolerance) & (z <= CUP['bottom'] + tolerance)
+def _inside_cup(points: np.ndarray, cup: dict, tolerance: float = 0.001) -> np.ndarray:
+    """Which points (cup frame: axis z, centred) lie in the ``cup``'s wall or bottom, grown by ``tolerance``."""
+    r, z = np.hypot(points[:, 0], points[:, 1]), points[:, 2] + cup['height'] / 2
+    in_height = (z >= -tolerance) & (z <= cup['height'] + tolerance)
+    wall = (r >= cup['radius'] - cup['wall'] - tolerance) & (r <= cup['radius'] + tolerance)
+    bottom = (r <= cup['radius'] + tolerance) & (z <= cup['bottom'] + tolerance)
     return in_height & (wall | bottom)
+
+
+def _rim_grasps_of_staged_cup(seed, cup_shape, pipeline):
+    """Stage ``cup_shape`` alone, run ``pipeline`` and check every grasp against the true cup: one finger inside,
+    one outside, straddling the wall below the rim, no part of the hand in the cup. Returns (scene, render,
+    result)."""
+    from seg_perception.grasps.evaluate import _gripper_points
+    from seg_perception.synthetic import Renderer
+    from seg_perception.types import RGBDFrame
+    scene, r = _staged(seed, [(cup_shape, 0.0, 0.0, 0.0, cup_shape['height'] / 2)])
+    result = pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    cup = next(b for b in scene.bodies if b.name == 'object0')
+    to_cup = np.linalg.inv(cup.pose) @ scene.camera_to_world
+    for g in result.grasps:
+        R, origin = matrix_from_quaternion(g.quaternion), np.asarray(g.position)
+        hand = _gripper_points(R, origin, g.width, pipeline.config.grasps) @ to_cup[:3, :3].T + to_cup[:3, 3]
+        assert not _inside_cup(hand, cup_shape).any()
+        jaws = np.array([origin + s * R[:, 1] * g.width / 2 for s in (1, -1)]) @ to_cup[:3, :3].T + to_cup[:3, 3]
+        radii = np.sort(np.hypot(jaws[:, 0], jaws[:, 1]))
+        assert radii[0] < cup_shape['radius'] - cup_shape['wall'] and radii[1] > cup_shape['radius']  # the wall
+        assert jaws[:, 2].max() < cup_shape['height'] / 2                                  # fingertips below the rim
+        assert g.width < 0.04
+    return scene, r, result
 
 
 @pytest.mark.parametrize('seed', [0, 3])
 def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
     """One finger inside, one outside: the jaws straddle the wall below the rim, and no part of the hand is in the
     cup (true geometry); none with grasps.rim_grasps off; a closed can as wide gets no grasp at all."""
-    from seg_perception.grasps.evaluate import _gripper_points
     from seg_perception.synthetic import Renderer
     from seg_perception.types import RGBDFrame
     cfg = load_config(None, {'device': 'cpu'})
     pipeline = Pipeline(cfg)
-    scene, r = _staged(seed, [(CUP, 0.0, 0.0, 0.0, CUP['height'] / 2)])
-    result = pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    scene, r, result = _rim_grasps_of_staged_cup(seed, CUP, pipeline)
     assert len(result.grasps) >= 3
-    cup = next(b for b in scene.bodies if b.name == 'object0')
-    to_cup = np.linalg.inv(cup.pose) @ scene.camera_to_world
-    for g in result.grasps:
-        R, origin = matrix_from_quaternion(g.quaternion), np.asarray(g.position)
-        hand = _gripper_points(R, origin, g.width, cfg.grasps) @ to_cup[:3, :3].T + to_cup[:3, 3]
-        assert not _inside_cup(hand).any()
-        jaws = np.array([origin + s * R[:, 1] * g.width / 2 for s in (1, -1)]) @ to_cup[:3, :3].T + to_cup[:3, 3]
-        radii = np.sort(np.hypot(jaws[:, 0], jaws[:, 1]))
-        assert radii[0] < CUP['radius'] - CUP['wall'] and radii[1] > CUP['radius']        # straddling the wall
-        assert jaws[:, 2].max() < CUP['height'] / 2                                          # fingertips below the rim
-        assert g.width < 0.04
     from seg_perception.grasps.evaluate import scene_solids
     with pytest.raises(ValueError, match='convex'):
         scene_solids(scene.to_json(r.visible_pixels))                  # eval cannot judge a cup: it says so
@@ -468,3 +478,11 @@ def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
     closed = {'shape': 'cylinder', 'radius': CUP['radius'], 'height': CUP['height']}
     scene, r = _staged(seed, [(closed, 0.0, 0.0, 0.0, CUP['height'] / 2)])
     assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps
+
+
+def test_a_deep_cup_seen_from_an_angle_is_found_open():
+    """A 10 cm cup 12 cm deep: the lines of sight into it pass close over its near rim (the previous build, which
+    wanted them within 0.7 radii of the rim's middle, found it closed and gave it no grasp)."""
+    deep_cup = {**CUP, 'height': 0.12}
+    _, _, result = _rim_grasps_of_staged_cup(1, deep_cup, Pipeline(load_config(None, {'device': 'cpu'})))
+    assert len(result.grasps) >= 3
