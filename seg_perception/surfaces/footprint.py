@@ -113,6 +113,5 @@ def _convex_fill(occupied: torch.Tensor) -> torch.Tensor:
     lo = np.where(down, free / np.where(down, b, 1.0), -np.inf).max(0)
     rows_ok = np.where(flat, free >= 0, True).all(0)
     j = torch.arange(w, device=occupied.device, dtype=torch.float64)
-    hi, lo = (torch.as_tensor(v, device=occupied.device) for v in (hi, lo))
-    inside = (j[None] >= lo[:, None]) & (j[None] <= hi[:, None]) & torch.as_tensor(rows_ok, device=occupied.device)[:, None]
-    return occupied | inside
+    hi, lo, rows_ok = (torch.as_tensor(v, device=occupied.device) for v in (hi, lo, rows_ok))
+    return occupied | ((j[None] >= lo[:, None]) & (j[None] <= hi[:, None]) & rows_ok[:, None])
