@@ -157,15 +157,16 @@ class GraspPlanner:
         # support frame: heights above the support, 2-D coordinates along it
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
+        flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
         at_border = self._at_image_border(pts)
-        rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, h, spacing, up, a, b)
+        rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
         seen = pts.shape[0]
-        circle = _round_circle(pts, a, b, spacing, g.max_opening, at_border)
+        circle = _round_circle(flat, spacing, g.max_opening, at_border)
         if circle is not None and circle[1] > g.max_opening / 2:
             # round and wider than the hand in every direction (a big can, a ball, a bowl): the far half is
             # hidden, so lines across the seen half would close inside it; only an open rim can be gripped
             return self._choose(target, rim, pts, h, up, basis, scene, own)
-        pts, completed = _complete_round(pts, a, b, circle)
+        pts, completed = _complete_round(pts, flat, a, b, circle)
         if bool(completed.any()):
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
@@ -173,7 +174,7 @@ class GraspPlanner:
             at_border = torch.cat([at_border, torch.zeros_like(at_border)])
             # mirrored along the support: the same heights, unless the support surface is curved
             h = torch.cat([h, support_height(pts[seen:]) if support_height is not None else h])
-        flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
+            flat = torch.cat([flat, torch.stack([pts[seen:] @ a, pts[seen:] @ b], 1)])
         hull = _convex_hull(flat)
         if hull is None:
             return []
@@ -276,8 +277,7 @@ class GraspPlanner:
         # as the measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then
         # keep only what is left of the margin from the object's own points)
         clearance = self._clearance(pixel_spacing)
-        fits, width, own_margin, centre_d = self._opening(y_hi, y_lo, clearance)
-        ok &= fits
+        ok &= self._opening(y_hi, y_lo, clearance)[0]     # the opening itself is set once the flares are known
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
         widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
@@ -394,12 +394,12 @@ class GraspPlanner:
         spacing (and half a voxel) inside the true surface, and the collision margin."""
         return self.cfg.collision_margin + _CLEARANCE + _SPACING_SHARE * pixel_spacing
 
-    def _rim_candidates(self, pts: torch.Tensor, h: torch.Tensor, spacing: float, up: torch.Tensor,
-                        a: torch.Tensor, b: torch.Tensor):
+    def _rim_candidates(self, pts: torch.Tensor, flat: torch.Tensor, h: torch.Tensor, spacing: float,
+                        up: torch.Tensor):
         """Candidates across the rim when the object is an open container seen from above (rim.py), else None.
-        Only the points the camera saw count (not a round object's completed far side); ``h``: their heights."""
+        Only the points the camera saw count (not a round object's completed far side); ``flat``: their
+        coordinates along the support, ``h``: their heights."""
         g = self.cfg
-        flat = torch.stack([pts @ a, pts @ b], 1)
         camera_height = float((h - pts @ up).mean())      # the camera is the origin: its height above the support
         opening = find_opening(flat, h, camera_height)
         if opening is None:
@@ -497,27 +497,24 @@ class GraspPlanner:
         return ~hidden.any(1)
 
 
-def _round_circle(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, spacing: float, max_radius: float,
-                  at_border: torch.Tensor):
-    """(centre (2,), radius) of the circle the object's outline seen from above (axes ``a``, ``b`` along the
-    support) follows, or None. A circle wider than half ``max_radius`` must be seen along _WIDE_ROUND_ARC_DEG
+def _round_circle(flat: torch.Tensor, spacing: float, max_radius: float, at_border: torch.Tensor):
+    """(centre (2,), radius) of the circle the object's outline seen from above (``flat``: its points'
+    coordinates along the support) follows, or None. A circle wider than half ``max_radius`` must be seen along _WIDE_ROUND_ARC_DEG
     (the near half of an oval fits a large circle along a shorter arc). An object at the image border has none
     (its outline may be cut)."""
     if bool(at_border.any()):
         return None
-    flat = torch.stack([pts @ a, pts @ b], 1)
     return round_outline(flat.detach().cpu().numpy(), max(_ROUND_TOLERANCE, spacing), max_radius,
                          large_radius=max_radius / 2, large_arc_deg=_WIDE_ROUND_ARC_DEG)
 
 
-def _complete_round(pts: torch.Tensor, a: torch.Tensor, b: torch.Tensor, circle):
+def _complete_round(pts: torch.Tensor, flat: torch.Tensor, a: torch.Tensor, b: torch.Tensor, circle):
     """The object's points and, when its outline is the ``circle`` (centre (2,), radius; or None) in the support
-    axes ``a``, ``b``, their mirror images through the circle's axis (its hidden far side); and which points are
-    such images."""
+    axes ``a``, ``b`` (``flat``: the points' coordinates along them), their mirror images through the circle's
+    axis (its hidden far side); and which points are such images."""
     none = torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
     if circle is None:
         return pts, none
-    flat = torch.stack([pts @ a, pts @ b], 1)
     centre = torch.as_tensor(circle[0], dtype=pts.dtype, device=pts.device)
     to_axis = centre[None] - flat                                                        # (N, 2)
     mirrored = pts + 2 * (to_axis[:, :1] * a + to_axis[:, 1:] * b)
