@@ -29,6 +29,9 @@ def _add_synth(sub) -> None:
     p.add_argument('--min-objects', type=int, default=1)
     p.add_argument('--max-objects', type=int, default=15)
     p.add_argument('--no-noise', action='store_true', help='exact depth and colour: no sensor effects')
+    p.add_argument('--edge-smear', type=float, default=0.0, metavar='PIXELS',
+                   help='smooth the depth across edges with a Gaussian of this many pixels, as filtered stereo '
+                        'depth (RealSense) shows: ramps instead of steps at silhouettes (default 0 = sharp)')
     p.add_argument('--workers', type=int, default=1,
                    help='processes writing frames (rendering already uses every core; default 1)')
     p.add_argument('--benchmark', action='store_true',
@@ -48,6 +51,9 @@ def cmd_synth(args) -> int:
     from .synthetic import NoiseConfig, write_dataset
     cfg = _scene_config(args)
     noise = NoiseConfig.off() if args.no_noise else NoiseConfig()
+    if args.edge_smear > 0:
+        from dataclasses import replace
+        noise = replace(noise, edge_smear_px=args.edge_smear)
     if args.benchmark:
         return _synth_benchmark(args, cfg, noise)
     if args.out is None:

@@ -23,6 +23,23 @@ def test_synth_writes_the_folder_format(dataset):
     assert cv2.imread(str(frames[0] / 'depth.png'), cv2.IMREAD_UNCHANGED).dtype == np.uint16
 
 
+def test_synth_edge_smear_renders_the_same_scene_with_ramps(dataset, tmp_path):
+    out = tmp_path / 'smeared'
+    assert main(['synth', '--count', '1', '--seed', '9', '--out', str(out), '--width', '320', '--height', '240',
+                 '--edge-smear', '2']) == 0
+    sharp = cv2.imread(str(dataset / '000000' / 'depth.png'), cv2.IMREAD_UNCHANGED).astype(int)
+    smeared = cv2.imread(str(out / '000000' / 'depth.png'), cv2.IMREAD_UNCHANGED).astype(int)
+    assert (cv2.imread(str(out / '000000' / 'color.png')) == cv2.imread(str(dataset / '000000' / 'color.png'))).all()
+    # the same sensor noise and holes; the depth moves by centimetres at the silhouettes only
+    assert ((sharp > 0) == (smeared > 0)).all()
+    moved = np.abs(smeared - sharp) > 10
+    assert 0.005 < moved[sharp > 0].mean() < 0.2
+    near_step = np.zeros_like(moved)
+    near_step[:, 1:] |= np.abs(np.diff(sharp, axis=1)) > 50
+    near_step = cv2.dilate(near_step.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert moved[~near_step].mean() < 0.01
+
+
 def test_segment_outputs(dataset, tmp_path):
     f = dataset / '000001'
     out = tmp_path / 'seg'

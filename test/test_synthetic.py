@@ -154,6 +154,28 @@ def test_quantization_holes_grazing_and_stereo_bands():
     assert np.mean(exact.depth[ys, right] < exact.depth[ys, xs] - 0.005) > 0.5
 
 
+def test_edge_smear_turns_depth_steps_into_ramps():
+    exact, smeared = _pair(5, replace(NoiseConfig.off(), edge_smear_px=2.0))
+    valid = exact.depth > 0
+    np.testing.assert_array_equal(smeared.depth > 0, valid)      # no depth appears or goes
+    # next to a step of 5 cm or more the depth now lies between the two sides...
+    step = np.zeros_like(valid)
+    step[:, 1:] |= np.abs(np.diff(exact.depth, axis=1)) > 0.05
+    step[:, :-1] |= np.abs(np.diff(exact.depth, axis=1)) > 0.05
+    step &= valid & np.roll(valid, 1, 1) & np.roll(valid, -1, 1)
+    assert step.sum() > 20
+    assert np.mean(np.abs(smeared.depth - exact.depth)[step] > 0.01) > 0.5
+    # ...while far from any step (a plane's depth is nearly linear across the kernel) it stays put
+    from scipy.ndimage import binary_dilation
+    jumps = np.zeros_like(valid)
+    jumps[:, 1:] |= np.abs(np.diff(exact.depth, axis=1)) > 0.02
+    jumps[1:] |= np.abs(np.diff(exact.depth, axis=0)) > 0.02
+    far = valid & ~binary_dilation(jumps | ~valid, np.ones((13, 13), bool))
+    assert far.sum() > 1000
+    change = np.abs(smeared.depth - exact.depth)[far] / exact.depth[far]
+    assert np.median(change) < 0.0005 and np.percentile(change, 95) < 0.003
+
+
 def test_noise_config_off_changes_nothing():
     exact, again = _pair(7, NoiseConfig.off())
     np.testing.assert_array_equal(exact.depth, again.depth)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Dict
 
 import functools
+import math
 
 import cv2
 import numpy as np
@@ -35,6 +36,8 @@ class NoiseConfig:
     max_range: float = 6.0             # m; farther depth is missing
     color_sigma: float = 2.5           # colour noise (grey levels)
     shadows: bool = True               # cast shadows in the colour image
+    edge_smear_px: float = 0.0         # depth smoothed across edges (a Gaussian of this many pixels over the valid
+    #                                    depth, as filtered stereo depth shows: ramps instead of steps; 0 = off)
 
     @classmethod
     def off(cls) -> 'NoiseConfig':
@@ -173,6 +176,8 @@ class Renderer:
             drop |= edges & (rng.random(z.shape) < noise.edge_dropout)
         if noise.holes > 0:
             drop |= _holes(rng, h, w, noise.holes)
+        if noise.edge_smear_px > 0:
+            z = _smear(z, ~drop & (z > 0), noise.edge_smear_px)
         if noise.depth_quantization > 0:
             z = np.round(z / noise.depth_quantization) * noise.depth_quantization
         z[drop | (z <= 0)] = 0
@@ -248,6 +253,16 @@ def _depth_edges(depth: np.ndarray, jump: float) -> np.ndarray:
     edges[:, 1:] |= dx
     edges[:, :-1] |= dx
     return edges
+
+
+def _smear(z: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """``z`` smoothed with a Gaussian of ``sigma`` pixels over its ``valid`` pixels only (missing depth does not
+    pull the average to 0), as a stereo camera's edge-preserving filter fails to at large jumps."""
+    size = 2 * int(math.ceil(3 * sigma)) + 1
+    weight = valid.astype(np.float32)
+    total = cv2.GaussianBlur(z * weight, (size, size), sigma, borderType=cv2.BORDER_REPLICATE)
+    norm = cv2.GaussianBlur(weight, (size, size), sigma, borderType=cv2.BORDER_REPLICATE)
+    return np.where(valid, total / np.maximum(norm, 1e-6), z).astype(np.float32)
 
 
 def _holes(rng, h, w, mean_count: float) -> np.ndarray:
