@@ -6,7 +6,7 @@ from typing import Dict, List
 import numpy as np
 
 from .geometry import backproject, oriented_box, quaternion_from_matrix
-from .types import SURFACE_CLASS_NAMES, PerceptionResult
+from .types import SURFACE_CLASS_NAMES, ObjectCloud, PerceptionResult
 
 
 def _round(values, digits: int = 4) -> List[float]:
@@ -14,8 +14,15 @@ def _round(values, digits: int = 4) -> List[float]:
 
 
 def object_summaries(result: PerceptionResult) -> List[Dict]:
-    """Per object: id, class, score, pixel count, centroid and an upright 3-D box (camera frame, metres)."""
+    """Per object: id, class, score, pixel count, and from its filtered cloud (the one the node publishes, as
+    boxes and centroids in its markers, and ``segment`` writes as PLY) the point count, centroid and upright 3-D
+    box (camera frame, metres). A result without clouds (labels only) measures the raw pixels instead; their
+    flying pixels at depth edges can stretch a box by tens of centimetres."""
     labels = result.instances.labels
+    if result.objects or result.instances.count == 0:
+        # pixel counts of the full-resolution mask (instances.png), not of the processed grid
+        pixels = np.bincount(labels.reshape(-1), minlength=result.instances.count + 1)
+        return [_cloud_summary(obj, int(pixels[obj.instance_id])) for obj in result.objects]
     frame = result.frame
     points = backproject(frame.depth, frame.camera)
     valid = frame.depth > 0
@@ -29,11 +36,21 @@ def object_summaries(result: PerceptionResult) -> List[Dict]:
                  'point_count': int(len(pts))}
         if len(pts) >= 3:
             center, extent, axes = oriented_box(pts, up)
-            entry.update(centroid=_round(pts.mean(0)),
-                         box={'center': _round(center), 'extent': _round(extent),
-                              'quaternion': _round(quaternion_from_matrix(axes), 5)})
+            entry.update(centroid=_round(pts.mean(0)), box=_box(center, extent, axes))
         out.append(entry)
     return out
+
+
+def _cloud_summary(obj: ObjectCloud, pixel_count: int) -> Dict:
+    entry = {'id': obj.instance_id, 'class': obj.class_name, 'score': round(float(obj.score), 4),
+             'pixel_count': pixel_count, 'point_count': int(len(obj.points))}
+    if len(obj.points):
+        entry.update(centroid=_round(obj.centroid), box=_box(obj.box_center, obj.box_extent, obj.box_rotation))
+    return entry
+
+
+def _box(center, extent, axes) -> Dict:
+    return {'center': _round(center), 'extent': _round(extent), 'quaternion': _round(quaternion_from_matrix(axes), 5)}
 
 
 def result_to_json(result: PerceptionResult) -> Dict:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from seg_perception.cli import main
+from seg_perception.geometry import matrix_from_quaternion
 
 
 @pytest.fixture(scope='module')
@@ -57,6 +58,17 @@ def test_segment_outputs(dataset, tmp_path):
     assert obj['pixel_count'] == int((inst == 1).sum())
     assert 0.2 < obj['centroid'][2] < 3.0
     assert {'prepare', 'surfaces', 'instances', 'total'} <= set(result['timings_ms'])
+    # each object's centroid and box are those of its filtered cloud (its PLY, the node's markers), not of raw
+    # pixels with their flying pixels
+    for entry in result['objects']:
+        text = (out / f"object_{entry['id']:03d}.ply").read_text()
+        points = np.loadtxt(text.split('end_header\n')[1].splitlines(), ndmin=2)[:, :3]
+        assert entry['point_count'] == len(points)
+        assert np.allclose(entry['centroid'], points.mean(0), atol=2e-4)
+        box = entry['box']
+        rotation = matrix_from_quaternion(box['quaternion'])
+        local = (points - box['center']) @ rotation
+        assert np.all(np.abs(local) <= np.asarray(box['extent']) / 2 + 2e-4)
 
 
 def test_segment_with_intrinsics_and_npy_depth(dataset, tmp_path):
