@@ -200,6 +200,9 @@ def _add_eval(sub) -> None:
                    help='ground-truth objects with fewer visible pixels are "don\'t care" (default 50)')
     p.add_argument('--use-extrinsics', action='store_true',
                    help='give the pipeline the true camera pose from scene.json (up vector known)')
+    p.add_argument('--grasp-upper-bound', action='store_true',
+                   help='also search the true geometry of every fitting object for any grasp that holds (an upper '
+                        'bound for any planner; about a second per object that has none)')
     _add_config_options(p)
     p.set_defaults(func=cmd_eval)
 
@@ -229,7 +232,7 @@ def cmd_eval(args) -> int:
         if pipeline.config.grasps.enabled and gt.scene is not None and gt.instances is not None:
             from .grasps.evaluate import grasp_metrics
             row['grasps'] = grasp_metrics(result, gt.instances, gt.scene, pipeline.config.grasps,
-                                          args.min_gt_pixels)
+                                          args.min_gt_pixels, upper_bound=args.grasp_upper_bound)
         rows.append(row)
     summary = _eval_summary(rows)
     summary['frames'] = len(rows)
@@ -249,6 +252,10 @@ def cmd_eval(args) -> int:
               f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}); "
               f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']} "
               f"(top grasp valid anyway {g['unfit_top1_valid']})")
+        if 'fit_graspable' in g:
+            print(f"grasp upper bound (search on the true geometry): {g['fit_graspable']} of the {g['fit']} objects "
+                  f"that fit can be held at all ({fmt(g['graspable_share'])}); top-1 valid for "
+                  f"{fmt(g['top1_valid_of_graspable'])} of those")
     lat = summary['latency_ms']
     print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     if args.json:

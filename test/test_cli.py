@@ -153,3 +153,14 @@ def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     g = json.loads(out.read_text())['summary']['grasps']
     assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage', 'top1_valid'} <= set(g)
     assert g['fit_top1_valid'] <= g['fit_with_grasp'] <= g['fit']
+    assert 'fit_graspable' not in g     # the upper bound's search only runs when asked for
+
+
+def test_eval_grasp_upper_bound_counts_the_objects_that_can_be_held(dataset, tmp_path, capsys):
+    out = tmp_path / 'metrics.json'
+    assert main(['eval', '--data', str(dataset), '--json', str(out), '--limit', '2', '--grasp-upper-bound']) == 0
+    assert 'grasp upper bound' in capsys.readouterr().out
+    g = json.loads(out.read_text())['summary']['grasps']
+    # every valid top grasp proves its object can be held; the search finds more than the planner's choice
+    assert g['fit_top1_valid'] == g['fit_graspable_top1_valid'] <= g['fit_graspable'] <= g['fit']
+    assert g['fit_graspable'] > 0 and g['top1_valid_of_graspable'] == g['fit_top1_valid'] / g['fit_graspable']

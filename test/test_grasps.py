@@ -116,6 +116,35 @@ def test_true_geometry_grasp_check():
     assert not object_fits(wide, cfg.max_opening)
 
 
+def test_grasp_upper_bound_finds_a_hold_unless_the_object_is_boxed_in_or_flat():
+    from seg_perception.grasps.evaluate import grasp_exists, scene_solids
+    cfg = GraspConfig()
+    up = np.array([0.0, 0.0, -1.0])            # the helper's camera looks straight down +z
+    scene = _one_box_scene()
+    assert grasp_exists(scene_solids(scene)[0], scene_solids(scene), up, cfg)
+    # tall neighbours 5 mm from each side: no finger fits in, and the palm meets them from any direction
+    walls = []
+    for k, (x, y, sx, sy) in enumerate([(0.045, 0.0, 0.04, 0.2), (-0.045, 0.0, 0.04, 0.2),
+                                        (0.0, 0.055, 0.2, 0.04), (0.0, -0.055, 0.2, 0.04)]):
+        pose = np.eye(4)
+        pose[:3, 3] = [x, y, 0.5 - 0.075]
+        walls.append({'name': f'object{k + 10}', 'shape': 'box', 'size': [sx, sy, 0.15], 'pose_camera': pose.tolist(),
+                      'pose_world': pose.tolist(), 'instance_id': k + 2})
+    boxed = dict(scene, objects=scene['objects'] + walls)
+    solids = scene_solids(boxed)
+    assert not grasp_exists(solids[0], solids, up, cfg)
+    # only the two along the long sides: the hand closes across the short side, its palm between them
+    solids = scene_solids(dict(scene, objects=scene['objects'] + walls[2:]))
+    assert grasp_exists(solids[0], solids, up, cfg)
+    # 6 mm high: no contact between fingertips clear of the table and the top
+    flat = dict(scene['objects'][0], size=[0.04, 0.06, 0.006])
+    pose = np.eye(4)
+    pose[:3, 3] = [0.0, 0.0, 0.5 - 0.003]
+    flat['pose_camera'] = flat['pose_world'] = pose.tolist()
+    solids = scene_solids(dict(scene, objects=[flat]))
+    assert not grasp_exists(solids[0], solids, up, cfg)
+
+
 def test_gripper_presets_set_the_hand():
     from seg_perception.config import default_config_path
     REPO_CONFIG_DIR = default_config_path().parent

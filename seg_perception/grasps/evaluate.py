@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..config import GraspConfig
-from ..geometry import matrix_from_quaternion
+from ..geometry import matrix_from_quaternion, quaternion_from_matrix
 from ..synthetic.shapes import Mesh, shape_mesh
 from .hand import palm_half_width
 
@@ -62,23 +62,33 @@ def object_fits(entry: dict, max_opening: float, clearance: float = 0.008, direc
     return bool(widths.min() + clearance <= max_opening)
 
 
+def _crossing(solid: _Solid, start: np.ndarray, direction: np.ndarray):
+    """Where the line start + t * direction enters and leaves the convex solid: (t_in, entry face normal, t_out,
+    exit face normal), or None when it misses."""
+    denom = solid.normals @ direction
+    num = -(solid.normals @ start + solid.offsets)
+    parallel = np.abs(denom) < 1e-12
+    if (parallel & (num < 0)).any():   # along a face, outside it
+        return None
+    t = np.where(parallel, np.nan, num / np.where(parallel, 1.0, denom))
+    entering, leaving = ~parallel & (denom < 0), ~parallel & (denom > 0)
+    if not entering.any() or not leaving.any():
+        return None
+    i = np.flatnonzero(entering)[np.argmax(t[entering])]
+    o = np.flatnonzero(leaving)[np.argmin(t[leaving])]
+    if t[i] >= t[o]:
+        return None
+    return t[i], solid.normals[i], t[o], solid.normals[o]
+
+
 def _segment_contacts(solid: _Solid, start: np.ndarray, direction: np.ndarray, half: float, cos_fc: float) -> bool:
     """The line start + t * direction enters and leaves the convex solid with |t| <= half, and the faces it
     crosses are within the friction cone of the closing direction."""
-    denom = solid.normals @ direction
-    num = -(solid.normals @ start + solid.offsets)
-    t_in, t_out, n_in, n_out = -np.inf, np.inf, None, None
-    for dn, nm, normal in zip(denom, num, solid.normals):
-        if abs(dn) < 1e-12:
-            if nm < 0:
-                return False
-            continue
-        t = nm / dn
-        if dn < 0 and t > t_in:
-            t_in, n_in = t, normal
-        elif dn > 0 and t < t_out:
-            t_out, n_out = t, normal
-    if n_in is None or n_out is None or t_in >= t_out or t_in < -half or t_out > half:
+    crossing = _crossing(solid, start, direction)
+    if crossing is None:
+        return False
+    t_in, n_in, t_out, n_out = crossing
+    if t_in < -half or t_out > half:
         return False
     return bool(-n_in @ direction >= cos_fc and n_out @ direction >= cos_fc)
 
@@ -127,11 +137,66 @@ def grasp_valid(position, quaternion, width: float, target: _Solid, solids: List
     return True
 
 
+_SEARCH_DIRECTIONS = 24                    # closing directions over half a turn (7.5 deg apart)
+_SEARCH_OFFSETS = 7                        # closing lines across the object, evenly between its sides
+_SEARCH_TIPS = 4                           # fingertip heights, from the object's foot up to just below its top
+_SEARCH_CLEARANCES = (0.005, 0.01)         # m: opening beyond the object's extent on each side
+_SEARCH_TILTS = (0.0, 0.5, -0.5, 1.0, -1.0)   # approach tilts about the closing axis, in half approach cones
+
+
+def grasp_exists(target: _Solid, solids: List[_Solid], up: np.ndarray, cfg: GraspConfig,
+                 friction: float = 0.5) -> bool:
+    """Whether any grasp of the planner's kind holds on the true geometry (:func:`grasp_valid`): approached from
+    above the support, tilted about the closing axis within the approach cone, over a grid of closing directions,
+    lines across the object, fingertip heights (palm above the object's top) and openings. An upper bound for
+    any planner that sees only the camera's side: an object boxed in by neighbours, or with no pair of faces
+    within the friction cone at a height the fingers reach, has none."""
+    up = np.asarray(up, float) / np.linalg.norm(up)
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 0.0, 1.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    heights = target.vertices @ up
+    foot, top = heights.min(), heights.max()
+    depth = cfg.finger_depth
+    lowest, highest = max(0.002, top - foot - depth + 0.004), top - foot - 0.007
+    if highest < lowest:   # too low for contacts between fingertips clear of the support and palm above the top
+        return False
+    tips = np.linspace(lowest, highest, _SEARCH_TIPS)
+    half_cone = math.radians(min(cfg.approach_cone_deg, 178.0) / 2)
+    for angle in np.linspace(0.0, math.pi, _SEARCH_DIRECTIONS, endpoint=False):
+        d = math.cos(angle) * a + math.sin(angle) * b
+        e = np.cross(up, d)
+        across = target.vertices @ e
+        for offset in np.linspace(across.min(), across.max(), _SEARCH_OFFSETS + 2)[1:-1]:
+            for tip in tips:
+                # where the object lies along the closing line at the heights the fingers span
+                spans = [_crossing(target, offset * e + (foot + tip + s * depth) * up, d) for s in _DEPTHS]
+                spans = [span for span in spans if span is not None]
+                if not spans:
+                    continue
+                lo, hi = min(span[0] for span in spans), max(span[2] for span in spans)
+                contact = (lo + hi) / 2 * d + offset * e + (foot + tip + depth / 2) * up
+                for clearance in _SEARCH_CLEARANCES:
+                    width = min(hi - lo + 2 * clearance, cfg.max_opening)
+                    for tilt in _SEARCH_TILTS:
+                        phi = tilt * half_cone
+                        x = -up * math.cos(phi) + np.cross(d, -up) * math.sin(phi)
+                        rotation = np.stack([x, d, np.cross(x, d)], 1)
+                        # the fingers' middle stays on the contact line whatever the tilt
+                        origin = contact + x * (depth / 2)
+                        if grasp_valid(origin, quaternion_from_matrix(rotation), width, target, solids, cfg,
+                                       friction):
+                            return True
+    return False
+
+
 def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfig,
-                  min_gt_pixels: int = 50) -> Dict[str, float]:
+                  min_gt_pixels: int = 50, upper_bound: bool = False) -> Dict[str, float]:
     """Per frame counts: objects that fit, of those with a grasp and with a valid top grasp, and objects that
     cannot fit but got a grasp (and of those, how many top grasps still hold on the true geometry: an object a
-    little wider than the opening less 8 mm may be gripped with the hand wide open)."""
+    little wider than the opening less 8 mm may be gripped with the hand wide open). With ``upper_bound``, also
+    the fitting objects some grasp holds on at all (:func:`grasp_exists`; scene['camera']['up'] is needed) and of
+    those, how many got a valid top grasp."""
     solids = scene_solids(scene)
     by_id = {s.instance_id: s for s in solids if s.instance_id > 0}
     entries = {int(o['instance_id']): o for o in scene['objects'] if o['instance_id'] > 0}
@@ -150,6 +215,10 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
             best[gt] = g
     counts = {'fit': 0, 'fit_with_grasp': 0, 'fit_top1_valid': 0, 'unfit': 0, 'unfit_with_grasp': 0,
               'unfit_top1_valid': 0}
+    if upper_bound:
+        if 'up' not in scene.get('camera', {}):
+            raise ValueError("the grasp upper bound needs the up vector (scene.json: camera.up)")
+        counts.update(fit_graspable=0, fit_graspable_top1_valid=0)
     visible = {i for i, c in zip(*np.unique(instances_gt, return_counts=True)) if i > 0 and c >= min_gt_pixels}
     for gid in visible:
         if gid not in entries:
@@ -157,17 +226,26 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
         kind = 'fit' if object_fits(entries[gid], cfg.max_opening) else 'unfit'
         counts[kind] += 1
         g = best.get(gid)
+        valid = g is not None and grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
         if g is not None:
             counts[kind + '_with_grasp'] += 1
-            counts[kind + '_top1_valid'] += grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
+            counts[kind + '_top1_valid'] += valid
+        if upper_bound and kind == 'fit' and (valid or grasp_exists(by_id[gid], solids, scene['camera']['up'], cfg)):
+            counts['fit_graspable'] += 1
+            counts['fit_graspable_top1_valid'] += valid
     return counts
 
 
 def summarize_grasps(counts: List[Dict[str, int]]) -> Dict[str, Optional[float]]:
     total = {k: sum(c[k] for c in counts) for k in counts[0]} if counts else {}
     fit = total.get('fit', 0)
-    return {**total,
-            'coverage': total['fit_with_grasp'] / fit if fit else None,
-            'top1_valid': total['fit_top1_valid'] / fit if fit else None,
-            'top1_valid_of_grasped': total['fit_top1_valid'] / total['fit_with_grasp']
-            if total.get('fit_with_grasp') else None}
+    summary = {**total,
+               'coverage': total['fit_with_grasp'] / fit if fit else None,
+               'top1_valid': total['fit_top1_valid'] / fit if fit else None,
+               'top1_valid_of_grasped': total['fit_top1_valid'] / total['fit_with_grasp']
+               if total.get('fit_with_grasp') else None}
+    if 'fit_graspable' in total:
+        graspable = total['fit_graspable']
+        summary['graspable_share'] = graspable / fit if fit else None
+        summary['top1_valid_of_graspable'] = total['fit_graspable_top1_valid'] / graspable if graspable else None
+    return summary
