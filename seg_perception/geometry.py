@@ -28,6 +28,46 @@ def camera_from_K(K: Union[np.ndarray, Sequence[float]], width: int, height: int
                        distortion=tuple(float(x) for x in distortion))
 
 
+_DISTORTION_TOLERANCE_PX = 2.0   # lens distortion below this at the image border is ignored without a word
+
+
+def distortion_shift(camera: CameraModel) -> Optional[float]:
+    """How far (pixels) the camera's lens distortion moves points along the image border, where it is largest,
+    from where the pinhole model of its K puts them: 0 for rectified images, None for a distortion model OpenCV
+    does not know (with non-zero coefficients). The pipeline back-projects with K alone."""
+    import cv2
+    coeffs = np.asarray(camera.distortion, dtype=np.float64)
+    if not coeffs.size or not np.any(coeffs):
+        return 0.0
+    w, h = camera.width - 1, camera.height - 1
+    steps = np.linspace(0.0, 1.0, 9)
+    zero, one = np.zeros_like(steps), np.ones_like(steps)
+    border = np.concatenate([np.stack([steps * w, zero], 1), np.stack([steps * w, one * h], 1),
+                             np.stack([zero, steps * h], 1), np.stack([one * w, steps * h], 1)])
+    K = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
+    model = camera.distortion_model.lower()
+    if model in ('', 'plumb_bob', 'rational_polynomial') and coeffs.size in (4, 5, 8, 12, 14):
+        rays = cv2.undistortPoints(border[:, None], K, coeffs)[:, 0]
+    elif model in ('equidistant', 'fisheye') and coeffs.size >= 4:
+        rays = cv2.fisheye.undistortPoints(border[:, None], K, coeffs[:4])[:, 0]
+    else:
+        return None
+    pinhole = rays * [camera.fx, camera.fy] + [camera.cx, camera.cy]
+    return float(np.linalg.norm(pinhole - border, axis=1).max())
+
+
+def distortion_warning(camera: CameraModel) -> Optional[str]:
+    """A warning for images with noticeable lens distortion (the pipeline treats them as rectified), else None."""
+    shift = distortion_shift(camera)
+    if shift is not None and shift <= _DISTORTION_TOLERANCE_PX:
+        return None
+    amount = (f'moves the image border by up to {shift:.0f} px' if shift is not None
+              else 'is of a kind this package cannot measure')
+    return (f"the camera's lens distortion ({camera.distortion_model or 'unnamed model'}) {amount}; the images are "
+            'used as if rectified (pinhole K), so 3-D points and grasps drift towards the image edges: feed '
+            'rectified colour and depth (for example through image_proc) for accurate 3-D there')
+
+
 def camera_from_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> CameraModel:
     return CameraModel(width=int(width), height=int(height), fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy))
 
@@ -90,14 +130,11 @@ def camera_info_yaml(camera: CameraModel, camera_name: str = 'camera') -> str:
 
 
 def warn_if_distorted(camera: CameraModel, source: str = 'camera_info') -> bool:
-    """Back-projection assumes a rectified image; say so once per call site when it is not."""
-    if camera.is_distorted:
-        log.warning('%s has non-zero distortion (%s %s): seg_perception assumes a rectified colour image '
-                    'with aligned depth; use image_rect topics or expect small 3-D errors near the borders',
-                    source, camera.distortion_model or 'unknown model',
-                    [round(c, 4) for c in camera.distortion])
-        return True
-    return False
+    """Back-projection assumes a rectified image; log :func:`distortion_warning` when it matters."""
+    text = distortion_warning(camera)
+    if text:
+        log.warning('%s: %s', source, text)
+    return text is not None
 
 
 def depth_to_metres(depth: np.ndarray, scale: Optional[float] = None, min_depth: float = 0.0,

@@ -66,7 +66,23 @@ def test_distorted_camera_info_warns(tmp_path, caplog):
     path.write_text(camera_info_yaml(cam))
     with caplog.at_level(logging.WARNING):
         load_camera_info_yaml(path)
-    assert 'non-zero distortion' in caplog.text and 'rectified' in caplog.text
+    assert 'lens distortion (plumb_bob) moves the image border by up to' in caplog.text and 'rectified' in caplog.text
+
+
+def test_lens_distortion_is_measured_at_the_image_border():
+    from seg_perception.geometry import distortion_shift, distortion_warning
+    pinhole = dict(width=640, height=480, fx=600.0, fy=600.0, cx=320.0, cy=240.0)
+    assert distortion_shift(CameraModel(**pinhole)) == 0.0
+    assert distortion_shift(CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(0.0,) * 5)) == 0.0
+    # barrel distortion k1 = -0.05: a corner 400 px from the centre (0.67 of f) moves by about 0.05 * 0.44 * 400 px
+    barrel = CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(-0.05, 0.0, 0.0, 0.0, 0.0))
+    assert 6.0 < distortion_shift(barrel) < 12.0 and 'px' in distortion_warning(barrel)
+    # coefficients a calibration leaves on a practically rectified image: no warning
+    tiny = CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(1e-4, -1e-4, 0.0, 0.0, 0.0))
+    assert distortion_shift(tiny) < 0.1 and distortion_warning(tiny) is None
+    # a model OpenCV does not know cannot be measured: warned about
+    odd = CameraModel(**pinhole, distortion_model='mystery', distortion=(0.1,))
+    assert distortion_shift(odd) is None and 'cannot measure' in distortion_warning(odd)
 
 
 def test_frame_rejects_mismatched_sizes():

@@ -28,6 +28,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
 from ..extrinsics import pose_matrix, result_in_base
+from ..geometry import distortion_warning
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
@@ -81,6 +82,7 @@ class PerceptionNode(LifecycleNode):
         self._grasp_process = None                # BackgroundGraspPlanner, when grasps are planned in a child
         self._last_stamp = float('-inf')
         self._warned = {}
+        self._cameras_checked = set()            # camera models already checked for lens distortion
         self.frames_in = self.frames_out = self.frames_dropped = 0
         self._latency = deque(maxlen=100)          # input stamp -> whole frame out (grasps included), ms
         self._labels_latency = deque(maxlen=100)   # input stamp -> label images out, ms
@@ -294,6 +296,11 @@ class PerceptionNode(LifecycleNode):
         except ValueError as exc:  # wrong encoding, size mismatch, uncalibrated camera_info
             self._warn('input:' + str(exc)[:24], f'bad input frame skipped: {exc}')  # throttled per problem
             return None
+        if camera not in self._cameras_checked:   # once per camera model: it is a setup matter, not a frame's
+            self._cameras_checked.add(camera)
+            text = distortion_warning(camera)
+            if text:
+                self.get_logger().warning(text)
         if not (depth > 0).any():
             self._warn('depth', 'depth image has no valid pixel (all zero / NaN): frame skipped')
             return None

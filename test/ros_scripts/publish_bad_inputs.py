@@ -1,5 +1,7 @@
-"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth), then good frames."""
+"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth), then good frames (their
+camera_info first with lens distortion, then without)."""
 import time
+from dataclasses import replace
 
 import numpy as np
 import rclpy
@@ -16,6 +18,7 @@ def main():
     out = RGBDPublisher(node)
     f = synthesize(11, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
     color, depth, cam = f.rendered.color, f.rendered.depth, f.rgbd().camera
+    distorted = replace(cam, distortion_model='plumb_bob', distortion=(-0.05, 0.0, 0.0, 0.0, 0.0))
     # the phases start once the node listens (it may still be loading on a busy machine)
     while rclpy.ok() and (out.color.get_subscription_count() == 0 or out.depth.get_subscription_count() == 0):
         rclpy.spin_once(node, timeout_sec=0.1)
@@ -24,7 +27,7 @@ def main():
     while rclpy.ok():
         t = time.monotonic() - start
         header = Header(frame_id='camera_color_optical_frame', stamp=node.get_clock().now().to_msg())
-        out.info.publish(camera_info_message(cam, header))
+        out.info.publish(camera_info_message(distorted if 6 <= t < 8 else cam, header))
         if t < 2:      # an encoding the node does not read
             out.color.publish(numpy_to_image(np.zeros((240, 160), np.uint16), 'mono16', header).__class__(
                 header=header, height=240, width=320, encoding='yuv422', step=640, data=bytes(240 * 640)))
