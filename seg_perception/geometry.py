@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import yaml
 
+from .lens import distortion_warning, project_torch, rays_tensor
 from .types import CameraModel
 
 log = logging.getLogger(__name__)
@@ -26,46 +27,6 @@ def camera_from_K(K: Union[np.ndarray, Sequence[float]], width: int, height: int
     return CameraModel(width=int(width), height=int(height), fx=float(K[0, 0]), fy=float(K[1, 1]),
                        cx=float(K[0, 2]), cy=float(K[1, 2]), distortion_model=distortion_model,
                        distortion=tuple(float(x) for x in distortion))
-
-
-_DISTORTION_TOLERANCE_PX = 2.0   # lens distortion below this at the image border is ignored without a word
-
-
-def distortion_shift(camera: CameraModel) -> Optional[float]:
-    """How far (pixels) the camera's lens distortion moves points along the image border, where it is largest,
-    from where the pinhole model of its K puts them: 0 for rectified images, None for a distortion model OpenCV
-    does not know (with non-zero coefficients). The pipeline back-projects with K alone."""
-    import cv2
-    coeffs = np.asarray(camera.distortion, dtype=np.float64)
-    if not coeffs.size or not np.any(coeffs):
-        return 0.0
-    w, h = camera.width - 1, camera.height - 1
-    steps = np.linspace(0.0, 1.0, 9)
-    zero, one = np.zeros_like(steps), np.ones_like(steps)
-    border = np.concatenate([np.stack([steps * w, zero], 1), np.stack([steps * w, one * h], 1),
-                             np.stack([zero, steps * h], 1), np.stack([one * w, steps * h], 1)])
-    K = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
-    model = camera.distortion_model.lower()
-    if model in ('', 'plumb_bob', 'rational_polynomial') and coeffs.size in (4, 5, 8, 12, 14):
-        rays = cv2.undistortPoints(border[:, None], K, coeffs)[:, 0]
-    elif model in ('equidistant', 'fisheye') and coeffs.size >= 4:
-        rays = cv2.fisheye.undistortPoints(border[:, None], K, coeffs[:4])[:, 0]
-    else:
-        return None
-    pinhole = rays * [camera.fx, camera.fy] + [camera.cx, camera.cy]
-    return float(np.linalg.norm(pinhole - border, axis=1).max())
-
-
-def distortion_warning(camera: CameraModel) -> Optional[str]:
-    """A warning for images with noticeable lens distortion (the pipeline treats them as rectified), else None."""
-    shift = distortion_shift(camera)
-    if shift is not None and shift <= _DISTORTION_TOLERANCE_PX:
-        return None
-    amount = (f'moves the image border by up to {shift:.0f} px' if shift is not None
-              else 'is of a kind this package cannot measure')
-    return (f"the camera's lens distortion ({camera.distortion_model or 'unnamed model'}) {amount}; the images are "
-            'used as if rectified (pinhole K), so 3-D points and grasps drift towards the image edges: feed '
-            'rectified colour and depth (for example through image_proc) for accurate 3-D there')
 
 
 def camera_from_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> CameraModel:
@@ -130,7 +91,7 @@ def camera_info_yaml(camera: CameraModel, camera_name: str = 'camera') -> str:
 
 
 def warn_if_distorted(camera: CameraModel, source: str = 'camera_info') -> bool:
-    """Back-projection assumes a rectified image; log :func:`distortion_warning` when it matters."""
+    """Log :func:`lens.distortion_warning` for a lens model the pipeline cannot correct."""
     text = distortion_warning(camera)
     if text:
         log.warning('%s: %s', source, text)
@@ -162,11 +123,15 @@ def depth_to_metres(depth: np.ndarray, scale: Optional[float] = None, min_depth:
 
 
 def backproject_torch(depth: torch.Tensor, camera: CameraModel) -> torch.Tensor:
-    """(H, W) depth in metres on any device -> (H, W, 3) organized points in the camera frame.
-    Invalid pixels (depth 0) map to the origin."""
+    """(H, W) depth in metres on any device -> (H, W, 3) organized points in the camera frame, along each pixel's
+    ray through the lens (lens.py). Invalid pixels (depth 0) map to the origin."""
     h, w = depth.shape
     if (h, w) != (camera.height, camera.width):
         raise ValueError(f'depth size {w}x{h} differs from camera size {camera.width}x{camera.height}')
+    rays = rays_tensor(camera, depth.device)
+    if rays is not None:
+        rays = rays.to(depth.dtype)
+        return torch.stack((rays[..., 0] * depth, rays[..., 1] * depth, depth), dim=-1)
     u = torch.arange(w, device=depth.device, dtype=depth.dtype)
     v = torch.arange(h, device=depth.device, dtype=depth.dtype)
     x = (u[None, :] - camera.cx) / camera.fx * depth
@@ -181,10 +146,9 @@ def backproject(depth: np.ndarray, camera: CameraModel) -> np.ndarray:
 
 
 def project(points: np.ndarray, camera: CameraModel) -> np.ndarray:
-    """(N, 3) camera-frame points -> (N, 2) pixel coordinates (u, v)."""
-    points = np.asarray(points, dtype=np.float64)
-    z = points[:, 2]
-    return np.stack((points[:, 0] / z * camera.fx + camera.cx, points[:, 1] / z * camera.fy + camera.cy), axis=1)
+    """(N, 3) camera-frame points -> (N, 2) pixel coordinates (u, v), through the camera's lens."""
+    u, v, _ = project_torch(torch.from_numpy(np.asarray(points, dtype=np.float64)), camera)
+    return torch.stack((u, v), dim=1).numpy()
 
 
 def estimate_normals(points: torch.Tensor, valid: torch.Tensor, step: int = 2, smooth: int = 2,

@@ -14,6 +14,7 @@ from .config import Config, validate
 from .instances import make_instance_segmenter
 from .grasps import GraspPlanner, GraspScene
 from .imageops import bounding_box, dilate, neighbour_max_at, repeat_pixels
+from .lens import rays_tensor
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
@@ -142,7 +143,8 @@ class Pipeline:
         depth = clip_depth(raw[y0:y1, x0:x1], self.config.depth.min, self.config.depth.max)
         valid, box_labels = valid[y0:y1, x0:x1], labels[y0:y1, x0:x1]
         c = self.config
-        heights = model.heights_image(depth, camera)
+        rays = rays_tensor(frame.camera, self.device)   # None: pinhole pixels
+        heights = model.heights_image(depth, camera, rays=None if rays is None else rays[y0:y1, x0:x1])
         tol = model.tolerance(depth)
         raised = raised_above_support(heights, depth, valid, tol, c.instances.min_height, c.instances.max_height)
         raised &= box_labels != SURFACE_WALL

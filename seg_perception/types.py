@@ -29,7 +29,8 @@ SURFACE_CLASS_NAMES: Dict[int, str] = {
 
 @dataclass(frozen=True)
 class CameraModel:
-    """Pinhole intrinsics of the (rectified) colour image that depth is aligned to."""
+    """Intrinsics of the colour image that depth is aligned to: K and the lens distortion of its camera_info
+    (ROS conventions; lens.py corrects the plumb_bob and rational_polynomial models)."""
 
     width: int
     height: int

@@ -59,30 +59,43 @@ def test_camera_info_yaml_round_trip_and_message_dump(tmp_path):
         camera_from_camera_info({'width': 1, 'height': 1})
 
 
-def test_distorted_camera_info_warns(tmp_path, caplog):
-    cam = camera_from_K(np.eye(3) * 500 + np.array([[0, 0, 320], [0, 0, 240], [0, 0, -499]]), 640, 480,
-                        distortion=[0.1, -0.05, 0, 0, 0], distortion_model='plumb_bob')
-    path = tmp_path / 'distorted.yaml'
-    path.write_text(camera_info_yaml(cam))
-    with caplog.at_level(logging.WARNING):
-        load_camera_info_yaml(path)
-    assert 'lens distortion (plumb_bob) moves the image border by up to' in caplog.text and 'rectified' in caplog.text
+def test_a_lens_model_that_is_not_corrected_is_warned_about(tmp_path, caplog):
+    K = [[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]]
+    for model, coefficients, warned in (('equidistant', [0.1, -0.05, 0.0, 0.0], True),
+                                        ('plumb_bob', [0.1, -0.05, 0, 0, 0], False)):   # corrected: no warning
+        path = tmp_path / f'{model}.yaml'
+        path.write_text(camera_info_yaml(camera_from_K(K, 640, 480, coefficients, model)))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            load_camera_info_yaml(path)
+        assert ("lens model 'equidistant' with 4 coefficients is not corrected" in caplog.text) == warned
+        assert ('rectified' in caplog.text) == warned
 
 
-def test_lens_distortion_is_measured_at_the_image_border():
-    from seg_perception.geometry import distortion_shift, distortion_warning
-    pinhole = dict(width=640, height=480, fx=600.0, fy=600.0, cx=320.0, cy=240.0)
-    assert distortion_shift(CameraModel(**pinhole)) == 0.0
-    assert distortion_shift(CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(0.0,) * 5)) == 0.0
-    # barrel distortion k1 = -0.05: a corner 400 px from the centre (0.67 of f) moves by about 0.05 * 0.44 * 400 px
-    barrel = CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(-0.05, 0.0, 0.0, 0.0, 0.0))
-    assert 6.0 < distortion_shift(barrel) < 12.0 and 'px' in distortion_warning(barrel)
-    # coefficients a calibration leaves on a practically rectified image: no warning
-    tiny = CameraModel(**pinhole, distortion_model='plumb_bob', distortion=(1e-4, -1e-4, 0.0, 0.0, 0.0))
-    assert distortion_shift(tiny) < 0.1 and distortion_warning(tiny) is None
-    # a model OpenCV does not know cannot be measured: warned about
-    odd = CameraModel(**pinhole, distortion_model='mystery', distortion=(0.1,))
-    assert distortion_shift(odd) is None and 'cannot measure' in distortion_warning(odd)
+@pytest.mark.parametrize('model, coefficients', [('plumb_bob', (-0.15, 0.03, 0.001, -0.002, 0.0)),
+                                                 ('rational_polynomial', (0.5, -2.6, 0.0007, -0.0003, 1.5, 0.4,
+                                                                          -2.4, 1.4))])
+def test_distorted_pixels_lie_on_their_rays_through_the_lens(model, coefficients):
+    """Back-projection and projection follow the camera's lens model as OpenCV defines it (the ROS convention):
+    a point projects where cv2.projectPoints puts it, and the pixel's depth back-projects onto the point."""
+    import cv2
+    from seg_perception.lens import distortion_shift
+    cam = CameraModel(640, 480, 600.0, 600.0, 330.0, 235.0, model, coefficients)
+    rng = np.random.default_rng(4)
+    points = np.stack([rng.uniform(-0.45, 0.45, 200), rng.uniform(-0.35, 0.35, 200), np.ones(200)], 1)
+    points *= rng.uniform(0.5, 2.0, (200, 1))
+    expected = cv2.projectPoints(points, np.zeros(3), np.zeros(3), cam.K, np.asarray(coefficients))[0][:, 0]
+    assert np.abs(project(points, cam) - expected).max() < 1e-6
+    # integer pixels of the image: their rays, scaled by depth, project back onto them
+    u, v = rng.integers(0, 640, 300), rng.integers(0, 480, 300)
+    depth = np.zeros((480, 640), np.float32)
+    depth[v, u] = rng.uniform(0.4, 2.0, 300)
+    cloud = backproject(depth, cam)[v, u]
+    assert np.abs(cloud[:, 2] - depth[v, u]).max() < 1e-6
+    assert np.abs(project(cloud, cam) - np.stack([u, v], 1)).max() < 0.01
+    # and differ from the pinhole rays of K by as much as the lens moves the border
+    pinhole = backproject(depth, CameraModel(640, 480, 600.0, 600.0, 330.0, 235.0))[v, u]
+    assert np.abs(project(pinhole, cam) - np.stack([u, v], 1)).max() > 5.0 and distortion_shift(cam) > 5.0
 
 
 def test_frame_rejects_mismatched_sizes():

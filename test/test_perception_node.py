@@ -69,8 +69,8 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert 'no valid pixel' in node_out
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
-    # lens distortion is a setup matter: said once for that camera model, while its frames are still processed
-    assert node_out.count('lens distortion (plumb_bob) moves the image border by up to') == 1, node_out
+    # a distorting lens is corrected, and said once for that camera model
+    assert node_out.count('correcting lens distortion (plumb_bob): it moves the image border by up to') == 1, node_out
 
 
 def test_extrinsics_give_base_frame_outputs(ros_env):

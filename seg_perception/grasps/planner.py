@@ -47,6 +47,7 @@ import torch
 
 from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
+from ..lens import project_torch
 from ..types import CameraModel, GraspCandidate, ObjectCloud
 from .hand import hand_reach, palm_half_width
 from .rim import find_opening, rim_candidates
@@ -418,7 +419,7 @@ class GraspPlanner:
         if view.camera is None:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
         h, w = view.depth.shape
-        u, v, z = _pixels(pts, view.camera)
+        u, v, z = project_torch(pts, view.camera)
         steps = torch.arange(-_BORDER_PIXELS, _BORDER_PIXELS + 1, device=pts.device)
         du, dv = (t.reshape(-1) for t in torch.meshgrid(steps, steps, indexing='ij'))
         uu = (u.round().long()[:, None] + du[None]).clamp(0, w - 1)                          # (N, window)
@@ -433,7 +434,7 @@ class GraspPlanner:
         if view.camera is None:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
         h, w = view.depth.shape
-        u, v, _ = _pixels(pts, view.camera)
+        u, v, _ = project_torch(pts, view.camera)
         m = _BORDER_PIXELS
         return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
@@ -485,7 +486,7 @@ class GraspPlanner:
         n = gx.numel()
         allowed = top_edge[:, [0, 0, 1, 1]].repeat_interleave(n, 1)                           # (G, 36)
         inner = torch.tensor([False, True, False, True], device=dev).repeat_interleave(n)      # (36,)
-        u, v, z = _pixels(points, cam)
+        u, v, z = project_torch(points, cam)
         u, v = u.round().long(), v.round().long()
         h, w = view.depth.shape
         inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
@@ -526,12 +527,6 @@ def _joined(first: Optional[dict], second: Optional[dict]) -> Optional[dict]:
     if first is None or second is None:
         return first if second is None else second
     return {key: torch.cat([first[key], second[key]]) for key in first}
-
-
-def _pixels(points: torch.Tensor, camera: CameraModel):
-    """Image coordinates (u, v, unrounded) of (..., 3) camera-frame points, and their depth (at least 1 mm)."""
-    z = points[..., 2].clamp_min(1e-3)
-    return points[..., 0] / z * camera.fx + camera.cx, points[..., 1] / z * camera.fy + camera.cy, z
 
 
 def _tilts(cone_deg: float, steps: int) -> List[float]:

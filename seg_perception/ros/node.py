@@ -28,7 +28,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
 from ..extrinsics import pose_matrix, result_in_base
-from ..geometry import distortion_warning
+from ..lens import distortion_shift, distortion_warning
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
@@ -301,6 +301,9 @@ class PerceptionNode(LifecycleNode):
             text = distortion_warning(camera)
             if text:
                 self.get_logger().warning(text)
+            elif camera.is_distorted:
+                self.get_logger().info(f'correcting lens distortion ({camera.distortion_model}): it moves the image '
+                                       f'border by up to {distortion_shift(camera):.0f} px')
         if not (depth > 0).any():
             self._warn('depth', 'depth image has no valid pixel (all zero / NaN): frame skipped')
             return None

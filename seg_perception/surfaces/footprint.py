@@ -8,6 +8,7 @@ import torch
 
 from ..geometry import plane_basis
 from ..imageops import bounding_box, dilate
+from ..lens import project_torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +64,8 @@ class SupportFootprint:
         centres = origin + idx[r0:r1, None, None] * e1 + idx[None, c0:c1, None] * e2  # (rows, cols, 3)
         centres = centres - ((centres @ up) + offset)[..., None] * up               # onto the plane
         z = centres[..., 2]
-        u = torch.round(centres[..., 0] / z.clamp_min(1e-6) * camera.fx + camera.cx).long()
-        v = torch.round(centres[..., 1] / z.clamp_min(1e-6) * camera.fy + camera.cy).long()
+        u, v, _ = project_torch(centres, camera)
+        u, v = torch.round(u).long(), torch.round(v).long()
         h, w = depth.shape
         in_view = (z > 0.05) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
         return ~in_view

@@ -78,24 +78,31 @@ class SupportSurface:
         flat = points.reshape(-1, 3)
         return (flat @ self.normal + self.offset - self._warp(flat)).view(points.shape[:-1])
 
-    def heights_image(self, depth: torch.Tensor, camera, warp_step: int = 8) -> torch.Tensor:
+    def heights_image(self, depth: torch.Tensor, camera, warp_step: int = 8,
+                      rays: torch.Tensor = None) -> torch.Tensor:
         """:meth:`heights` of every pixel of a depth image, without its (H, W, 3) cloud: the plane term from
-        per-column and per-row ray components; the gentle quadratic warp where each pixel's ray meets the plane,
+        per-column and per-row ray components of K (or ``rays`` (H, W, 2): each pixel's ray through a distorting
+        lens, lens.py); the gentle quadratic warp where each pixel's ray meets the plane,
         on a grid about ``warp_step`` pixels apart, interpolated bilinearly. Exact on and near the surface
         (where "on it or not" is decided); for a point h above it the warp is taken a few centimetres away, a
         fraction of a millimetre off. Holes in the depth do not matter: the warp does not use it."""
         h, w = depth.shape
-        cols = (torch.arange(w, device=depth.device, dtype=depth.dtype) - camera.cx) / camera.fx
-        rows = (torch.arange(h, device=depth.device, dtype=depth.dtype) - camera.cy) / camera.fy
         n = self.normal.tolist()
-        ray_dot_normal = (n[0] * cols + n[2])[None, :] + (n[1] * rows)[:, None]
         # the warp grid's first and last samples are the image's corner pixels (bilinear, corners aligned)
         grid_u = torch.linspace(0, w - 1, max(2, -(-(w - 1) // warp_step) + 1), device=depth.device)
         grid_v = torch.linspace(0, h - 1, max(2, -(-(h - 1) // warp_step) + 1), device=depth.device)
-        rays = torch.stack(torch.broadcast_tensors(((grid_u - camera.cx) / camera.fx)[None, :],
-                                                   ((grid_v - camera.cy) / camera.fy)[:, None],
-                                                   torch.ones(grid_v.numel(), grid_u.numel(), device=depth.device)),
-                           -1).to(depth.dtype)
+        if rays is None:   # pinhole rays of K
+            cols = (torch.arange(w, device=depth.device, dtype=depth.dtype) - camera.cx) / camera.fx
+            rows = (torch.arange(h, device=depth.device, dtype=depth.dtype) - camera.cy) / camera.fy
+            ray_dot_normal = (n[0] * cols + n[2])[None, :] + (n[1] * rows)[:, None]
+            grid_x, grid_y = torch.broadcast_tensors(((grid_u - camera.cx) / camera.fx)[None, :],
+                                                     ((grid_v - camera.cy) / camera.fy)[:, None])
+        else:              # (h, w, 2) each pixel's ray through the lens; the warp grid takes the nearest pixel's
+            rays = rays.to(depth.dtype)
+            ray_dot_normal = n[0] * rays[..., 0] + n[1] * rays[..., 1] + n[2]
+            nearest = rays[grid_v.round().long()][:, grid_u.round().long()]
+            grid_x, grid_y = nearest[..., 0], nearest[..., 1]
+        rays = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], -1).to(depth.dtype)
         # along each ray to the plane (n . t ray + offset = 0); rays that miss it stop far away (clamped warp)
         towards = rays @ self.normal
         reach = -float(self.offset) / torch.where(towards.abs() > 1e-6, towards, torch.full_like(towards, 1e-6))
