@@ -3,7 +3,8 @@
 A grasp is valid when, at some depth along its fingers, the closing segment enters and leaves the target
 object's true surface inside the opening, the true face normals at both contacts lie within the friction cone
 (mu = 0.5 by default), the opening fits the gripper, and neither finger nor the palm intersects any true object,
-the table or a wall.
+the table or a wall. An object can be held at all when a search over the planner's kind of grasps finds a valid
+one on the true geometry (the upper bound of ``eval --grasp-upper-bound``).
 """
 from __future__ import annotations
 
