@@ -106,3 +106,12 @@ def test_frame_rejects_mismatched_sizes():
         RGBDFrame(np.zeros((6, 10, 3), np.uint8), np.zeros((6, 10), np.float32), CAM)
     with pytest.raises(ValueError, match='float32'):
         RGBDFrame(color, np.zeros((6, 8), np.uint16), CAM)
+
+
+def test_points_beyond_the_lens_field_project_outside_the_image():
+    """A barrel polynomial folds back far outside the field it was calibrated on (k1 -0.25: a ray at 63 degrees
+    would land on the image centre); such points must not count as seen."""
+    cam = CameraModel(640, 480, 600.0, 600.0, 320.0, 240.0, 'plumb_bob', (-0.25, 0.0, 0.0, 0.0, 0.0))
+    u, v = project(np.array([[2.0, 0.0, 1.0], [0.3, 0.2, 1.0]]), cam).T
+    assert not (0 <= u[0] < 640 and 0 <= v[0] < 480)
+    assert 0 <= u[1] < 640 and 0 <= v[1] < 480
