@@ -184,8 +184,11 @@ def cmd_segment(args) -> int:
     result = pipeline.process(frame)
     summary = write_result(args.out, result)
     support = 'found' if summary['support_plane'] else 'NOT found'
-    print(f"{len(summary['objects'])} objects, support surface {support}; "
+    print(f"{len(summary['objects'])} objects, {len(result.grasps)} grasps, support surface {support}; "
           f"{result.timings_ms['total']:.0f} ms on {pipeline.device}; wrote {args.out}")
+    for entry in summary['objects']:
+        if 'no_grasp' in entry:
+            print(f"  object {entry['id']}: no grasp: {entry['no_grasp']}")
     return 0
 
 

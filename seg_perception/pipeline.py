@@ -113,9 +113,9 @@ class Pipeline:
         """``result`` with the grasps of its objects; its total time grows by the planning time."""
         timings = dict(result.timings_ms)
         with self._timed(timings, 'grasps'):
-            grasps = self.grasp_planner.plan(result.objects, scene)
+            grasps, notes = self.grasp_planner.plan_with_reasons(result.objects, scene)
         timings['total'] = timings.get('total', 0.0) + timings['grasps']
-        return replace(result, grasps=tuple(grasps), timings_ms=timings)
+        return replace(result, grasps=tuple(grasps), grasp_notes=notes, timings_ms=timings)
 
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
         """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then, around the

@@ -1,7 +1,7 @@
 """PerceptionResult -> plain JSON-ready dicts (``result.json``, logs, the node's summaries)."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -16,13 +16,15 @@ def _round(values, digits: int = 4) -> List[float]:
 def object_summaries(result: PerceptionResult) -> List[Dict]:
     """Per object: id, class, score, pixel count, and from its filtered cloud (the one the node publishes, as
     boxes and centroids in its markers, and ``segment`` writes as PLY) the point count, centroid and upright 3-D
-    box (camera frame, metres). A result without clouds (labels only) measures the raw pixels instead; their
-    flying pixels at depth edges can stretch a box by tens of centimetres."""
+    box (camera frame, metres); with grasps planned, for an object without any, why (``no_grasp``). A result
+    without clouds (labels only) measures the raw pixels instead; their flying pixels at depth edges can stretch
+    a box by tens of centimetres."""
     labels = result.instances.labels
     if result.objects or result.instances.count == 0:
         # pixel counts of the full-resolution mask (instances.png), not of the processed grid
         pixels = np.bincount(labels.reshape(-1), minlength=result.instances.count + 1)
-        return [_cloud_summary(obj, int(pixels[obj.instance_id])) for obj in result.objects]
+        return [_cloud_summary(obj, int(pixels[obj.instance_id]), result.grasp_notes.get(obj.instance_id))
+                for obj in result.objects]
     frame = result.frame
     points = backproject(frame.depth, frame.camera)
     valid = frame.depth > 0
@@ -41,11 +43,13 @@ def object_summaries(result: PerceptionResult) -> List[Dict]:
     return out
 
 
-def _cloud_summary(obj: ObjectCloud, pixel_count: int) -> Dict:
+def _cloud_summary(obj: ObjectCloud, pixel_count: int, no_grasp: Optional[str]) -> Dict:
     entry = {'id': obj.instance_id, 'class': obj.class_name, 'score': round(float(obj.score), 4),
              'pixel_count': pixel_count, 'point_count': int(len(obj.points))}
     if len(obj.points):
         entry.update(centroid=_round(obj.centroid), box=_box(obj.box_center, obj.box_extent, obj.box_rotation))
+    if no_grasp:
+        entry['no_grasp'] = no_grasp   # why the planner found none (grasps planned, none for this object)
     return entry
 
 

@@ -177,4 +177,5 @@ class PerceptionResult:
     instances: InstanceResult
     objects: Tuple[ObjectCloud, ...] = ()
     grasps: Tuple[GraspCandidate, ...] = ()
+    grasp_notes: Dict[int, str] = field(default_factory=dict)   # object id -> why it got no grasp
     timings_ms: Dict[str, float] = field(default_factory=dict)

@@ -58,6 +58,9 @@ def test_segment_outputs(dataset, tmp_path):
     assert obj['pixel_count'] == int((inst == 1).sum())
     assert 0.2 < obj['centroid'][2] < 3.0
     assert {'prepare', 'surfaces', 'instances', 'total'} <= set(result['timings_ms'])
+    # an object without a grasp says why; one with grasps does not
+    with_grasps = {g['object_id'] for g in result['grasps']}
+    assert all(('no_grasp' in entry) == (entry['id'] not in with_grasps) for entry in result['objects'])
     # each object's centroid and box are those of its filtered cloud (its PLY, the node's markers), not of raw
     # pixels with their flying pixels
     for entry in result['objects']:

@@ -40,6 +40,7 @@ def test_child_plans_the_same_grasps_and_survives_a_bad_frame(perceived):
         assert error is None
         assert [(g.object_id, g.width, g.score) for g in planned.grasps] == \
             [(g.object_id, g.width, g.score) for g in expected.grasps]
+        assert planned.grasp_notes == expected.grasp_notes   # why some objects got none, from the child too
         assert planned.timings_ms['grasps'] > 0
         assert planned.timings_ms['total'] > result.timings_ms['total']
         # a frame the planner fails on is reported with its error, and the next frame is planned again

@@ -51,7 +51,9 @@ def test_small_box_is_grasped_from_above_with_the_right_opening():
 
 def test_object_wider_than_the_gripper_gets_no_grasp():
     obj, scene = _box_scene((0.15, 0.15, 0.05))
-    assert GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan([obj], scene) == []
+    grasps, why = GraspPlanner(GraspConfig(enabled=True), torch.device('cpu')).plan_with_reasons([obj], scene)
+    # the box's own width, not a chord across a corner
+    assert grasps == [] and why[1].startswith('too wide for the hand: 14.') and '8.0 cm opening' in why[1]
 
 
 def test_pipeline_grasps_follow_the_contract():
@@ -195,6 +197,14 @@ def test_a_neighbour_in_the_way_is_avoided():
     assert unblocked and hits_wall(unblocked[0])       # without the wall, the best grasp puts a finger there
     grasps = GraspPlanner(cfg, torch.device('cpu')).plan([obj], blocked)
     assert not any(hits_wall(g) for g in grasps)
+    # walled in on both long sides too: nothing left, and the planner says why
+    other = wall * [-1, 1, 1]
+    points = torch.cat([blocked.points[0], torch.from_numpy(other)])[None]
+    labels = torch.cat([blocked.labels[0], torch.full((len(other),), 3)])[None]
+    walled = GraspScene(points, points[..., 2], labels, None, scene.up, scene.support_height)
+    grasps, why = GraspPlanner(cfg, torch.device('cpu')).plan_with_reasons([obj], walled)
+    assert grasps == [] and why == {1: 'the fingers or the palm meet neighbouring objects (or the object) in every '
+                                       'pose'}
 
 
 def _staged(seed, objects):
@@ -310,7 +320,8 @@ def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
     # the image's left edge runs through the box's middle: its other half may be anywhere beyond it
     cut_obj, cut_scene = _box_seen_from_above(0.0)
     assert len(cut_obj.points) > 100
-    assert planner.plan([cut_obj], cut_scene) == []
+    assert planner.plan_with_reasons([cut_obj], cut_scene) == (
+        [], {cut_obj.instance_id: 'it leaves the image or goes on behind a nearer object where the jaws would close'})
 
 
 def test_a_round_outline_seen_from_one_side_gives_the_whole_circle():

@@ -76,10 +76,10 @@ def _serve(conn, threads: int) -> None:
         config, objects, scene = job
         start = time.perf_counter()
         try:
-            grasps, error = GraspPlanner(config, device).plan(objects, _unpack(scene)), None
+            (grasps, notes), error = GraspPlanner(config, device).plan_with_reasons(objects, _unpack(scene)), None
         except Exception as exc:      # reported to the parent, the child stays up for the next frame
-            grasps, error = [], f'{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}'
-        _send_object(conn, (grasps, (time.perf_counter() - start) * 1000.0, error))
+            grasps, notes, error = [], {}, f'{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}'
+        _send_object(conn, (grasps, notes, (time.perf_counter() - start) * 1000.0, error))
 
 
 class BackgroundGraspPlanner:
@@ -133,7 +133,7 @@ class BackgroundGraspPlanner:
     def _receive(self) -> None:
         while True:
             try:
-                grasps, ms, error = _receive_object(self._conn)
+                grasps, notes, ms, error = _receive_object(self._conn)
             except (EOFError, OSError):
                 self._fail('the grasp planning process ended')
                 return
@@ -144,7 +144,7 @@ class BackgroundGraspPlanner:
             self._pending = None
             self._idle.set()          # the next frame may go while this one is published
             try:
-                on_done(replace(result, grasps=tuple(grasps), timings_ms=timings), error)
+                on_done(replace(result, grasps=tuple(grasps), grasp_notes=notes, timings_ms=timings), error)
             except Exception:         # the caller's problem must not stop the results of later frames
                 log.exception('grasp result callback failed')
 

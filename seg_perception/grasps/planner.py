@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -105,12 +105,18 @@ class GraspPlanner:
     def __init__(self, config: GraspConfig, device: torch.device):
         self.cfg = config
         self.device = device
+        self._why = ''   # while an object is planned: why it has no candidates left, when it has none
 
-    @torch.inference_mode()   # no autograd bookkeeping: about 9 % off the many small ops of planning
     def plan(self, objects: Sequence[ObjectCloud], scene: 'GraspScene') -> List[GraspCandidate]:
         """Candidates for every object, best first."""
+        return self.plan_with_reasons(objects, scene)[0]
+
+    @torch.inference_mode()   # no autograd bookkeeping: about 9 % off the many small ops of planning
+    def plan_with_reasons(self, objects: Sequence[ObjectCloud], scene: 'GraspScene'
+                          ) -> Tuple[List[GraspCandidate], Dict[int, str]]:
+        """Candidates for every object, best first, and for each object that got none, why (a short text)."""
         if not objects:
-            return []
+            return [], {}
         self._view = scene
         valid = scene.depth > 0
         points = scene.points[valid].to(self.device).float()
@@ -127,8 +133,13 @@ class GraspPlanner:
         up = up / up.norm()
         basis = plane_basis(up)
         grasps: List[GraspCandidate] = []
+        reasons: Dict[int, str] = {}
         for obj in objects:
-            if len(obj.points) >= 10:
+            self._why = 'no candidate passed'   # the stage that leaves an object without candidates says why
+            found: List[GraspCandidate] = []
+            if len(obj.points) < 10:
+                self._why = f'too few points ({len(obj.points)})'
+            else:
                 own = torch.from_numpy(obj.points).to(self.device).float()
                 # an object's own pixels are replaced by its filtered cloud (its opening was measured on it);
                 # only what the hand can touch while gripping it matters
@@ -137,10 +148,13 @@ class GraspPlanner:
                 near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
                 # the pixel spacing at the object's depth (m)
                 spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
-                grasps.extend(self._plan_object(obj.instance_id, own, spacing, points[near], up, basis,
-                                                scene.support_height))
+                found = self._plan_object(obj.instance_id, own, spacing, points[near], up, basis,
+                                          scene.support_height)
+            grasps.extend(found)
+            if not found:
+                reasons[obj.instance_id] = self._why
         grasps.sort(key=lambda g: -g.score)
-        return grasps
+        return grasps, reasons
 
     # -- one object -----------------------------------------------------------------------------------------
 
@@ -166,6 +180,8 @@ class GraspPlanner:
         if circle is not None and circle[1] > g.max_opening / 2:
             # round and wider than the hand in every direction (a big can, a ball, a bowl): the far half is
             # hidden, so lines across the seen half would close inside it; only an open rim can be gripped
+            self._why = (f'round, {200 * circle[1]:.1f} cm across: wider than the hand opens, and no open rim '
+                         'was found')
             return self._choose(target, rim, pts, h, up, basis, scene, own)
         pts, completed = _complete_round(pts, flat, a, b, circle)
         if bool(completed.any()):
@@ -178,6 +194,7 @@ class GraspPlanner:
             flat = torch.cat([flat, torch.stack([pts[seen:] @ a, pts[seen:] @ b], 1)])
         hull = _convex_hull(flat)
         if hull is None:
+            self._why = 'its points lie on a line seen from above'
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
@@ -225,9 +242,11 @@ class GraspPlanner:
         order = order[align[order] >= cone - 1e-6]          # a leaning and tilted hand may leave the cone
         kept, clearances = [], []
         found = 0
+        clear_of_points = False
         for start in range(0, order.numel(), _COLLISION_BATCH):
             idx = order[start:start + _COLLISION_BATCH]
             free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin, own, own_margin[idx])
+            clear_of_points |= bool(free.any())
             free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx], target)
             idx = idx[free]
             if idx.numel():
@@ -239,6 +258,9 @@ class GraspPlanner:
             if found >= _ENOUGH_FREE * c.top_k:
                 break
         if not kept:
+            self._why = ('no candidate approach lies within the approach cone' if order.numel() == 0 else
+                         'the fingers would go where the camera cannot see whether there is room' if clear_of_points
+                         else 'the fingers or the palm meet neighbouring objects (or the object) in every pose')
             return []
         idx, clear = torch.cat(kept), torch.cat(clearances)
         rot, origin, width = rot[idx], origin[idx], width[idx]
@@ -274,16 +296,28 @@ class GraspPlanner:
         y_hi = torch.where(slab, along, -big).amax(1)
         y_lo = torch.where(slab, along, big).amin(1)
         ok = slab.sum(1) >= 3
+        held = ok.clone()
         # an object a little too wide for the full clearance is still held with the hand wide open, as long
         # as the measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then
         # keep only what is left of the margin from the object's own points)
         clearance = self._clearance(pixel_spacing)
         ok &= self._opening(y_hi, y_lo, clearance)[0]     # the opening itself is set once the flares are known
+        # for saying why an object gets no grasp: its extent on every line, and the lines through its middle (a
+        # wide box still "fits" on lines across its corners)
+        extent, middle, middle_fits = y_hi - y_lo, held & (f == 0), bool((ok & (f == 0)).any())
+
+        def too_wide(lines: torch.Tensor, where: str = '') -> str:
+            # what fits: the opening less the measurement's uncertainty and half the margin on both sides
+            fits_up_to = g.max_opening - 2 * (clearance - c.collision_margin + _TIGHT_MARGIN * c.collision_margin)
+            return (f'too wide for the hand{where}: {100 * float(extent[lines].min()):.1f} cm at the narrowest, '
+                    f'at most {100 * fits_up_to:.1f} cm fits its {100 * g.max_opening:.1f} cm opening')
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
         widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         line = torch.nonzero(ok).squeeze(1)
         if line.numel() == 0:
+            self._why = (too_wide(middle) if bool(middle.any()) else too_wide(held) if bool(held.any())
+                         else 'too few points along any closing line')
             return None
         d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok = (
             t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok))
@@ -301,9 +335,11 @@ class GraspPlanner:
         tip = torch.maximum(tip, h_palm + 2.5 * c.collision_margin - g.finger_depth)  # palm clear of the top
         # what the fingers touch: the slab between the fingertips and the palm
         ok &= (slab & (hh >= tip[:, None])).sum(1) >= 3
+        touching = bool(ok.any())
         # no jaw closes where the object leaves the view at the fingers' heights (below them, a tall object cut
         # off by the image border does not meet the fingers)
         ok &= ~(jaw & at_border[None] & (hh >= tip[:, None] - c.collision_margin)).any(1)
+        in_view = bool(ok.any())
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
         # move from one height to the next: a dome or a slanted face recedes)
@@ -344,6 +380,7 @@ class GraspPlanner:
         widen_lo = torch.where(edges[1], flares[0], torch.zeros_like(flares[0]))
         fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, clearance)
         ok &= fits
+        fitting = bool(ok.any())
         cos_fc = math.cos(math.atan(c.friction))
         slopes = [_level_slopes(ext, seen, spacing, _NOISE) for ext in (ext_hi, ext_lo)]             # (G, L) each
         per_jaw = []
@@ -361,6 +398,16 @@ class GraspPlanner:
             quality = torch.where(f.abs() <= _ROUND_OFFSET, quality, torch.zeros_like(quality))
         keep = quality > 0
         if not bool(keep.any()):
+            if not touching:
+                self._why = 'no points between the fingertips and the palm'
+            elif not in_view:
+                self._why = 'it leaves the image or goes on behind a nearer object where the jaws would close'
+            elif not fitting:
+                self._why = 'too wide for the hand once its hidden sides are allowed for'
+            elif not middle_fits and bool(middle.any()):
+                self._why = too_wide(middle, ' across its middle') + '; nearer its ends its sides slant'
+            else:
+                self._why = 'no two sides face each other within the friction cone where the fingers reach'
             return None
         centre = centre_d[:, None] * d + o[:, None] * e
         observed = []
