@@ -102,8 +102,18 @@ def object_markers(result: PerceptionResult, header) -> MarkerArray:
 
 
 def grasp_markers(result: PerceptionResult, header, finger_depth: float) -> MarkerArray:
-    """Gripper glyphs (two fingers and the palm bar as a line list), red (low score) to green (high)."""
+    """Gripper glyphs (two fingers and the palm bar as a line list), red (low score) to green (high); at each
+    object that got none, why (a text)."""
     markers: List[Marker] = [Marker(header=header, action=Marker.DELETEALL)]
+    for obj in result.objects:
+        why = result.grasp_notes.get(obj.instance_id)
+        if why:
+            text = Marker(header=header, ns='no_grasp', id=obj.instance_id, type=Marker.TEXT_VIEW_FACING,
+                          action=Marker.ADD, text=f'{obj.instance_id}: no grasp: {why}')
+            text.pose = _pose(obj.centroid, (0, 0, 0, 1))
+            text.scale.z = 0.012
+            text.color = ColorRGBA(r=1.0, g=0.6, b=0.1, a=1.0)
+            markers.append(text)
     for i, g in enumerate(result.grasps):
         R = matrix_from_quaternion(g.quaternion)
         ax, ay = R[:, 0], R[:, 1]
