@@ -30,7 +30,7 @@ SURFACE_CLASS_NAMES: Dict[int, str] = {
 @dataclass(frozen=True)
 class CameraModel:
     """Intrinsics of the colour image that depth is aligned to: K and the lens distortion of its camera_info
-    (ROS conventions; lens.py corrects the plumb_bob and rational_polynomial models)."""
+    (ROS conventions; lens.py corrects the plumb_bob, rational_polynomial and equidistant models)."""
 
     width: int
     height: int

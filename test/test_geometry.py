@@ -61,20 +61,22 @@ def test_camera_info_yaml_round_trip_and_message_dump(tmp_path):
 
 def test_a_lens_model_that_is_not_corrected_is_warned_about(tmp_path, caplog):
     K = [[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]]
-    for model, coefficients, warned in (('equidistant', [0.1, -0.05, 0.0, 0.0], True),
-                                        ('plumb_bob', [0.1, -0.05, 0, 0, 0], False)):   # corrected: no warning
+    for model, coefficients, warned in (('kannala_brandt', [0.1, -0.05, 0.0, 0.0], True),
+                                        ('plumb_bob', [0.1, -0.05, 0, 0, 0], False),   # corrected: no warning
+                                        ('equidistant', [0.1, -0.05, 0.0, 0.0], False)):
         path = tmp_path / f'{model}.yaml'
         path.write_text(camera_info_yaml(camera_from_K(K, 640, 480, coefficients, model)))
         caplog.clear()
         with caplog.at_level(logging.WARNING):
             load_camera_info_yaml(path)
-        assert ("lens model 'equidistant' with 4 coefficients is not corrected" in caplog.text) == warned
+        assert ("lens model 'kannala_brandt' with 4 coefficients is not corrected" in caplog.text) == warned
         assert ('rectified' in caplog.text) == warned
 
 
 @pytest.mark.parametrize('model, coefficients', [('plumb_bob', (-0.15, 0.03, 0.001, -0.002, 0.0)),
                                                  ('rational_polynomial', (0.5, -2.6, 0.0007, -0.0003, 1.5, 0.4,
-                                                                          -2.4, 1.4))])
+                                                                          -2.4, 1.4)),
+                                                 ('equidistant', (-0.05, 0.02, -0.01, 0.002))])
 def test_distorted_pixels_lie_on_their_rays_through_the_lens(model, coefficients):
     """Back-projection and projection follow the camera's lens model as OpenCV defines it (the ROS convention):
     a point projects where cv2.projectPoints puts it, and the pixel's depth back-projects onto the point."""
@@ -84,7 +86,11 @@ def test_distorted_pixels_lie_on_their_rays_through_the_lens(model, coefficients
     rng = np.random.default_rng(4)
     points = np.stack([rng.uniform(-0.45, 0.45, 200), rng.uniform(-0.35, 0.35, 200), np.ones(200)], 1)
     points *= rng.uniform(0.5, 2.0, (200, 1))
-    expected = cv2.projectPoints(points, np.zeros(3), np.zeros(3), cam.K, np.asarray(coefficients))[0][:, 0]
+    if model == 'equidistant':
+        expected = cv2.fisheye.projectPoints(points[:, None], np.zeros(3), np.zeros(3), cam.K,
+                                             np.asarray(coefficients))[0][:, 0]
+    else:
+        expected = cv2.projectPoints(points, np.zeros(3), np.zeros(3), cam.K, np.asarray(coefficients))[0][:, 0]
     assert np.abs(project(points, cam) - expected).max() < 1e-6
     # integer pixels of the image: their rays, scaled by depth, project back onto them
     u, v = rng.integers(0, 640, 300), rng.integers(0, 480, 300)
