@@ -257,4 +257,4 @@ def test_a_distorting_lens_gives_the_objects_and_surfaces_a_rectified_camera_doe
         errors[name] = np.median([min(np.linalg.norm(c - f) for f in found) for c in centroids])
         agreement[name] = (result.surfaces.labels == expected_labels)[depth > 0].mean()
     assert errors['lens'] < 0.0025 and errors['ignored'] > 2 * errors['lens'], errors
-    assert agreement['lens'] > 0.98 and agreement['lens'] > agreement['ignored'], agreement
+    assert agreement['lens'] > 0.97 and agreement['lens'] > agreement['ignored'], agreement
