@@ -212,6 +212,8 @@ def _add_eval(sub) -> None:
 
 def cmd_eval(args) -> int:
     import json
+    import re
+    from collections import Counter
     from .dataset import list_frames, read_frame, read_ground_truth
     from .evaluation import overlap_metrics, surface_iou
     from .pipeline import Pipeline
@@ -222,11 +224,15 @@ def cmd_eval(args) -> int:
     if not folders:
         raise SystemExit(f'eval: no frame folders under {args.data}')
     rows, times = [], []
+    segmented, no_grasp = 0, Counter()
     for folder in folders:
         frame = read_frame(folder, with_extrinsics=args.use_extrinsics)
         gt = read_ground_truth(folder)
         result = pipeline.process(frame)
         times.append(result.timings_ms['total'])
+        segmented += len(result.objects)
+        # why objects got no grasp, tallied with the numbers in the texts (sizes) left out
+        no_grasp.update(re.sub(r'\d+(?:\.\d+)?', 'N', text) for text in result.grasp_notes.values())
         row = {'frame': folder.name}
         if gt.instances is not None:
             row.update(overlap_metrics(result.instances.labels, gt.instances, args.min_gt_pixels))
@@ -238,6 +244,9 @@ def cmd_eval(args) -> int:
                                           args.min_gt_pixels, upper_bound=args.grasp_upper_bound)
         rows.append(row)
     summary = _eval_summary(rows)
+    if pipeline.config.grasps.enabled:
+        summary['objects'] = segmented
+        summary['no_grasp_reasons'] = dict(no_grasp.most_common())
     summary['frames'] = len(rows)
     summary['latency_ms'] = summarize(times)
     print(f"{len(rows)} frames from {args.data}, device {pipeline.device}")
@@ -259,6 +268,10 @@ def cmd_eval(args) -> int:
             print(f"grasp upper bound (search on the true geometry): {g['fit_graspable']} of the {g['fit']} objects "
                   f"that fit can be held at all ({fmt(g['graspable_share'])}); top-1 valid for "
                   f"{fmt(g['top1_valid_of_graspable'])} of those")
+    if no_grasp:
+        print(f"segmented objects without a grasp: {sum(no_grasp.values())} of {segmented}; most often:")
+        for text, count in no_grasp.most_common(4):
+            print(f"  {count:5d}  {text}")
     lat = summary['latency_ms']
     print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     if args.json:

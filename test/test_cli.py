@@ -157,6 +157,11 @@ def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage', 'top1_valid'} <= set(g)
     assert g['fit_top1_valid'] <= g['fit_with_grasp'] <= g['fit']
     assert 'fit_graspable' not in g     # the upper bound's search only runs when asked for
+    # why the segmented objects without a grasp have none, numbers left out so that like reasons add up
+    data = json.loads(out.read_text())
+    reasons = data['summary']['no_grasp_reasons']
+    assert 0 < sum(reasons.values()) <= data['summary']['objects']
+    assert all(not any(ch.isdigit() for ch in text) for text in reasons)
 
 
 def test_eval_grasp_upper_bound_counts_the_objects_that_can_be_held(dataset, tmp_path, capsys):
