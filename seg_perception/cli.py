@@ -143,7 +143,7 @@ def _read_input_frame(args):
         raise ValueError(f'colour {args.color} is {color.shape[1]}x{color.shape[0]} but depth {args.depth} is '
                          f'{depth.shape[1]}x{depth.shape[0]}: depth must be aligned to colour at the same size')
     if args.camera_info is not None:
-        camera = load_camera_info_yaml(args.camera_info)   # warns about lens distortion the pipeline ignores
+        camera = load_camera_info_yaml(args.camera_info)   # warns about a lens model the pipeline cannot correct
     else:
         try:
             fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(','))

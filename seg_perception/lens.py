@@ -118,11 +118,12 @@ def distortion_shift(camera: CameraModel) -> float:
     rays = pixel_rays(camera)
     if rays is None:
         return 0.0
+    w, h = camera.width - 1, camera.height - 1
+    u, v = np.arange(w + 1.0), np.arange(h + 1.0)
+    pixels = np.concatenate([np.stack([u, 0 * u], 1), np.stack([u, h + 0 * u], 1),
+                             np.stack([0 * v, v], 1), np.stack([w + 0 * v, v], 1)])
     border = np.concatenate([rays[0], rays[-1], rays[:, 0], rays[:, -1]])
-    u, v = np.meshgrid(np.arange(camera.width), np.arange(camera.height))
-    pixels = np.stack([u, v], -1).astype(np.float64)
-    pixels = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    pinhole = border * [camera.fx, camera.fy] + [camera.cx, camera.cy]
+    pinhole = border * [camera.fx, camera.fy] + [camera.cx, camera.cy]   # where K alone puts each border ray
     return float(np.linalg.norm(pinhole - pixels, axis=1).max())
 
 

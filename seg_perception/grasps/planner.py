@@ -307,10 +307,9 @@ class GraspPlanner:
         extent, middle, middle_fits = y_hi - y_lo, held & (f == 0), bool((ok & (f == 0)).any())
 
         def too_wide(lines: torch.Tensor, where: str = '') -> str:
-            # what fits: the opening less the measurement's uncertainty and half the margin on both sides
-            fits_up_to = g.max_opening - 2 * (clearance - c.collision_margin + _TIGHT_MARGIN * c.collision_margin)
             return (f'too wide for the hand{where}: {100 * float(extent[lines].min()):.1f} cm at the narrowest, '
-                    f'at most {100 * fits_up_to:.1f} cm fits its {100 * g.max_opening:.1f} cm opening')
+                    f'at most {100 * self._widest_held(clearance):.1f} cm fits its {100 * g.max_opening:.1f} cm '
+                    'opening')
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
         widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
@@ -432,10 +431,16 @@ class GraspPlanner:
         least_margin = _TIGHT_MARGIN * c.collision_margin
         uncertainty = clearance - c.collision_margin
         extent = y_hi - y_lo
-        fits = extent + 2 * (uncertainty + least_margin) <= g.max_opening
+        fits = extent <= self._widest_held(clearance)
         width = (extent + 2 * clearance).clamp_max(g.max_opening)
         own_margin = ((width - extent) / 2 - uncertainty).clamp(least_margin, c.collision_margin)
         return fits, width, own_margin, (y_hi + y_lo) / 2
+
+    def _widest_held(self, clearance: float) -> float:
+        """The widest object extent the hand holds: its opening less the measurement's uncertainty and the least
+        margin the fingers keep, on both sides (see :meth:`_opening`)."""
+        c = self.cfg
+        return c.max_opening - 2 * (clearance - c.collision_margin + _TIGHT_MARGIN * c.collision_margin)
 
     def _clearance(self, pixel_spacing: float) -> float:
         """Opening added on each side of the outermost points: the outermost measured points lie up to a pixel
