@@ -103,13 +103,16 @@ def _record(args, node_pid: int) -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+    from ..grasps.hysteresis import same_grasp
+    from ..types import GraspCandidate
     from .convert import image_to_numpy, pointcloud2_to_numpy, stamp_to_sec
 
     rclpy.init()
     node = rclpy.create_node('demo_recorder')
 
     def counters():  # what is measured; reset once the first output arrived
-        return {'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'grasp_latency': [], 'out_times': []}
+        return {'in': 0, 'out': 0, 'objects': [], 'grasps': [], 'latency': [], 'grasp_latency': [], 'out_times': [],
+                'first_grasp': None, 'first_moved': []}
 
     stats = {**counters(), 'saved': 0}
     diagnostics = []
@@ -145,6 +148,12 @@ def _record(args, node_pid: int) -> int:
     def on_grasps(msg):
         stats['grasps'].append(len(msg.poses))
         stats['grasp_latency'].append(age_ms(msg.header))
+        if msg.poses:   # does the first grasp stay put from frame to frame (grasps.hysteresis)?
+            p, q = msg.poses[0].position, msg.poses[0].orientation
+            first = GraspCandidate(0, np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w]), 0.0, 0.0)
+            if stats['first_grasp'] is not None:
+                stats['first_moved'].append(not same_grasp(first, stats['first_grasp'], 0.02, 30.0))
+            stats['first_grasp'] = first
 
     node.create_subscription(PoseArray, '/perception_node/grasps', on_grasps, 10)
     node.create_subscription(PointCloud2, '/perception_node/objects/points', lambda m: pointcloud2_to_numpy(m), 10)
@@ -179,6 +188,10 @@ def _record(args, node_pid: int) -> int:
           f'frames out {stats["out"]} ({rate:.1f} Hz), dropped by the node (total) {dropped}')
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}')
+    if stats['first_moved']:
+        print(f'demo: the first grasp moved (over 2 cm or 30 deg) between consecutive frames {sum(stats["first_moved"])} '
+              f'times of {len(stats["first_moved"])}'
+              + (f' (a new scene every {scene_seconds:.0f} s moves it too)' if scene_seconds else ''))
     print(f'demo: end-to-end latency from the input stamp: labels received p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms; '
           f'grasps received p50 {grasp_lat[0]:.0f} ms, p95 {grasp_lat[1]:.0f} ms')
     if 'labels_latency_p50_ms' in node_said:   # its last 100 frames, as it published them

@@ -125,6 +125,7 @@ class PerceptionNode(LifecycleNode):
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from ..grasps.hysteresis import GraspHysteresis
         from ..pipeline import Pipeline
         threads = int(self.get_parameter('cpu_threads').value)
         if threads > 0:
@@ -164,6 +165,8 @@ class PerceptionNode(LifecycleNode):
                 'base_candidates': self.create_publisher(PointCloud2, '~/base/grasps/candidates', 5),
             })
         self._classes = {}
+        self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
+        self._ranking_frame = None
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
         return TransitionCallbackReturn.SUCCESS
@@ -398,7 +401,13 @@ class PerceptionNode(LifecycleNode):
             pub['object_markers'].publish(object_markers(result, header))
 
     def _publish_grasps(self, result, header):
-        """Grasps (camera and base frame), their markers and the overlay, which draws them; the frame is out."""
+        """Grasps (camera and base frame), their markers and the overlay, which draws them; the frame is out.
+        The grasps go out in the steady ranking (grasps.hysteresis) over the frames of one camera."""
+        if header.frame_id != self._ranking_frame:
+            self._ranking.reset()
+            self._ranking_frame = header.frame_id
+        self._ranking.margin = self.pipeline.config.grasps.hysteresis   # may change at run time
+        result = replace(result, grasps=self._ranking.rank(result.grasps))
         pub = self.pub
         pub['grasps'].publish(grasp_poses(result, header))
         pub['candidates'].publish(grasp_cloud(result, header))
