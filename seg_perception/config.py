@@ -110,6 +110,9 @@ class InstancesConfig:
                                  "backend, as class 'unknown'.")
     min_inside: float = param(0.5, 'Least share of a region that must lie over the support footprint for it '
                               'to count as an object standing on the support.', min=0.0, max=1.0)
+    stable_ids: bool = param(True, 'In a stream (the node): an object keeps its id from the previous frame while '
+                             'its pixels mostly overlap it there; new objects take the free ids (ids stay 1..N). '
+                             'Off: ids run left to right by centroid in every frame, as for a single frame.')
 
 
 @dataclass

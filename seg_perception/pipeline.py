@@ -12,6 +12,7 @@ import torch
 
 from .config import Config, validate
 from .instances import make_instance_segmenter
+from .instances.stable_ids import StableIds
 from .grasps import GraspPlanner, GraspScene
 from .imageops import bounding_box, dilate, neighbour_max_at, repeat_pixels
 from .lens import rays_tensor
@@ -71,10 +72,11 @@ class Pipeline:
         return result
 
     @torch.inference_mode()   # no autograd bookkeeping: 5-10 % off every small op on the CPU
-    def perceive(self, frame: RGBDFrame, on_stage: Optional[Callable[[str, PerceptionResult], None]] = None
-                 ) -> Tuple[PerceptionResult, GraspScene]:
+    def perceive(self, frame: RGBDFrame, on_stage: Optional[Callable[[str, PerceptionResult], None]] = None,
+                 ids: Optional[StableIds] = None) -> Tuple[PerceptionResult, GraspScene]:
         """``process`` without the grasps: the result up to the object clouds and what grasp planning needs of
-        the frame (for ``plan_grasps`` here, or a planner elsewhere: see grasps.background)."""
+        the frame (for ``plan_grasps`` here, or a planner elsewhere: see grasps.background). ``ids``: in a stream,
+        keeps each object's id from the frame before (see instances.stable_ids)."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
         stride = processing_stride(self.config.stride, frame.width, frame.camera.fx, self.device)
@@ -85,6 +87,8 @@ class Pipeline:
             surfaces = self.surfaces.segment(pf)
         with self._timed(timings, 'instances'):
             instances = self.instances.segment(pf, surfaces)
+            if ids is not None:
+                instances = ids.relabel(instances)
         with self._timed(timings, 'outputs'):
             if stride > 1:
                 full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances)

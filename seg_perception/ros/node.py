@@ -126,6 +126,7 @@ class PerceptionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         from ..grasps.hysteresis import GraspHysteresis
+        from ..instances.stable_ids import StableIds
         from ..pipeline import Pipeline
         threads = int(self.get_parameter('cpu_threads').value)
         if threads > 0:
@@ -165,8 +166,9 @@ class PerceptionNode(LifecycleNode):
                 'base_candidates': self.create_publisher(PointCloud2, '~/base/grasps/candidates', 5),
             })
         self._classes = {}
-        self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
-        self._ranking_frame = None
+        # what carries over from frame to frame of one camera: object ids, the grasps' ranking
+        self._ids, self._ranking = StableIds(), GraspHysteresis(self.pipeline.config.grasps.hysteresis)
+        self._stream_frame_id = None
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
         return TransitionCallbackReturn.SUCCESS
@@ -327,10 +329,15 @@ class PerceptionNode(LifecycleNode):
             if frame is None:
                 continue
             header = color_msg.header
+            if header.frame_id != self._stream_frame_id:   # another camera: nothing carries over
+                self._ids.reset()
+                self._ranking.reset()
+                self._stream_frame_id = header.frame_id
+            ids = self._ids if self.pipeline.config.instances.stable_ids else None
             try:
                 # labels, then object clouds go out as soon as they are ready; grasps follow for the same header
                 result, scene = self.pipeline.perceive(frame, on_stage=lambda stage, r: self._publish_safely(
-                    self._publish_labels if stage == 'labels' else self._publish_objects, r, header))
+                    self._publish_labels if stage == 'labels' else self._publish_objects, r, header), ids=ids)
             except Exception as exc:  # keep the node alive; say what happened
                 self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
                 continue
@@ -403,9 +410,6 @@ class PerceptionNode(LifecycleNode):
     def _publish_grasps(self, result, header):
         """Grasps (camera and base frame), their markers and the overlay, which draws them; the frame is out.
         The grasps go out in the steady ranking (grasps.hysteresis) over the frames of one camera."""
-        if header.frame_id != self._ranking_frame:
-            self._ranking.reset()
-            self._ranking_frame = header.frame_id
         self._ranking.margin = self.pipeline.config.grasps.hysteresis   # may change at run time
         result = replace(result, grasps=self._ranking.rank(result.grasps))
         pub = self.pub
