@@ -162,6 +162,25 @@ class GraspConfig:
 
 
 @dataclass
+class WorkspaceConfig:
+    frame: str = param('camera', "Frame of the workspace box: 'camera' (the optical frame) or 'base' "
+                       '(extrinsics.base_frame: needs the camera pose).', choices=('camera', 'base'))
+    min: List[float] = param([], 'Lower corner [x, y, z] (m) of the box objects must lie in: a pick area, the '
+                             "inside of a tote (its walls outside). Points outside are no object's, but still "
+                             'obstacles for the grasps. Empty (with max): no box.', length=3)
+    max: List[float] = param([], 'Upper corner [x, y, z] (m) of the workspace box; empty (with min): no box.',
+                             length=3)
+
+    def check(self, prefix: str) -> None:
+        if bool(self.min) != bool(self.max):
+            raise ConfigError(f'{prefix}min and {prefix}max must be set together (or both empty), got '
+                              f'{list(self.min)} and {list(self.max)}')
+        if self.min and not all(lo < hi for lo, hi in zip(self.min, self.max)):
+            raise ConfigError(f'{prefix}min {list(self.min)} must be below {prefix}max {list(self.max)} in x, y '
+                              'and z')
+
+
+@dataclass
 class Config:
     device: str = param('auto', "Torch device: 'auto' picks cuda when available, else cpu.",
                         choices=('auto', 'cpu', 'cuda'), read_only=True)
@@ -174,6 +193,7 @@ class Config:
     instances: InstancesConfig = section(InstancesConfig)
     projection: ProjectionConfig = section(ProjectionConfig)
     grasps: GraspConfig = section(GraspConfig)
+    workspace: WorkspaceConfig = section(WorkspaceConfig)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .surfaces import make_surface_segmenter
 from .surfaces.planes import raised_above_support
 from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_WALL, InstanceResult, PerceptionResult,
                     Plane, RGBDFrame, SurfaceResult)
+from .workspace import WorkspaceBox
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ class Pipeline:
         from .types import CameraModel
         cam = CameraModel(width, height, 0.96 * width, 0.96 * width, width / 2, height / 2)
         depth = np.full((height, width), 0.8, np.float32)
-        self.process(RGBDFrame(np.zeros((height, width, 3), np.uint8), depth, cam))
+        # a workspace box in the base frame needs a camera pose: any does for a frame without objects
+        pose = np.eye(4) if self.config.workspace.frame == 'base' else None
+        self.process(RGBDFrame(np.zeros((height, width, 3), np.uint8), depth, cam, camera_to_base=pose))
 
     def process(self, frame: RGBDFrame,
                 on_stage: Optional[Callable[[str, PerceptionResult], None]] = None) -> PerceptionResult:
@@ -85,6 +88,9 @@ class Pipeline:
                                self.config.surfaces.up_vector or None, stride)
         with self._timed(timings, 'surfaces'):
             surfaces = self.surfaces.segment(pf)
+            workspace = WorkspaceBox.from_config(self.config.workspace, frame.camera_to_base)
+            if workspace is not None:
+                surfaces = workspace.restrict(surfaces, pf.points)
         with self._timed(timings, 'instances'):
             instances = self.instances.segment(pf, surfaces)
             if ids is not None:

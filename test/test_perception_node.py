@@ -1,5 +1,6 @@
 """perception_node over real DDS: synthetic camera in, every output out with the input header."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -7,27 +8,31 @@ from ros_helpers import SCRIPTS, report_while_running, start, stop, wait_output
 from seg_perception.ros.demo import child_pids
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
+CONFIG_FILE = Path(__file__).resolve().parents[1] / 'config' / 'seg_perception.yaml'
 
 
-def _outputs_of_node(ros_env, node_params, receiver_args=()):
-    """The synthetic camera (320x240, 5 Hz, seed 7), perception_node with ``node_params`` ('name:=value') and
-    the output receiver: (its JSON report, everything the node printed)."""
+def _outputs_of_node(ros_env, node_params, receiver_args=(), params_file=False):
+    """The synthetic camera (320x240, 5 Hz, seed 7), perception_node with ``node_params`` ('name:=value'; after
+    config/seg_perception.yaml with ``params_file``) and the output receiver: (its JSON report, everything the
+    node printed)."""
     camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=320', '-p', 'height:=240',
               '-p', 'rate:=5.0', '-p', 'noise_variants:=2', '-p', 'seed:=7']
     report, out, (_, node_out) = report_while_running(
-        [camera, _node(*node_params)], [SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', *receiver_args],
-        ros_env, 90)
+        [camera, _node(*node_params, params_file=params_file)],
+        [SCRIPTS / 'receive_outputs.py', 60, 3, '/perception_node', *receiver_args], ros_env, 90)
     return report, f'{out}\nnode:\n{node_out}'
 
 
-def _node(*params):
+def _node(*params, params_file=False):
     """perception_node's command line on the CPU with extra 'name:=value' parameters."""
-    return ['-m', 'seg_perception.ros.node', '--ros-args',
+    defaults = ['--params-file', str(CONFIG_FILE)] if params_file else []
+    return ['-m', 'seg_perception.ros.node', '--ros-args', *defaults,
             *[arg for p in ['device:=cpu', *params] for arg in ('-p', p)]]
 
 
 def test_outputs_flow_with_the_input_header(ros_env):
-    report, node_out = _outputs_of_node(ros_env, ['grasps.enabled:=true'])
+    # started as README says, with the parameters file (its empty lists mean 'unset')
+    report, node_out = _outputs_of_node(ros_env, ['grasps.enabled:=true'], params_file=True)
     assert report['counts']['instances/labels'] >= 3, node_out
     assert report['frame_id'] == 'camera_color_optical_frame'
     # labels, clouds and grasps of one frame all carry that frame's header
@@ -80,11 +85,16 @@ def test_extrinsics_give_base_frame_outputs(ros_env):
     scene = generate_scene(frame_seed(7, 0), SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
     T = scene.camera_to_world
     pose = '[' + ', '.join(f'{v:.9f}' for v in T.reshape(-1)) + ']'
-    report, node_out = _outputs_of_node(ros_env, ['extrinsics.base_frame:=world', f'extrinsics.camera_pose:={pose}'],
-                                        [json.dumps(T.tolist())])
+    # and a workspace box in that frame (list parameters on the command line): the scene's objects lie at world
+    # x from -0.44 to -0.21 m; the box keeps x >= -0.27 m only
+    report, node_out = _outputs_of_node(ros_env, ['extrinsics.base_frame:=world', f'extrinsics.camera_pose:={pose}',
+                                                  'workspace.frame:=base', 'workspace.min:=[-0.27, -1.0, 0.0]',
+                                                  'workspace.max:=[1.0, 1.0, 2.0]'], [json.dumps(T.tolist())])
     assert report['base']['frame_id'] == 'world' and report['base']['points_frame_id'] == 'world', node_out
     assert report['base']['grasps_compared'] >= 1 and report['base']['max_error'] < 1e-4
     assert np.isfinite(report['base']['max_error'])
+    low, high = report['base']['points_x_range']
+    assert low >= -0.27 - 0.015 and high > -0.25, node_out   # a grid cell of outline beyond the box at most
 
 
 def test_input_faster_than_processing_drops_frames_without_growing(ros_env):

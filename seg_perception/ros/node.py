@@ -8,6 +8,7 @@ deactivate: subscriptions go, the worker stops. cleanup: the pipeline goes (GPU 
 from __future__ import annotations
 
 import threading
+import typing
 import time
 from dataclasses import replace
 from collections import deque
@@ -54,6 +55,17 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                             'grasps.enabled is true then.'),
 }
 _WARN_PERIOD = 5.0
+_ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, str: Parameter.Type.STRING_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
+
+
+def _declared(spec):
+    """What a configuration key is declared with: its default, except that an empty list is declared by its
+    array type without a value (rclpy would type [] as a byte array and refuse [0.0, -1.0, 0.0]; a params file
+    cannot hold an empty list either: the key is then left unset and means the default)."""
+    if isinstance(spec.default, list) and not spec.default:
+        return _ARRAY_TYPES[typing.get_args(spec.type)[0]]
+    return spec.default
+
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 
 
@@ -61,7 +73,7 @@ class PerceptionNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('perception_node', **kwargs)
         for spec in parameter_specs():
-            self.declare_parameter(spec.name, spec.default, self._descriptor(spec))
+            self.declare_parameter(spec.name, _declared(spec), self._descriptor(spec))
         for name, (default, text) in NODE_PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         # a typed parameter without a default: unset means no extrinsics
@@ -105,7 +117,12 @@ class PerceptionNode(LifecycleNode):
         return d
 
     def _config_values(self, overrides=None) -> dict:
-        values = {name: self.get_parameter(name).value for name in flatten(Config())}
+        values = {}
+        for name, default in flatten(Config()).items():
+            try:
+                values[name] = self.get_parameter(name).value
+            except ParameterUninitializedException:   # an empty list: unset
+                values[name] = default
         values.update(overrides or {})
         return {k: (list(v) if isinstance(v, (tuple, np.ndarray)) or type(v).__name__ == 'array' else v)
                 for k, v in values.items()}
@@ -128,6 +145,7 @@ class PerceptionNode(LifecycleNode):
         from ..grasps.hysteresis import GraspHysteresis
         from ..instances.stable_ids import StableIds
         from ..pipeline import Pipeline
+        from ..workspace import WorkspaceBox
         threads = int(self.get_parameter('cpu_threads').value)
         if threads > 0:
             import torch
@@ -135,6 +153,7 @@ class PerceptionNode(LifecycleNode):
         try:
             self._camera_to_base, self._base_frame = self._extrinsics()
             config = from_flat(self._config_values())
+            WorkspaceBox.from_config(config.workspace, self._camera_to_base)   # a base-frame box needs the pose
             self.pipeline = Pipeline(config)
             self.pipeline.warm_up()
         except Exception as exc:  # a bad parameter or model file: say why and stay unconfigured

@@ -82,8 +82,11 @@ def main():
                     for a, b in zip(cam.poses, based.poses):
                         p = T[:3, :3] @ [a.position.x, a.position.y, a.position.z] + T[:3, 3]
                         errors.append(float(np.linalg.norm(p - [b.position.x, b.position.y, b.position.z])))
+        base_x = [pointcloud2_to_numpy(m)['x'] for m in got['base/objects/points']]
+        base_x = np.concatenate(base_x) if base_x else np.zeros(0)
         report['base'] = {'frame_id': header(got['base/grasps'][0])[2], 'grasps_compared': len(errors),
                           'max_error': max(errors) if errors else None,
+                          'points_x_range': [float(base_x.min()), float(base_x.max())] if base_x.size else None,
                           'points_frame_id': header(got['base/objects/points'][0])[2]
                           if got['base/objects/points'] else None}
     if diagnostics:
