@@ -60,6 +60,10 @@ class SurfacesConfig:
                                       '(sensor noise), never below 4 mm.', min=0.001, max=0.1)
     normal_threshold_deg: float = param(25.0, 'Largest angle between a point normal and its plane (degrees).',
                                         min=1.0, max=90.0)
+    image_up: str = param('top', "Which edge of the image the world's up points to, for estimating the up vector "
+                          "(no up_vector, no extrinsics): 'top' for the usual mount, 'bottom' upside down, 'left' or "
+                          "'right' for a camera turned a quarter (portrait). A camera looking straight down needs "
+                          'none.', choices=('top', 'bottom', 'left', 'right'))
     horizontal_tolerance_deg: float = param(15.0, 'Largest tilt of a horizontal surface from the up vector (deg).',
                                             min=1.0, max=45.0)
     min_plane_fraction: float = param(0.02, 'Smallest plane, as a fraction of the sampled depth points.',

@@ -88,6 +88,36 @@ def test_known_up_vector_is_used(pipeline):
     assert np.allclose(result.surfaces.up, up, atol=1e-5)
 
 
+def _turned(seed: int, degrees: float):
+    """A small synthetic frame whose camera is turned about its optical axis by ``degrees``."""
+    from seg_perception.synthetic import NoiseConfig, Renderer, frame_seed
+    from seg_perception.synthetic.frames import SyntheticFrame
+    scene = generate_scene(frame_seed(4242, seed), SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
+    a = np.radians(degrees)
+    turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    scene.camera_to_world[:3, :3] = scene.camera_to_world[:3, :3] @ turn
+    return SyntheticFrame(scene, Renderer(scene).render(np.random.default_rng(seed), NoiseConfig()))
+
+
+@pytest.mark.parametrize('degrees, edge', [(180, 'bottom'), (90, 'left')])
+def test_an_upside_down_or_portrait_camera_finds_its_table_when_told_which_edge_is_up(degrees, edge):
+    told = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False, 'surfaces.image_up': edge}))
+    usual = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False}))
+    scores = {'told': [], 'usual': []}
+    for seed in range(3):
+        f = _turned(seed, degrees)
+        up = f.scene.up_in_camera()
+        for name, pipeline in (('told', told), ('usual', usual)):
+            result = pipeline.process(f.rgbd())
+            truth = f.rendered.instances.astype(np.int64)
+            scores[name].append(overlap_metrics(result.instances.labels.astype(np.int64), truth, 50)['f'])
+            if name == 'told':
+                assert result.surfaces.support_plane is not None
+                assert abs(float(np.asarray(result.surfaces.up) @ up)) > np.cos(np.radians(3))
+    # measured on 20 frames at 640x480: F 0.93 told, 0.42 (90 deg) and 0.08 (180 deg) with the usual 'top'
+    assert np.mean(scores['told']) > 0.8 and np.mean(scores['usual']) < np.mean(scores['told']) - 0.2
+
+
 def test_no_support_surface_in_view():
     """A level camera (up known) facing a wall: no support plane, no objects, no crash."""
     cam = camera_from_intrinsics(300, 300, 159.5, 119.5, 320, 240)

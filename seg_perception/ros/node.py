@@ -361,7 +361,8 @@ class PerceptionNode(LifecycleNode):
                 self._warn('process', f'processing failed: {type(exc).__name__}: {exc}')
                 continue
             if result.surfaces.support_plane is None:
-                self._warn('support', 'no support surface in view: no objects reported for this frame')
+                self._warn('support', 'no support surface in view: no objects reported for this frame (a camera '
+                           'turned about its optical axis needs surfaces.image_up, or the extrinsics)')
             if self._plan_grasps(result, scene, header) is False:
                 return
 

@@ -30,8 +30,12 @@ from .support import SupportSurface
 log = logging.getLogger(__name__)
 
 # Priors for "up" in the optical frame of a camera looking down at a workspace, with the widest angle from
-# each: an oblique view (up between -y and -z), else a near top-down view with any roll (up close to -z).
-_UP_PRIORS = (((0.0, -math.sqrt(0.5), -math.sqrt(0.5)), 60.0), ((0.0, 0.0, -1.0), 30.0))
+# each: an oblique view (up between the image edge that is up, surfaces.image_up, and -z), else a near top-down
+# view with any roll (up close to -z).
+_HALF = math.sqrt(0.5)
+_OBLIQUE_UP = {'top': (0.0, -_HALF, -_HALF), 'bottom': (0.0, _HALF, -_HALF), 'left': (-_HALF, 0.0, -_HALF),
+               'right': (_HALF, 0.0, -_HALF)}
+_OBLIQUE_DEG, _TOP_DOWN_UP, _TOP_DOWN_DEG = 60.0, (0.0, 0.0, -1.0), 30.0
 _PLANE_NOISE_FLOOR = 0.004      # m: the least 'on the surface' tolerance at any depth
 _ROUGHLY_FLAT_COS = 0.5          # cos 60 deg: normals of noisy support pixels close to the surface
 _WIDE_BAND = 4.0                 # first support band, in RANSAC thresholds...
@@ -169,7 +173,8 @@ class PlaneSurfaceSegmenter:
             candidates = [f for f in fits if float((f.normal @ up_hint).abs()) > horizontal_cos]
         else:
             candidates = []
-            for prior, max_deg in _UP_PRIORS:  # the usual oblique view first, then a top-down one
+            priors = ((_OBLIQUE_UP[self.cfg.image_up], _OBLIQUE_DEG), (_TOP_DOWN_UP, _TOP_DOWN_DEG))
+            for prior, max_deg in priors:  # an oblique view first, then a top-down one
                 prior_t = torch.tensor(prior, device=centrality.device, dtype=fits[0].normal.dtype)
                 limit = math.cos(math.radians(max_deg))
                 candidates = [f for f in fits if float(f.normal @ prior_t) > limit]
