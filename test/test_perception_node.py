@@ -54,6 +54,9 @@ def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
     assert not ok and 'instances.min_height' in reason and '-1.0' in reason
     assert report['params']['good'] is True
     assert report['params']['read_only'] is False            # device needs a reconfigure
+    box = report['workspace']
+    assert box['frame_base'] and box['frame_camera'] and box['camera_box'], box
+    assert box['box_without_pose'][0] is False and 'extrinsics.camera_pose' in box['box_without_pose'][1]
     assert report['state_before'] == 'active'
     assert report['deactivate']['success'] and report['deactivate']['state'] == 'inactive'
     assert report['deactivate']['outputs_while_inactive'] == 0

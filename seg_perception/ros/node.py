@@ -133,7 +133,10 @@ class PerceptionNode(LifecycleNode):
             return SetParametersResult(successful=True)
         try:
             config = from_flat(self._config_values(changes))
-        except ConfigError as exc:
+            if self.pipeline is not None:   # configured: the camera pose is known
+                from ..workspace import WorkspaceBox
+                WorkspaceBox.from_config(config.workspace, self._camera_to_base)
+        except (ConfigError, ValueError) as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         if self.pipeline is not None:  # thresholds take effect on the next frame
             self.pipeline.update(config)

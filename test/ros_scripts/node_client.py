@@ -7,7 +7,7 @@ import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.srv import SetParameters, SetParametersAtomically
 from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import Image
 
@@ -41,6 +41,13 @@ def main():
         return call(node.create_client(SetParameters, '/perception_node/set_parameters'),
                     SetParameters.Request(parameters=[p])).results[0]
 
+    def set_boxes_atomically(lower, upper):
+        p = [Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE_ARRAY,
+                                                       double_array_value=value))
+             for name, value in (('workspace.min', lower), ('workspace.max', upper))]
+        return call(node.create_client(SetParametersAtomically, '/perception_node/set_parameters_atomically'),
+                    SetParametersAtomically.Request(parameters=p)).result
+
     report = {}
     deadline = time.monotonic() + float(sys.argv[1])
     while not frames and time.monotonic() < deadline:
@@ -50,6 +57,13 @@ def main():
     good = set_double('instances.min_height', 0.01)
     ro = set_string('device', 'cuda')
     report['params'] = {'bad': [bad.successful, bad.reason], 'good': good.successful, 'read_only': ro.successful}
+    # a workspace box in the base frame of a node without extrinsics: refused, saying why; in the camera frame: fine
+    base = set_string('workspace.frame', 'base').successful
+    no_pose = set_boxes_atomically([-1.0, -1.0, 0.0], [1.0, 1.0, 2.0])
+    camera = set_string('workspace.frame', 'camera').successful
+    box = set_boxes_atomically([-5.0, -5.0, 0.0], [5.0, 5.0, 5.0]).successful
+    report['workspace'] = {'frame_base': base, 'box_without_pose': [no_pose.successful, no_pose.reason],
+                           'frame_camera': camera, 'camera_box': box}
     change = node.create_client(ChangeState, '/perception_node/change_state')
     state = node.create_client(GetState, '/perception_node/get_state')
     report['state_before'] = call(state, GetState.Request()).current_state.label
