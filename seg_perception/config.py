@@ -159,9 +159,9 @@ class GraspConfig:
     nms_angle_deg: float = param(30.0, 'Rotation angle under which close grasps are duplicates (deg).', min=0.0,
                                  max=180.0)
     hysteresis: float = param(0.1, 'In a stream (the node): the grasp ranked first for its object, or first '
-                              'overall, in the previous frame keeps its rank while it is still a candidate (within 1 cm '
-                              'and 20 deg) and no other scores more than this much higher, so that the target stays put '
-                              'on a still scene. 0 ranks by score alone.', min=0.0, max=1.0)
+                              'overall, in the previous frame keeps its rank while it is still a candidate (within '
+                              '1 cm and 20 deg) and no other scores more than this much higher, so that the target '
+                              'stays put on a still scene. 0 ranks by score alone.', min=0.0, max=1.0)
     seed: int = param(0, 'Sampling seed (results are reproducible per frame).', min=0)
 
 

@@ -189,8 +189,9 @@ def _record(args, node_pid: int) -> int:
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}')
     if stats['first_moved']:
-        print(f'demo: the first grasp moved (over 2 cm or 30 deg) between consecutive frames {sum(stats["first_moved"])} '
-              f'times of {len(stats["first_moved"])}'
+        moved = stats['first_moved']
+        print(f'demo: the first grasp moved (over 2 cm or 30 deg) between consecutive frames {sum(moved)} times of '
+              f'{len(moved)}'
               + (f' (a new scene every {scene_seconds:.0f} s moves it too)' if scene_seconds else ''))
     print(f'demo: end-to-end latency from the input stamp: labels received p50 {lat[0]:.0f} ms, p95 {lat[1]:.0f} ms; '
           f'grasps received p50 {grasp_lat[0]:.0f} ms, p95 {grasp_lat[1]:.0f} ms')

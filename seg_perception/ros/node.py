@@ -8,8 +8,8 @@ deactivate: subscriptions go, the worker stops. cleanup: the pipeline goes (GPU 
 from __future__ import annotations
 
 import threading
-import typing
 import time
+import typing
 from dataclasses import replace
 from collections import deque
 from typing import Optional
@@ -55,6 +55,7 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                             'grasps.enabled is true then.'),
 }
 _WARN_PERIOD = 5.0
+_GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 _ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, str: Parameter.Type.STRING_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
 
 
@@ -65,8 +66,6 @@ def _declared(spec):
     if isinstance(spec.default, list) and not spec.default:
         return _ARRAY_TYPES[typing.get_args(spec.type)[0]]
     return spec.default
-
-_GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 
 
 class PerceptionNode(LifecycleNode):
