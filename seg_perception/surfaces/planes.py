@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 _HALF = math.sqrt(0.5)
 _OBLIQUE_UP = {'top': (0.0, -_HALF, -_HALF), 'bottom': (0.0, _HALF, -_HALF), 'left': (-_HALF, 0.0, -_HALF),
                'right': (_HALF, 0.0, -_HALF)}
-_OBLIQUE_DEG, _TOP_DOWN_UP, _TOP_DOWN_DEG = 60.0, (0.0, 0.0, -1.0), 30.0
+_OBLIQUE_DEG = 60.0
+_TOP_DOWN_UP = (0.0, 0.0, -1.0)
+_TOP_DOWN_DEG = 30.0
 _PLANE_NOISE_FLOOR = 0.004      # m: the least 'on the surface' tolerance at any depth
 _ROUGHLY_FLAT_COS = 0.5          # cos 60 deg: normals of noisy support pixels close to the surface
 _WIDE_BAND = 4.0                 # first support band, in RANSAC thresholds...
