@@ -160,14 +160,11 @@ def write_result(out: Path, result) -> dict:
     import cv2
 
     from .report import result_to_json
-    from .visualize import draw_grasps, overlay
+    from .visualize import result_overlay
     out.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out / 'instances.png'), result.instances.labels.astype(np.uint16))
     cv2.imwrite(str(out / 'surfaces.png'), result.surfaces.labels.astype(np.uint8))
-    image = overlay(result.frame.color, result.surfaces.labels, result.instances.labels)
-    if result.grasps:
-        image = draw_grasps(image, result.grasps, result.frame.camera)
-    cv2.imwrite(str(out / 'overlay.png'), image[:, :, ::-1])
+    cv2.imwrite(str(out / 'overlay.png'), result_overlay(result)[:, :, ::-1])
     summary = result_to_json(result)
     (out / 'result.json').write_text(json.dumps(summary, indent=1))
     from .projection import write_ply

@@ -1,4 +1,5 @@
-"""A static camera pose in a robot base frame: parsing it, and objects and grasps expressed in that frame.
+"""A static camera pose in a robot base frame: parsing it, and the geometry of a result (objects, grasps, the
+support surface) expressed in that frame.
 
 The pose is that of the camera's optical frame (the frame the images are stamped with) in the base frame, as
 ``[x, y, z, qx, qy, qz, qw]`` (metres, unit quaternion: what `ros2 run tf2_ros tf2_echo base camera_optical`
@@ -12,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .geometry import matrix_from_quaternion, quaternion_from_matrix
-from .types import GraspCandidate, ObjectCloud, PerceptionResult
+from .types import GraspCandidate, ObjectCloud, PerceptionResult, Plane, SurfaceResult
 
 
 def pose_matrix(values: Sequence[float]) -> np.ndarray:
@@ -53,8 +54,24 @@ def _grasp_in(grasp: GraspCandidate, T: np.ndarray) -> GraspCandidate:
                    quaternion=quaternion_from_matrix(R))
 
 
+def _plane_in(plane: Plane, T: np.ndarray) -> Plane:
+    normal = T[:3, :3] @ plane.normal
+    return replace(plane, normal=normal, offset=float(plane.offset - normal @ T[:3, 3]))
+
+
+def _surfaces_in(surfaces: SurfaceResult, T: np.ndarray) -> SurfaceResult:
+    """Up, planes and the support's outline in the base frame (the label image stays as it is)."""
+    planes = tuple(_plane_in(p, T) for p in surfaces.planes)
+    outline = surfaces.support_outline
+    return replace(surfaces, planes=planes, support_plane=planes[0] if surfaces.support_plane is not None else None,
+                   up=None if surfaces.up is None else T[:3, :3] @ surfaces.up,
+                   support_outline=None if outline is None else outline @ T[:3, :3].T + T[:3, 3])
+
+
 def result_in_base(result: PerceptionResult, camera_to_base: np.ndarray) -> PerceptionResult:
-    """The result with its object clouds and grasps in the base frame (labels stay image-aligned)."""
+    """The result with its geometry in the base frame: object clouds, grasps, up, planes and the support's
+    outline (label images stay image-aligned)."""
     T = np.asarray(camera_to_base, dtype=np.float64)
-    return replace(result, objects=tuple(_object_in(o, T) for o in result.objects),
+    return replace(result, surfaces=_surfaces_in(result.surfaces, T),
+                   objects=tuple(_object_in(o, T) for o in result.objects),
                    grasps=tuple(_grasp_in(g, T) for g in result.grasps))

@@ -19,6 +19,7 @@ from .lens import rays_tensor
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .surfaces import make_surface_segmenter
+from .surfaces.outline import support_outline
 from .surfaces.planes import raised_above_support
 from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_WALL, InstanceResult, PerceptionResult,
                     Plane, RGBDFrame, SurfaceResult)
@@ -103,6 +104,9 @@ class Pipeline:
                 _agree(labels, instances.labels)
                 full_surfaces, full_instances = replace(surfaces, labels=labels), instances
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
+            support = (surfaces.labels == SURFACE_SUPPORT) & pf.valid
+            host_surfaces = replace(host_surfaces, support_outline=support_outline(
+                pf.points, support, host_surfaces.support_plane))
         result = PerceptionResult(frame, host_surfaces, host_instances, timings_ms=timings)
         if on_stage is not None:
             on_stage('labels', replace(result, timings_ms=dict(timings)))

@@ -66,6 +66,8 @@ def result_to_json(result: PerceptionResult) -> Dict:
         'up': _round(s.up) if s.up is not None else None,
         'support_plane': None if support is None else {'normal': _round(support.normal),
                                                        'offset': round(float(support.offset), 5)},
+        # convex outline of the support in view, on its plane, counter-clockwise seen from above (m, camera frame)
+        'support_outline': [_round(v) for v in s.support_outline] if s.support_outline is not None else [],
         'surface_pixels': {name: int(counts[cls]) for cls, name in SURFACE_CLASS_NAMES.items()},
         'objects': object_summaries(result),
         'grasps': [{'object_id': g.object_id, 'position': _round(g.position), 'quaternion': _round(g.quaternion, 5),

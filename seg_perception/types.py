@@ -124,6 +124,7 @@ class SurfaceResult:
     footprint: Any = None
     raised: Any = None
     support_model: Any = None
+    support_outline: Any = None   # (K, 3) convex outline of the support in view, on its plane (surfaces.outline)
 
 
 @dataclass(frozen=True, eq=False)

@@ -116,3 +116,28 @@ def draw_grasps(image: np.ndarray, grasps, camera, limit: int = 30) -> np.ndarra
         for a, b in ((0, 2), (1, 3), (2, 3), (4, 5)):
             cv2.line(out, tuple(uv[a]), tuple(uv[b]), color, 2, cv2.LINE_AA)
     return out
+
+
+def draw_outline(image: np.ndarray, outline: Optional[np.ndarray], camera) -> np.ndarray:
+    """The support surface's outline ((K, 3), camera frame) as a closed white line."""
+    import cv2
+    from .geometry import project
+    if outline is None or len(outline) < 3 or np.any(outline[:, 2] <= 0.01):
+        return image
+    uv = project(np.asarray(outline), camera)
+    if not np.isfinite(uv).all():   # beyond a lens model's calibrated field
+        return image
+    uv = np.round(uv).astype(np.int32)
+    out = image.copy()
+    cv2.polylines(out, [uv], True, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def result_overlay(result) -> np.ndarray:
+    """A PerceptionResult drawn on its colour image: surfaces and objects tinted, the support's outline, the
+    grasps (what `segment` saves and the node publishes on ~/overlay)."""
+    image = overlay(result.frame.color, result.surfaces.labels, result.instances.labels)
+    image = draw_outline(image, result.surfaces.support_outline, result.frame.camera)
+    if result.grasps:
+        image = draw_grasps(image, result.grasps, result.frame.camera)
+    return image

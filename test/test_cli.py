@@ -58,6 +58,10 @@ def test_segment_outputs(dataset, tmp_path):
     assert obj['pixel_count'] == int((inst == 1).sum())
     assert 0.2 < obj['centroid'][2] < 3.0
     assert {'prepare', 'surfaces', 'instances', 'total'} <= set(result['timings_ms'])
+    # the support's outline lies on its plane
+    outline, plane = np.asarray(result['support_outline']), result['support_plane']
+    assert outline.shape[0] >= 3 and outline.shape[1] == 3
+    assert np.abs(outline @ plane['normal'] + plane['offset']).max() < 1e-3
     # an object without a grasp says why; one with grasps does not
     with_grasps = {g['object_id'] for g in result['grasps']}
     assert all(('no_grasp' in entry) == (entry['id'] not in with_grasps) for entry in result['objects'])

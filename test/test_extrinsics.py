@@ -1,11 +1,11 @@
-"""Static camera extrinsics: parsing the pose parameter and objects / grasps in the base frame."""
+"""Static camera extrinsics: parsing the pose parameter and objects, grasps and the support in the base frame."""
 import numpy as np
 import pytest
 
 from seg_perception.extrinsics import pose_matrix, result_in_base
 from seg_perception.geometry import matrix_from_quaternion, quaternion_from_matrix
 from seg_perception.types import (CameraModel, GraspCandidate, InstanceResult, ObjectCloud, PerceptionResult,
-                                  RGBDFrame, SurfaceResult)
+                                  Plane, RGBDFrame, SurfaceResult)
 
 
 def test_pose_from_seven_or_sixteen_numbers():
@@ -19,15 +19,19 @@ def test_pose_from_seven_or_sixteen_numbers():
             pose_matrix(bad)
 
 
-def test_objects_and_grasps_move_to_the_base_frame():
+def test_objects_grasps_and_the_support_move_to_the_base_frame():
     cam = CameraModel(4, 4, 2.0, 2.0, 2.0, 2.0)
     frame = RGBDFrame(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), cam)
     pts = np.array([[0.0, 0.0, 1.0], [0.1, 0.0, 1.0]], np.float32)
     obj = ObjectCloud(1, 'unknown', 1.0, 2, pts, np.zeros((2, 3), np.uint8), np.tile([0, 0, -1.0], (2, 1)),
                       pts.mean(0), pts.mean(0), np.array([0.1, 0.01, 0.01]), np.eye(3))
     grasp = GraspCandidate(1, np.array([0.05, 0.0, 1.0]), quaternion_from_matrix(np.eye(3)), 0.05, 0.9)
-    result = PerceptionResult(frame, SurfaceResult(np.zeros((4, 4), np.uint8), (), None, None),
-                              InstanceResult(np.zeros((4, 4), np.uint16)), (obj,), (grasp,))
+    # the floor 1 m in front of the camera: n . p + d = 0 with n towards the camera
+    floor = Plane(np.array([0.0, 0.0, -1.0]), 1.0, 1, 100)
+    outline = np.array([[-0.5, -0.5, 1.0], [0.5, -0.5, 1.0], [0.5, 0.5, 1.0]])
+    surfaces = SurfaceResult(np.zeros((4, 4), np.uint8), (floor,), np.array([0.0, 0.0, -1.0]), floor,
+                             support_outline=outline)
+    result = PerceptionResult(frame, surfaces, InstanceResult(np.zeros((4, 4), np.uint16)), (obj,), (grasp,))
     # camera 1 m above the base looking straight down: optical z = base -z, optical x = base x
     T = np.eye(4)
     T[:3, :3] = [[1, 0, 0], [0, -1, 0], [0, 0, -1]]
@@ -38,4 +42,9 @@ def test_objects_and_grasps_move_to_the_base_frame():
     assert np.allclose(based.grasps[0].position, [0.05, 0, 0])
     R = matrix_from_quaternion(based.grasps[0].quaternion)
     assert np.allclose(R[:, 0], [1, 0, 0]) and np.allclose(R[:, 2], [0, 0, -1])         # approach kept, z flipped
+    assert np.allclose(based.surfaces.up, [0, 0, 1]) and np.allclose(based.surfaces.support_outline[:, 2], 0)
+    assert np.allclose(based.surfaces.support_outline[:, :2], [[-0.5, 0.5], [0.5, 0.5], [0.5, -0.5]])
+    plane = based.surfaces.support_plane    # z = 0: n = up, offset 0
+    assert plane is based.surfaces.planes[0] and np.allclose(plane.normal, [0, 0, 1]) and abs(plane.offset) < 1e-9
     assert based.instances is result.instances and result.objects[0].points is pts      # labels and input unchanged
+    assert result.surfaces.support_outline is outline

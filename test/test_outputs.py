@@ -2,8 +2,8 @@
 import numpy as np
 
 from seg_perception.geometry import quaternion_from_matrix
-from seg_perception.ros.outputs import grasp_markers
-from seg_perception.types import (CameraModel, GraspCandidate, InstanceResult, ObjectCloud, PerceptionResult,
+from seg_perception.ros.outputs import grasp_markers, object_markers, support_polygon
+from seg_perception.types import (CameraModel, GraspCandidate, InstanceResult, ObjectCloud, PerceptionResult, Plane,
                                   RGBDFrame, SurfaceResult)
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
@@ -29,3 +29,23 @@ def test_grasp_markers_show_the_grippers_and_why_an_object_has_none():
     assert len(glyphs) == 1 and len(glyphs[0].points) == 8
     assert [(m.id, m.text) for m in notes] == [(2, '2: no grasp: too wide for the hand')]
     assert abs(notes[0].pose.position.x - 0.1) < 1e-9 and notes[0].header.frame_id == 'camera_color_optical_frame'
+
+
+def test_support_outline_goes_out_as_a_polygon_and_a_closed_line():
+    frame = RGBDFrame(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), CameraModel(4, 4, 2.0, 2.0, 2.0, 2.0))
+    table = Plane(np.array([0.0, -0.7071, -0.7071]), 0.8, 1, 100)
+    outline = np.array([[-0.3, 0.2, 1.0], [0.3, 0.2, 1.0], [0.3, -0.2, 1.4], [-0.3, -0.2, 1.4]])
+    header = Header(frame_id='camera_color_optical_frame')
+    found = PerceptionResult(frame, SurfaceResult(np.zeros((4, 4), np.uint8), (table,), table.normal, table,
+                                                  support_outline=outline), InstanceResult(np.zeros((4, 4), np.uint16)))
+    polygon = support_polygon(found, header)
+    assert polygon.header.frame_id == 'camera_color_optical_frame'
+    assert np.allclose([[p.x, p.y, p.z] for p in polygon.polygon.points], outline)
+    edge = [m for m in object_markers(found, header).markers if m.ns == 'support']
+    assert len(edge) == 1 and edge[0].type == Marker.LINE_STRIP
+    assert len(edge[0].points) == 5 and edge[0].points[0] == edge[0].points[-1]    # closed
+    # no support surface: an empty polygon (the planner's table goes), no line
+    nothing = SurfaceResult(np.zeros((4, 4), np.uint8), (), None, None, support_outline=np.zeros((0, 3)))
+    none = PerceptionResult(frame, nothing, InstanceResult(np.zeros((4, 4), np.uint16)))
+    assert len(support_polygon(none, header).polygon.points) == 0
+    assert not [m for m in object_markers(none, header).markers if m.ns == 'support']

@@ -36,7 +36,9 @@ def test_outputs_flow_with_the_input_header(ros_env):
     assert report['counts']['instances/labels'] >= 3, node_out
     assert report['frame_id'] == 'camera_color_optical_frame'
     # labels, clouds and grasps of one frame all carry that frame's header
-    assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/points', 'surfaces/labels']
+    assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/points', 'support/polygon',
+                                                  'surfaces/labels']
+    assert report['support_vertices'] >= 3
     assert report['instances']['encoding'] == 'mono16' and report['instances']['shape'] == [240, 320]
     assert report['surfaces']['encoding'] == 'mono8' and 1 in report['surfaces']['classes']
     assert report['points']['fields'] == ['x', 'y', 'z', 'rgb', 'instance', 'class_id']
@@ -96,6 +98,9 @@ def test_extrinsics_give_base_frame_outputs(ros_env):
     assert report['base']['frame_id'] == 'world' and report['base']['points_frame_id'] == 'world', node_out
     assert report['base']['grasps_compared'] >= 1 and report['base']['max_error'] < 1e-4
     assert np.isfinite(report['base']['max_error'])
+    # the table's outline in the robot's frame lies at the table's height
+    assert report['base']['support_frame_id'] == 'world' and len(report['base']['support_z']) >= 3
+    assert np.abs(np.asarray(report['base']['support_z']) - scene.table_height).max() < 0.01, node_out
     low, high = report['base']['points_x_range']
     assert low >= -0.27 - 0.015 and high > -0.25, node_out   # a grid cell of outline beyond the box at most
 

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PolygonStamped, PoseArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.exceptions import ParameterUninitializedException
@@ -33,7 +33,7 @@ from ..lens import distortion_shift, distortion_warning
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
-                      overlay_image)
+                      overlay_image, support_polygon)
 from .sync import ApproximateTimeSync
 from .spin import spin_node
 
@@ -173,6 +173,7 @@ class PerceptionNode(LifecycleNode):
             'surfaces': self.create_publisher(Image, '~/surfaces/labels', 5),
             'instances': self.create_publisher(Image, '~/instances/labels', 5),
             'overlay': self.create_publisher(Image, '~/overlay', 5),
+            'support': self.create_publisher(PolygonStamped, '~/support/polygon', 5),
             'points': self.create_publisher(PointCloud2, '~/objects/points', 5),
             'object_markers': self.create_publisher(MarkerArray, '~/objects/markers', 5),
             'grasps': self.create_publisher(PoseArray, '~/grasps', 5),
@@ -182,6 +183,7 @@ class PerceptionNode(LifecycleNode):
         }
         if self._camera_to_base is not None:
             self.pub.update({
+                'base_support': self.create_publisher(PolygonStamped, '~/base/support/polygon', 5),
                 'base_points': self.create_publisher(PointCloud2, '~/base/objects/points', 5),
                 'base_grasps': self.create_publisher(PoseArray, '~/base/grasps', 5),
                 'base_candidates': self.create_publisher(PointCloud2, '~/base/grasps/candidates', 5),
@@ -417,6 +419,10 @@ class PerceptionNode(LifecycleNode):
         surfaces, instances = label_images(result, header)
         self.pub['surfaces'].publish(surfaces)
         self.pub['instances'].publish(instances)
+        self.pub['support'].publish(support_polygon(result, header))
+        if self._camera_to_base is not None:
+            based = result_in_base(result, self._camera_to_base)
+            self.pub['base_support'].publish(support_polygon(based, self._base_header(header)))
         self._labels_latency.append(self._age_ms(result.frame.stamp))
 
     def _publish_objects(self, result, header):

@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import List
 
 import numpy as np
-from geometry_msgs.msg import Point, Pose, PoseArray
+from geometry_msgs.msg import Point, Point32, Pose, PoseArray, PolygonStamped
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..geometry import matrix_from_quaternion, quaternion_from_matrix
 from ..types import PerceptionResult
-from ..visualize import draw_grasps, instance_color, overlay
+from ..visualize import instance_color, result_overlay
 from .convert import numpy_to_image, numpy_to_pointcloud2
 
 OBJECT_POINT_DTYPE = np.dtype([('x', np.float32), ('y', np.float32), ('z', np.float32), ('rgb', np.float32),
@@ -27,10 +27,7 @@ def label_images(result: PerceptionResult, header):
 
 
 def overlay_image(result: PerceptionResult, header):
-    image = overlay(result.frame.color, result.surfaces.labels, result.instances.labels)
-    if result.grasps:
-        image = draw_grasps(image, result.grasps, result.frame.camera)
-    return numpy_to_image(image, 'rgb8', header)
+    return numpy_to_image(result_overlay(result), 'rgb8', header)
 
 
 def _packed_rgb(colors: np.ndarray) -> np.ndarray:
@@ -56,6 +53,16 @@ def object_cloud(result: PerceptionResult, header, class_ids) -> object:
     return numpy_to_pointcloud2(cloud, header)
 
 
+def support_polygon(result: PerceptionResult, header) -> PolygonStamped:
+    """The support surface's outline in view: vertices on its plane, counter-clockwise seen from above; no
+    points when no support surface was found."""
+    msg = PolygonStamped(header=header)
+    outline = result.surfaces.support_outline
+    if outline is not None:
+        msg.polygon.points = [Point32(x=float(x), y=float(y), z=float(z)) for x, y, z in outline]
+    return msg
+
+
 def _pose(position, quaternion) -> Pose:
     pose = Pose()
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
@@ -79,8 +86,17 @@ def grasp_cloud(result: PerceptionResult, header):
 
 
 def object_markers(result: PerceptionResult, header) -> MarkerArray:
-    """Per object: its box, a label text and its centroid; a DELETEALL first clears the last frame's."""
+    """The support surface's outline, and per object its box, a label text and its centroid; a DELETEALL first
+    clears the last frame's."""
     markers: List[Marker] = [Marker(header=header, action=Marker.DELETEALL)]
+    outline = result.surfaces.support_outline
+    if outline is not None and len(outline) >= 3:
+        edge = Marker(header=header, ns='support', id=0, type=Marker.LINE_STRIP, action=Marker.ADD)
+        edge.pose.orientation.w = 1.0
+        edge.scale.x = 0.004
+        edge.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=0.8)
+        edge.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in (*outline, outline[0])]
+        markers.append(edge)
     for obj in result.objects:
         r, g, b = (c / 255.0 for c in instance_color(obj.instance_id))
         box = Marker(header=header, ns='objects', id=obj.instance_id, type=Marker.CUBE, action=Marker.ADD)

@@ -9,7 +9,7 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PolygonStamped, PoseArray
 from sensor_msgs.msg import Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
@@ -17,7 +17,8 @@ from seg_perception.ros.convert import image_to_numpy, pointcloud2_to_numpy
 
 TOPICS = {'surfaces/labels': Image, 'instances/labels': Image, 'overlay': Image, 'objects/points': PointCloud2,
           'objects/markers': MarkerArray, 'grasps': PoseArray, 'grasps/candidates': PointCloud2,
-          'grasps/markers': MarkerArray, 'base/grasps': PoseArray, 'base/objects/points': PointCloud2}
+          'grasps/markers': MarkerArray, 'base/grasps': PoseArray, 'base/objects/points': PointCloud2,
+          'support/polygon': PolygonStamped, 'base/support/polygon': PolygonStamped}
 
 
 def main():
@@ -43,7 +44,7 @@ def main():
     def header(msg):
         return None if isinstance(msg, MarkerArray) else stamp_of(msg) + (msg.header.frame_id,)
 
-    same_frame = ('surfaces/labels', 'objects/points', 'grasps', 'grasps/candidates')
+    same_frame = ('surfaces/labels', 'support/polygon', 'objects/points', 'grasps', 'grasps/candidates')
     if got['instances/labels']:
         last = got['instances/labels'][-1]
         # the first frame published after every subscription here was matched (each topic is discovered on
@@ -69,6 +70,8 @@ def main():
             cloud = pointcloud2_to_numpy(pts[0])
             report['points'] = {'fields': list(cloud.dtype.names), 'count': int(len(cloud)),
                                 'instances': sorted(set(cloud['instance'].tolist()))}
+        if got['support/polygon']:
+            report['support_vertices'] = len(got['support/polygon'][-1].polygon.points)
         if got['overlay']:
             report['overlay'] = {'encoding': got['overlay'][-1].encoding,
                                  'shape': [got['overlay'][-1].height, got['overlay'][-1].width]}
@@ -88,7 +91,10 @@ def main():
                           'max_error': max(errors) if errors else None,
                           'points_x_range': [float(base_x.min()), float(base_x.max())] if base_x.size else None,
                           'points_frame_id': header(got['base/objects/points'][0])[2]
-                          if got['base/objects/points'] else None}
+                          if got['base/objects/points'] else None,
+                          'support_z': [p.z for m in got['base/support/polygon'] for p in m.polygon.points],
+                          'support_frame_id': header(got['base/support/polygon'][0])[2]
+                          if got['base/support/polygon'] else None}
     if diagnostics:
         status = diagnostics[-1].status[0]
         report['diagnostic_keys'] = sorted(kv.key for kv in status.values)
