@@ -8,11 +8,13 @@ pixels rejoin their neighbouring region. A boundary is
 - a concave crease: normals turning towards each other across the pixel (two convex objects touching),
 - a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
-regions mostly beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; small
+small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
+silhouette, cut off from it) go; regions mostly beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; small
 depth holes enclosed by one object are filled. Ids run left to right by centroid.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
@@ -29,6 +31,9 @@ _STEP_RATIO = 1.25        # an occlusion edge steps this many times more than it
 _CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
 _STRONG_CREASE = 2.0      # a crease this many times the threshold is strong evidence of a boundary
 _WEAK_BORDER = 0.25       # regions meeting along a border with less strong evidence than this share merge
+_SLIVER_AREAS = 4         # regions under this many min_area may be slivers of smeared depth ...
+_EDGE_ON_DEG = 75.0       # ... when their depth steps like a surface turned this far from the camera ...
+_EDGE_ON_SHARE = 0.5      # ... at more than this share of their pixels
 
 
 def _crease_step(stride: int) -> int:
@@ -82,6 +87,7 @@ class ClusterInstanceSegmenter:
             count += n_orphans
         labels, count = _merge_weak_borders(labels, count, strong, pf.depth, self.cfg.depth_jump * pf.stride)
         labels, count = self._merge_fragments(pf, labels, count)
+        labels, count = self._drop_edge_on_slivers(pf, labels, count)
         labels, count = self._keep_supported(surfaces, labels, count)
         labels = _fill_enclosed_holes(labels, pf.valid)
         labels, _ = order_left_to_right(labels, count)
@@ -142,11 +148,9 @@ class ClusterInstanceSegmenter:
 
     def _merge_fragments(self, pf: PreparedFrame, labels: torch.Tensor, count: int):
         """Fragments under min_area join the neighbour with the longest smooth shared border, or are dropped."""
-        cam = pf.camera
         z = pf.depth
-        pixel_area = (z * z) / (cam.fx * cam.fy)
         for _ in range(2):
-            area = torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1)
+            area = _region_areas(pf, labels, count)
             small = (area < self.cfg.min_area) | _thin_regions(labels, count)
             small[0] = False
             if not bool(small.any()):
@@ -162,6 +166,22 @@ class ClusterInstanceSegmenter:
             target[small] = torch.where(has[small], best[small], torch.zeros_like(best[small]))
             labels = target[labels]
         return _compact(labels)
+
+    def _drop_edge_on_slivers(self, pf: PreparedFrame, labels: torch.Tensor, count: int):
+        """Small regions (under _SLIVER_AREAS x min_area) most of whose pixels step in depth like a surface seen
+        edge-on: the depth ramp a sensor smears across an object's silhouette (between the object and the table
+        behind it) once boundaries cut it off the object. Not objects: they go. Measured on raw depth steps,
+        not normals: a pen's normals are unreliable, the depth across it is not."""
+        if count == 0:
+            return labels, count
+        edge_on, measured = _edge_on_pixels(pf, labels)
+        share = torch.bincount(labels.view(-1), weights=edge_on.view(-1).float(), minlength=count + 1) / \
+            torch.bincount(labels.view(-1), weights=measured.view(-1).float(), minlength=count + 1).clamp_min(1)
+        sliver = (_region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area) & (share > _EDGE_ON_SHARE)
+        sliver[0] = False
+        if not bool(sliver.any()):
+            return labels, count
+        return _compact(torch.where(sliver[labels], torch.zeros_like(labels), labels))
 
     def _keep_supported(self, surfaces: SurfaceResult, labels: torch.Tensor, count: int):
         """Keep regions standing mostly over the support's footprint. Raised things that continue beyond it
@@ -297,6 +317,34 @@ def _regrow(labels: torch.Tensor, allowed: torch.Tensor, iterations: int) -> tor
         grown = dilate(labels, 1)
         labels = torch.where((labels == 0) & allowed, grown, labels)
     return labels
+
+
+def _region_areas(pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:
+    """(count+1,) visible surface area (m^2, as if facing the camera) of each region."""
+    cam = pf.camera
+    pixel_area = (pf.depth * pf.depth) / (cam.fx * cam.fy)
+    return torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1)
+
+
+def _edge_on_pixels(pf: PreparedFrame, labels: torch.Tensor):
+    """(edge_on, measured) masks: pixels with a 4-neighbour of their own region (measured) whose depth step to
+    one of them is that of a surface turned more than _EDGE_ON_DEG from facing the camera (edge_on)."""
+    z, valid, cam = pf.depth, pf.valid, pf.camera
+    steep = math.tan(math.radians(_EDGE_ON_DEG))
+    edge_on = torch.zeros_like(valid)
+    measured = torch.zeros_like(valid)
+    for axis, focal in ((1, cam.fx), (0, cam.fy)):
+        n = z.shape[axis] - 1
+        a, b = (slice(None), slice(0, n)), (slice(None), slice(1, n + 1))
+        if axis == 0:
+            a, b = a[::-1], b[::-1]
+        same = (labels[a] == labels[b]) & valid[a] & valid[b]
+        # the step over the pixel spacing (depth / focal length): the tangent of the surface's turn
+        turned = same & ((z[b] - z[a]).abs() * focal > steep * torch.minimum(z[a], z[b]))
+        for part in (a, b):
+            measured[part] |= same
+            edge_on[part] |= turned
+    return edge_on, measured
 
 
 def _border_counts(labels: torch.Tensor, depth: torch.Tensor, jump_per_m: float, count: int) -> torch.Tensor:
