@@ -1,8 +1,11 @@
 """The node's output messages built from a result (no DDS needed)."""
+from dataclasses import replace
+
 import numpy as np
 
-from seg_perception.geometry import quaternion_from_matrix
-from seg_perception.ros.outputs import grasp_markers, object_markers, support_polygon
+from seg_perception.geometry import matrix_from_quaternion, quaternion_from_matrix
+from seg_perception.ros.convert import pointcloud2_to_numpy
+from seg_perception.ros.outputs import grasp_markers, object_boxes, object_markers, support_polygon
 from seg_perception.types import (CameraModel, GraspCandidate, InstanceResult, ObjectCloud, PerceptionResult, Plane,
                                   RGBDFrame, SurfaceResult)
 from std_msgs.msg import Header
@@ -49,3 +52,20 @@ def test_support_outline_goes_out_as_a_polygon_and_a_closed_line():
     none = PerceptionResult(frame, nothing, InstanceResult(np.zeros((4, 4), np.uint16)))
     assert len(support_polygon(none, header).polygon.points) == 0
     assert not [m for m in object_markers(none, header).markers if m.ns == 'support']
+
+
+def test_object_boxes_carry_each_objects_box_id_and_class():
+    frame = RGBDFrame(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), CameraModel(4, 4, 2.0, 2.0, 2.0, 2.0))
+    turned = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])     # 90 degrees about z
+    objects = (_object(1, [0.0, 0.0, 1.0]), replace(_object(2, [0.1, 0.0, 1.0]), class_name='cup', score=0.7,
+                                                     box_extent=np.array([0.08, 0.06, 0.1]), box_rotation=turned))
+    result = PerceptionResult(frame, SurfaceResult(np.zeros((4, 4), np.uint8), (), None, None),
+                              InstanceResult(np.zeros((4, 4), np.uint16)), objects)
+    classes = {'unknown': 0, 'cup': 41}
+    boxes = pointcloud2_to_numpy(object_boxes(result, Header(frame_id='camera_color_optical_frame'), classes.get))
+    assert list(boxes['instance']) == [1, 2] and list(boxes['class_id']) == [0, 41]
+    cup = boxes[1]
+    assert np.allclose([cup['x'], cup['y'], cup['z']], [0.1, 0.0, 1.0])
+    assert np.allclose([cup['size_x'], cup['size_y'], cup['size_z']], [0.08, 0.06, 0.1])
+    assert np.allclose(matrix_from_quaternion([cup['qx'], cup['qy'], cup['qz'], cup['qw']]), turned, atol=1e-6)
+    assert abs(cup['score'] - 0.7) < 1e-6 and cup['point_count'] == 1

@@ -36,8 +36,11 @@ def test_outputs_flow_with_the_input_header(ros_env):
     assert report['counts']['instances/labels'] >= 3, node_out
     assert report['frame_id'] == 'camera_color_optical_frame'
     # labels, clouds and grasps of one frame all carry that frame's header
-    assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/points', 'support/polygon',
-                                                  'surfaces/labels']
+    assert report['outputs_with_same_header'] == ['grasps', 'grasps/candidates', 'objects/boxes', 'objects/points',
+                                                  'support/polygon', 'surfaces/labels']
+    # one box per object of the frame, each with the points the cloud holds of it
+    assert report['boxes']['instances'] == list(range(1, report['instances']['max'] + 1))
+    assert sum(report['boxes']['point_counts']) == report['points']['count']
     assert report['support_vertices'] >= 3
     assert report['instances']['encoding'] == 'mono16' and report['instances']['shape'] == [240, 320]
     assert report['surfaces']['encoding'] == 'mono8' and 1 in report['surfaces']['classes']
@@ -101,6 +104,10 @@ def test_extrinsics_give_base_frame_outputs(ros_env):
     # the table's outline in the robot's frame lies at the table's height
     assert report['base']['support_frame_id'] == 'world' and len(report['base']['support_z']) >= 3
     assert np.abs(np.asarray(report['base']['support_z']) - scene.table_height).max() < 0.01, node_out
+    # the objects' boxes stand upright on it
+    bottoms = np.asarray(report['base']['box_bottoms'])
+    assert len(bottoms) >= 1 and np.all(np.asarray(report['base']['box_up_z']) > 0.999)
+    assert np.all((bottoms > scene.table_height - 0.01) & (bottoms < scene.table_height + 0.015)), bottoms
     low, high = report['base']['points_x_range']
     assert low >= -0.27 - 0.015 and high > -0.25, node_out   # a grid cell of outline beyond the box at most
 

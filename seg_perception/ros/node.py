@@ -32,8 +32,8 @@ from ..extrinsics import pose_matrix, result_in_base
 from ..lens import distortion_shift, distortion_warning
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
-from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_cloud, object_markers,
-                      overlay_image, support_polygon)
+from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_boxes, object_cloud,
+                      object_markers, overlay_image, support_polygon)
 from .sync import ApproximateTimeSync
 from .spin import spin_node
 
@@ -175,6 +175,7 @@ class PerceptionNode(LifecycleNode):
             'overlay': self.create_publisher(Image, '~/overlay', 5),
             'support': self.create_publisher(PolygonStamped, '~/support/polygon', 5),
             'points': self.create_publisher(PointCloud2, '~/objects/points', 5),
+            'boxes': self.create_publisher(PointCloud2, '~/objects/boxes', 5),
             'object_markers': self.create_publisher(MarkerArray, '~/objects/markers', 5),
             'grasps': self.create_publisher(PoseArray, '~/grasps', 5),
             'candidates': self.create_publisher(PointCloud2, '~/grasps/candidates', 5),
@@ -185,6 +186,7 @@ class PerceptionNode(LifecycleNode):
             self.pub.update({
                 'base_support': self.create_publisher(PolygonStamped, '~/base/support/polygon', 5),
                 'base_points': self.create_publisher(PointCloud2, '~/base/objects/points', 5),
+                'base_boxes': self.create_publisher(PointCloud2, '~/base/objects/boxes', 5),
                 'base_grasps': self.create_publisher(PoseArray, '~/base/grasps', 5),
                 'base_candidates': self.create_publisher(PointCloud2, '~/base/grasps/candidates', 5),
             })
@@ -426,12 +428,14 @@ class PerceptionNode(LifecycleNode):
         self._labels_latency.append(self._age_ms(result.frame.stamp))
 
     def _publish_objects(self, result, header):
-        """Object clouds (camera and base frame) and, for someone watching, their markers."""
+        """Object clouds and boxes (camera and base frame) and, for someone watching, their markers."""
         pub = self.pub
         pub['points'].publish(object_cloud(result, header, self._class_id))
+        pub['boxes'].publish(object_boxes(result, header, self._class_id))
         if self._camera_to_base is not None:
-            based = result_in_base(result, self._camera_to_base)
-            pub['base_points'].publish(object_cloud(based, self._base_header(header), self._class_id))
+            based, base_header = result_in_base(result, self._camera_to_base), self._base_header(header)
+            pub['base_points'].publish(object_cloud(based, base_header, self._class_id))
+            pub['base_boxes'].publish(object_boxes(based, base_header, self._class_id))
         if pub['object_markers'].get_subscription_count():
             pub['object_markers'].publish(object_markers(result, header))
 

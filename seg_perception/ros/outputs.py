@@ -15,6 +15,10 @@ from .convert import numpy_to_image, numpy_to_pointcloud2
 
 OBJECT_POINT_DTYPE = np.dtype([('x', np.float32), ('y', np.float32), ('z', np.float32), ('rgb', np.float32),
                                ('instance', np.uint16), ('class_id', np.uint16)])
+OBJECT_BOX_DTYPE = np.dtype([('x', np.float32), ('y', np.float32), ('z', np.float32), ('qx', np.float32),
+                             ('qy', np.float32), ('qz', np.float32), ('qw', np.float32), ('size_x', np.float32),
+                             ('size_y', np.float32), ('size_z', np.float32), ('instance', np.uint16),
+                             ('class_id', np.uint16), ('score', np.float32), ('point_count', np.uint32)])
 GRASP_POINT_DTYPE = np.dtype([('x', np.float32), ('y', np.float32), ('z', np.float32), ('qx', np.float32),
                               ('qy', np.float32), ('qz', np.float32), ('qw', np.float32), ('width', np.float32),
                               ('score', np.float32), ('object_id', np.uint16)])
@@ -61,6 +65,16 @@ def support_polygon(result: PerceptionResult, header) -> PolygonStamped:
     if outline is not None:
         msg.polygon.points = [Point32(x=float(x), y=float(y), z=float(z)) for x, y, z in outline]
     return msg
+
+
+def object_boxes(result: PerceptionResult, header, class_ids):
+    """One record per object: its box (centre, orientation, full side lengths along the box axes), id, class id,
+    score and cloud size: what a planning scene needs of each object."""
+    rec = np.zeros(len(result.objects), OBJECT_BOX_DTYPE)
+    for i, obj in enumerate(result.objects):
+        rec[i] = (*obj.box_center, *quaternion_from_matrix(obj.box_rotation), *obj.box_extent, obj.instance_id,
+                  class_ids(obj.class_name), obj.score, len(obj.points))
+    return numpy_to_pointcloud2(rec, header)
 
 
 def _pose(position, quaternion) -> Pose:

@@ -18,7 +18,8 @@ from seg_perception.ros.convert import image_to_numpy, pointcloud2_to_numpy
 TOPICS = {'surfaces/labels': Image, 'instances/labels': Image, 'overlay': Image, 'objects/points': PointCloud2,
           'objects/markers': MarkerArray, 'grasps': PoseArray, 'grasps/candidates': PointCloud2,
           'grasps/markers': MarkerArray, 'base/grasps': PoseArray, 'base/objects/points': PointCloud2,
-          'support/polygon': PolygonStamped, 'base/support/polygon': PolygonStamped}
+          'support/polygon': PolygonStamped, 'base/support/polygon': PolygonStamped, 'objects/boxes': PointCloud2,
+          'base/objects/boxes': PointCloud2}
 
 
 def main():
@@ -44,7 +45,8 @@ def main():
     def header(msg):
         return None if isinstance(msg, MarkerArray) else stamp_of(msg) + (msg.header.frame_id,)
 
-    same_frame = ('surfaces/labels', 'support/polygon', 'objects/points', 'grasps', 'grasps/candidates')
+    same_frame = ('surfaces/labels', 'support/polygon', 'objects/points', 'objects/boxes', 'grasps',
+                  'grasps/candidates')
     if got['instances/labels']:
         last = got['instances/labels'][-1]
         # the first frame published after every subscription here was matched (each topic is discovered on
@@ -70,6 +72,10 @@ def main():
             cloud = pointcloud2_to_numpy(pts[0])
             report['points'] = {'fields': list(cloud.dtype.names), 'count': int(len(cloud)),
                                 'instances': sorted(set(cloud['instance'].tolist()))}
+        boxes = [m for m in got['objects/boxes'] if header(m) == header(last)]
+        if boxes:
+            boxes = pointcloud2_to_numpy(boxes[0])
+            report['boxes'] = {'instances': boxes['instance'].tolist(), 'point_counts': boxes['point_count'].tolist()}
         if got['support/polygon']:
             report['support_vertices'] = len(got['support/polygon'][-1].polygon.points)
         if got['overlay']:
@@ -93,6 +99,10 @@ def main():
                           'points_frame_id': header(got['base/objects/points'][0])[2]
                           if got['base/objects/points'] else None,
                           'support_z': [p.z for m in got['base/support/polygon'] for p in m.polygon.points],
+                          'box_bottoms': [float(b['z'] - b['size_z'] / 2) for m in got['base/objects/boxes']
+                                          for b in pointcloud2_to_numpy(m)],
+                          'box_up_z': [float(1 - 2 * (b['qx'] ** 2 + b['qy'] ** 2)) for m in got['base/objects/boxes']
+                                       for b in pointcloud2_to_numpy(m)],
                           'support_frame_id': header(got['base/support/polygon'][0])[2]
                           if got['base/support/polygon'] else None}
     if diagnostics:
