@@ -174,11 +174,14 @@ class ClusterInstanceSegmenter:
         not normals: a pen's normals are unreliable, the depth across it is not."""
         if count == 0:
             return labels, count
+        small = _region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
+        small[0] = False
+        if not bool(small.any()):
+            return labels, count
         edge_on, measured = _edge_on_pixels(pf, labels)
         share = torch.bincount(labels.view(-1), weights=edge_on.view(-1).float(), minlength=count + 1) / \
             torch.bincount(labels.view(-1), weights=measured.view(-1).float(), minlength=count + 1).clamp_min(1)
-        sliver = (_region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area) & (share > _EDGE_ON_SHARE)
-        sliver[0] = False
+        sliver = small & (share > _EDGE_ON_SHARE)
         if not bool(sliver.any()):
             return labels, count
         return _compact(torch.where(sliver[labels], torch.zeros_like(labels), labels))

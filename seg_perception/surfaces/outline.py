@@ -23,15 +23,8 @@ def support_outline(points: torch.Tensor, support: torch.Tensor, plane: Plane,
     empty = np.zeros((0, 3))
     if plane is None:
         return empty
-    # only pixels on the region's border can be hull vertices: far fewer points for the hull
-    inner = support.clone()
-    inner[1:] &= support[:-1]
-    inner[:-1] &= support[1:]
-    inner[:, 1:] &= support[:, :-1]
-    inner[:, :-1] &= support[:, 1:]
-    border = support & ~inner
-    border[0], border[-1], border[:, 0], border[:, -1] = support[0], support[-1], support[:, 0], support[:, -1]
-    pts = points[border]
+    # hull vertices are among the first and last support pixels of each row and column: a few hundred points
+    pts = torch.cat([_row_ends(points, support), _row_ends(points.transpose(0, 1), support.t())])
     if pts.shape[0] < 3:
         return empty
     normal = torch.as_tensor(np.asarray(plane.normal), dtype=pts.dtype, device=pts.device)
@@ -45,6 +38,15 @@ def support_outline(points: torch.Tensor, support: torch.Tensor, plane: Plane,
     return -float(plane.offset) * n + ring[:, :1] * e1 + ring[:, 1:] * e2
 
 
+def _row_ends(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Points of the first and last true pixel of each row of ``mask`` that has one."""
+    cols = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    first = torch.where(mask, cols, mask.shape[1]).amin(1)
+    last = torch.where(mask, cols, -1).amax(1)
+    rows = torch.nonzero(last >= 0).squeeze(1)
+    return torch.cat([points[rows, first[rows]], points[rows, last[rows]]])
+
+
 def _convex_hull(uv: np.ndarray) -> np.ndarray:
     """Counter-clockwise convex hull vertices of 2-D points; none when they lie on a line."""
     from scipy.spatial import ConvexHull, QhullError
@@ -55,16 +57,22 @@ def _convex_hull(uv: np.ndarray) -> np.ndarray:
 
 
 def _simplify(ring: np.ndarray, tolerance: float) -> np.ndarray:
-    """Drop, one at a time, the vertex nearest the line through its two neighbours while it is within
-    ``tolerance``: a convex polygon only loses thin slivers, and noise along straight table edges goes."""
+    """Drop vertices within ``tolerance`` of the line through their two neighbours, the nearest first (never
+    two neighbours at once): a convex polygon only loses thin slivers, and noise along straight edges goes."""
     while len(ring) > 3:
         before, after = np.roll(ring, 1, 0), np.roll(ring, -1, 0)
         chord = after - before
         offset = ring - before
         distance = np.abs(chord[:, 0] * offset[:, 1] - chord[:, 1] * offset[:, 0]) / \
             np.maximum(np.linalg.norm(chord, axis=1), 1e-12)
-        i = int(np.argmin(distance))
-        if distance[i] >= tolerance:
+        # vertices nearer their line than both neighbours are to theirs (ties: the first) and within tolerance
+        drop = (distance < tolerance) & (distance < np.roll(distance, 1)) & (distance <= np.roll(distance, -1))
+        if not drop.any():
+            drop = (distance < tolerance) & (distance == distance.min())
+            if not drop.any():
+                break
+            drop &= np.cumsum(drop) == 1
+        if len(ring) - int(drop.sum()) < 3:
             break
-        ring = np.delete(ring, i, 0)
+        ring = ring[~drop]
     return ring
