@@ -175,12 +175,15 @@ def write_result(out: Path, result) -> dict:
 
 def cmd_segment(args) -> int:
     from .pipeline import Pipeline
+    from .surfaces.outline import outline_area
     config = _load_config(args)
     frame = _read_input_frame(args)
     pipeline = Pipeline(config)
     result = pipeline.process(frame)
     summary = write_result(args.out, result)
-    support = 'found' if summary['support_plane'] else 'NOT found'
+    support = 'NOT found'
+    if summary['support_plane']:
+        support = f"found ({outline_area(result.surfaces.support_outline):.2f} m² in view)"
     print(f"{len(summary['objects'])} objects, {len(result.grasps)} grasps, support surface {support}; "
           f"{result.timings_ms['total']:.0f} ms on {pipeline.device}; wrote {args.out}")
     for entry in summary['objects']:

@@ -41,7 +41,7 @@ def test_synth_edge_smear_renders_the_same_scene_with_ramps(dataset, tmp_path):
     assert moved[~near_step].mean() < 0.01
 
 
-def test_segment_outputs(dataset, tmp_path):
+def test_segment_outputs(dataset, tmp_path, capsys):
     f = dataset / '000001'
     out = tmp_path / 'seg'
     assert main(['segment', '--color', str(f / 'color.png'), '--depth', str(f / 'depth.png'),
@@ -62,6 +62,7 @@ def test_segment_outputs(dataset, tmp_path):
     outline, plane = np.asarray(result['support_outline']), result['support_plane']
     assert outline.shape[0] >= 3 and outline.shape[1] == 3
     assert np.abs(outline @ plane['normal'] + plane['offset']).max() < 1e-3
+    assert 'support surface found (' in capsys.readouterr().out    # with the area in view
     # an object without a grasp says why; one with grasps does not
     with_grasps = {g['object_id'] for g in result['grasps']}
     assert all(('no_grasp' in entry) == (entry['id'] not in with_grasps) for entry in result['objects'])

@@ -6,7 +6,7 @@ from scipy.spatial import ConvexHull
 
 from seg_perception.config import load_config
 from seg_perception.pipeline import Pipeline
-from seg_perception.surfaces.outline import support_outline
+from seg_perception.surfaces.outline import outline_area, support_outline
 from seg_perception.synthetic import SceneConfig, synthesize
 from seg_perception.types import SURFACE_SUPPORT, Plane
 
@@ -58,6 +58,7 @@ def test_a_rectangle_of_support_pixels_gives_its_four_corners():
     corners = {(round(x, 2), round(y, 2)) for x, y, _ in outline}
     assert corners == {(-0.2, -0.2), (0.29, -0.2), (0.29, 0.19), (-0.2, 0.19)}
     assert np.allclose(outline[:, 2], 1.0)
+    assert abs(outline_area(outline) - 0.49 * 0.39) < 1e-6
     # counter-clockwise seen from the side the normal points to (the camera's: x right, y down)
     assert _signed_area(outline[:, :2] * [1, -1]) > 0
 

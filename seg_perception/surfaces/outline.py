@@ -76,3 +76,11 @@ def _simplify(ring: np.ndarray, tolerance: float) -> np.ndarray:
             break
         ring = ring[~drop]
     return ring
+
+
+def outline_area(outline: np.ndarray) -> float:
+    """Area (m^2) of a planar polygon given by its (K, 3) vertices in order."""
+    if outline is None or len(outline) < 3:
+        return 0.0
+    outline = np.asarray(outline, dtype=np.float64)
+    return 0.5 * float(np.linalg.norm(np.cross(outline, np.roll(outline, -1, 0)).sum(0)))
