@@ -9,8 +9,8 @@ pixels rejoin their neighbouring region. A boundary is
 - a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
 small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
-silhouette, cut off from it) go; regions mostly beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; small
-depth holes enclosed by one object are filled. Ids run left to right by centroid.
+silhouette, cut off from it) go; regions mostly beyond the support's footprint (a robot arm reaching in, a
+shelf) are dropped; small depth holes enclosed by one object are filled. Ids run left to right by centroid.
 """
 from __future__ import annotations
 
