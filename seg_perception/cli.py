@@ -254,6 +254,8 @@ def cmd_eval(args) -> int:
     if 'f' in summary:
         print(f"{'overlap':<22} {summary['precision']:9.3f} {summary['recall']:9.3f} {summary['f']:9.3f} "
               f"{summary['pct75']:9.3f}")
+        print(f"objects found where no object is (under 30 % of their pixels on one): {summary['phantoms']} of "
+              f"{summary['predicted']}")
     if 'surface_iou' in summary:
         print('surface IoU (pixels with depth): ' +
               ', '.join(f'{k} {v:.3f}' for k, v in summary['surface_iou'].items() if v == v))
@@ -285,6 +287,9 @@ def _eval_summary(rows) -> dict:
         values = [r[key] for r in rows if key in r]
         if values:
             summary[key] = float(np.mean(values))
+    for key, total in (('phantoms', 'phantoms'), ('n_pred', 'predicted')):
+        if any(key in r for r in rows):
+            summary[total] = int(sum(r.get(key, 0) for r in rows))
     grasp_rows = [r['grasps'] for r in rows if 'grasps' in r]
     if grasp_rows:
         from .grasps.evaluate import summarize_grasps

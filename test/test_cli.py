@@ -108,6 +108,9 @@ def test_eval_prints_and_writes_metrics(dataset, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data['summary']['frames'] == 3 and len(data['per_frame']) == 3
     assert 0.0 <= data['summary']['f'] <= 1.0 and 'support' in data['summary']['surface_iou']
+    assert 0 <= data['summary']['phantoms'] <= data['summary']['predicted']
+    assert data['summary']['phantoms'] == sum(r['phantoms'] for r in data['per_frame'])
+    assert 'objects found where no object is' in text
 
 
 def test_config_command_prints_the_shipped_defaults(capsys):

@@ -36,6 +36,18 @@ def test_split_merge_and_missing_objects_cost():
     assert overlap_metrics(np.zeros_like(gt), np.zeros_like(gt))['f'] == 1.0
 
 
+def test_objects_found_where_none_is_are_counted_as_phantoms():
+    gt = _gt()
+    assert overlap_metrics(gt, gt)['phantoms'] == 0
+    pred = gt.copy()
+    pred[12:19, 20:29] = 4                      # on the background only
+    pred[0:2, 2:12] = 5                         # a strip along object 1: 3 of its 23 pixels on it
+    pred[2, 2:5] = 5
+    split = overlap_metrics(pred, gt)
+    assert split['phantoms'] == 2 and split['n_pred'] == 5
+    assert overlap_metrics(pred, np.zeros_like(gt))['phantoms'] == 5      # no true object at all
+
+
 def test_tiny_ground_truth_objects_can_be_dont_care():
     gt = _gt()
     gt[0, 0] = 9                                # a 1-pixel object nobody can segment
