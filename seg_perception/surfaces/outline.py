@@ -48,12 +48,13 @@ def _row_ends(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _convex_hull(uv: np.ndarray) -> np.ndarray:
-    """Counter-clockwise convex hull vertices of 2-D points; none when they lie on a line."""
-    from scipy.spatial import ConvexHull, QhullError
-    try:
-        return uv[ConvexHull(uv).vertices]   # counter-clockwise in 2-D
-    except QhullError:
-        return uv[:0]
+    """Counter-clockwise convex hull vertices of 2-D points; fewer than three when they lie on a line."""
+    import cv2
+    index = cv2.convexHull(uv.astype(np.float32), clockwise=False, returnPoints=False)
+    ring = uv[index.reshape(-1)] if index is not None else uv[:0]
+    if len(ring) >= 3 and abs(outline_area(np.c_[ring, np.zeros(len(ring))])) < 1e-12:
+        return ring[:0]
+    return ring
 
 
 def _simplify(ring: np.ndarray, tolerance: float) -> np.ndarray:
