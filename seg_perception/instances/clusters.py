@@ -336,11 +336,8 @@ def _edge_on_pixels(pf: PreparedFrame, labels: torch.Tensor):
     steep = math.tan(math.radians(_EDGE_ON_DEG))
     edge_on = torch.zeros_like(valid)
     measured = torch.zeros_like(valid)
-    for axis, focal in ((1, cam.fx), (0, cam.fy)):
-        n = z.shape[axis] - 1
-        a, b = (slice(None), slice(0, n)), (slice(None), slice(1, n + 1))
-        if axis == 0:
-            a, b = a[::-1], b[::-1]
+    every, head, tail = slice(None), slice(None, -1), slice(1, None)
+    for a, b, focal in (((every, head), (every, tail), cam.fx), ((head, every), (tail, every), cam.fy)):
         same = (labels[a] == labels[b]) & valid[a] & valid[b]
         # the step over the pixel spacing (depth / focal length): the tangent of the surface's turn
         turned = same & ((z[b] - z[a]).abs() * focal > steep * torch.minimum(z[a], z[b]))

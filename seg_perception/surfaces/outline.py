@@ -50,11 +50,11 @@ def _row_ends(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def _convex_hull(uv: np.ndarray) -> np.ndarray:
     """Counter-clockwise convex hull vertices of 2-D points; fewer than three when they lie on a line."""
     import cv2
-    index = cv2.convexHull(uv.astype(np.float32), clockwise=False, returnPoints=False)
-    ring = uv[index.reshape(-1)] if index is not None else uv[:0]
-    if len(ring) >= 3 and abs(outline_area(np.c_[ring, np.zeros(len(ring))])) < 1e-12:
-        return ring[:0]
-    return ring
+    flat = uv.astype(np.float32)
+    index = cv2.convexHull(flat, clockwise=False, returnPoints=False)
+    if index is None or len(index) < 3 or cv2.contourArea(flat[index.reshape(-1)]) <= 0:
+        return uv[:0]
+    return uv[index.reshape(-1)]
 
 
 def _simplify(ring: np.ndarray, tolerance: float) -> np.ndarray:
