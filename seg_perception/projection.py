@@ -36,7 +36,8 @@ def nearest_neighbours(points: torch.Tensor, k: int, groups: Optional[torch.Tens
             # except in groups too small to have k of their own (masked below)
             data[:, 0] += groups.numpy() * _GROUP_GAP
         count = min(k + 1, data.shape[0])
-        dist, idx = cKDTree(data).query(data, count)
+        # the query, not the tree's build, is the cost: spread it over torch's threads
+        dist, idx = cKDTree(data).query(data, count, workers=max(1, torch.get_num_threads()))
         dist, idx = dist.reshape(-1, count), idx.reshape(-1, count)
         dist = torch.from_numpy(dist[:, 1:]).to(points.dtype)
         idx = torch.from_numpy(idx[:, 1:])
