@@ -117,6 +117,10 @@ class InstancesConfig:
     stable_ids: bool = param(True, 'In a stream (the node): an object keeps its id from the previous frame while '
                              'its pixels mostly overlap it there; new objects take the free ids (ids stay 1..N). '
                              'Off: ids run left to right by centroid in every frame, as for a single frame.')
+    keep_splits: int = param(10, 'In a stream with stable_ids: a region that merges objects the previous frame '
+                             'saw apart is cut along their old outlines (touching objects stop flickering between '
+                             'one object and two); a part kept only this way lasts at most this many frames. '
+                             '0: off.', min=0, max=1000)
 
 
 @dataclass

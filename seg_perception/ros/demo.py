@@ -188,6 +188,11 @@ def _record(args, node_pid: int) -> int:
           f'frames out {stats["out"]} ({rate:.1f} Hz), dropped by the node (total) {dropped}')
     print(f'demo: objects per frame mean {np.mean(stats["objects"]) if stats["objects"] else 0:.1f}, '
           f'grasps per frame mean {np.mean(stats["grasps"]) if stats["grasps"] else 0:.1f}')
+    counts = stats['objects']
+    if len(counts) > 1:   # on a still scene, each change is flicker (instances.keep_splits)
+        changed = sum(a != b for a, b in zip(counts, counts[1:]))
+        print(f'demo: the object count changed between consecutive frames {changed} times of {len(counts) - 1}'
+              + (f' (a new scene every {scene_seconds:.0f} s changes it too)' if scene_seconds else ''))
     if stats['first_moved']:
         moved = stats['first_moved']
         print(f'demo: the first grasp moved (over 2 cm or 30 deg) between consecutive frames {sum(moved)} times of '

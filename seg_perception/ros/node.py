@@ -192,7 +192,8 @@ class PerceptionNode(LifecycleNode):
             })
         self._classes = {}
         # what carries over from frame to frame of one camera: object ids, the grasps' ranking
-        self._ids, self._ranking = StableIds(), GraspHysteresis(self.pipeline.config.grasps.hysteresis)
+        self._ids = StableIds(self.pipeline.config.instances.keep_splits)
+        self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
         self._stream_frame_id = None
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
