@@ -34,19 +34,19 @@ def split_as_before(labels: torch.Tensor, count: int, previous: torch.Tensor, ag
         return labels, [], {}
     n, m = count + 1, int(previous.max()) + 1
     joint = torch.bincount((labels * m + previous).view(-1), minlength=n * m).view(n, m).cpu()
+    size_now, size_before = joint.sum(1), joint.sum(0).clamp_min(1)
     joint[0], joint[:, 0] = 0, 0
-    size_before = torch.bincount(previous.view(-1), minlength=m).cpu().clamp_min(1)
-    size_now = torch.bincount(labels.view(-1), minlength=n).cpu()
     holder = joint.argmax(0)                        # the region holding most of each old object
     inside = joint.max(0).values.double() / size_before.double() >= _INSIDE
     inside[0] = False
+    holding = torch.bincount(holder[inside], minlength=n)
     # which old object becomes which part: the largest keeps the region's id, the others take new ones
     part_of_old = torch.zeros(m, dtype=labels.dtype)
     parents: List[int] = []
     made: Dict[int, int] = {}
-    for region_id in torch.unique(holder[inside]).tolist():
+    for region_id in torch.nonzero(holding >= 2).flatten().tolist():
         olds = torch.nonzero(inside & (holder == region_id)).flatten().tolist()
-        if len(olds) < 2 or float(joint[region_id, olds].sum()) < _COVER * float(size_now[region_id]):
+        if float(joint[region_id, olds].sum()) < _COVER * float(size_now[region_id]):
             continue
         # parts carried too long join the region again; the others are carried and all age by a frame
         olds = [b for b in olds if ages.get(b, 0) < max_age]
