@@ -43,6 +43,7 @@ def split_as_before(labels: torch.Tensor, count: int, previous: torch.Tensor, ag
     # which old object becomes which part: the largest keeps the region's id, the others take new ones
     part_of_old = torch.zeros(m, dtype=labels.dtype)
     parents: List[int] = []
+    cut_regions: List[int] = []
     made: Dict[int, int] = {}
     for region_id in torch.nonzero(holding >= 2).flatten().tolist():
         olds = torch.nonzero(inside & (holder == region_id)).flatten().tolist()
@@ -55,6 +56,7 @@ def split_as_before(labels: torch.Tensor, count: int, previous: torch.Tensor, ag
         olds.sort(key=lambda b: -int(joint[region_id, b]))
         age = max(ages.get(b, 0) for b in olds) + 1
         part_of_old[olds[0]] = region_id
+        cut_regions.append(region_id)
         made[region_id] = age
         for old in olds[1:]:
             parents.append(region_id)
@@ -66,7 +68,7 @@ def split_as_before(labels: torch.Tensor, count: int, previous: torch.Tensor, ag
     # region the nearest part of the same region (else they stay with the region's id)
     region_of_part = torch.tensor([0] + list(range(1, n)) + parents, dtype=labels.dtype, device=labels.device)
     is_cut = torch.zeros(n, dtype=torch.bool)
-    is_cut[[r for r in made if r < n]] = True
+    is_cut[cut_regions] = True
     cut = is_cut.to(labels.device)[labels]
     y0, y1, x0, x1 = bounding_box(cut, 1)
     now, before, cut = labels[y0:y1, x0:x1], previous[y0:y1, x0:x1], cut[y0:y1, x0:x1]
