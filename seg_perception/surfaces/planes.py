@@ -44,6 +44,8 @@ _WIDE_BAND = 4.0                 # first support band, in RANSAC thresholds...
 _WIDE_BAND_FLOOR = 0.015         # ...and at least this (m)
 _FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is the floor
 _SUPPORT_PIECE_REACH = 0.15   # m: support pieces cut off by clutter lie this close to the main region's box
+_SEEN_BELOW = 3.0             # pixels this many surface tolerances below it show that it is not there
+_GAPPED_SHARE = 0.5           # a piece goes when more than this share of it lies beyond such a gap
 _SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
 _TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
 _SUPPORT_FITS = 4               # at most this many fits of the support surface, each to the last one's support
@@ -107,7 +109,8 @@ class PlaneSurfaceSegmenter:
         # a wide band first: real sensors bend large planes (lens distortion, warp), RANSAC's band holds
         # only part of the table; the fitted surface then follows the bend and measures the noise
         band = (_WIDE_BAND * tol).clamp_min(_WIDE_BAND_FLOOR)
-        on_support = self._main_region(pf.valid & (heights.abs() < band) & flat, pf.points, s_normal)
+        on_support = self._main_region(pf.valid & (heights.abs() < band) & flat, pf.points, s_normal,
+                                       pf.valid & (heights < -band))
         if not bool(on_support.any()):
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
         count = int(on_support.sum())
@@ -120,7 +123,8 @@ class PlaneSurfaceSegmenter:
             # normals are noisy far away: pixels very close to the surface need only a roughly upward normal
             # (a vertical face crossing the table's height must not join it)
             on_support = pf.valid & (((heights.abs() < tol) & flat) | ((heights.abs() < 0.5 * tol) & roughly_flat))
-            on_support = self._main_region(on_support, pf.points, surface.normal)
+            on_support = self._main_region(on_support, pf.points, surface.normal,
+                                           pf.valid & (heights < -_SEEN_BELOW * tol))
             # the fitted surface may take in more of the table (a plane a degree off only held a strip of it):
             # fit again until the support stops growing
             previous, count = count, int(on_support.sum())
@@ -198,9 +202,12 @@ class PlaneSurfaceSegmenter:
         return up, support
 
     @staticmethod
-    def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+    def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor,
+                     seen_below: torch.Tensor) -> torch.Tensor:
         """The support's main connected region and the pieces of it that clutter cut off, which lie within
-        reach of the main region on the plane; a coplanar desk further away and specks elsewhere go."""
+        reach of the main region on the plane; a coplanar desk further away and specks elsewhere go, and so
+        does a piece that lies beyond a gap: a chair's seat behind the table at its height, seen past the
+        table's edge (``seen_below``: pixels seen below the surface, where it is not)."""
         step = 4
         coarse = mask[::step, ::step]
         labels, count = connected_components(coarse)
@@ -221,6 +228,8 @@ class PlaneSurfaceSegmenter:
         keep = ((boxes[:, 0] <= main[1] + reach) & (boxes[:, 1] >= main[0] - reach)
                 & (boxes[:, 2] <= main[3] + reach) & (boxes[:, 3] >= main[2] - reach))
         keep[0] = False
+        main_id = int(sizes.argmax())
+        keep &= ~_beyond_gaps(labels, count, main_id, seen_below[::step, ::step])
         kept = keep[labels]
         kept = kept.repeat_interleave(step, 0).repeat_interleave(step, 1)[:mask.shape[0], :mask.shape[1]]
         # grow back by one coarse cell so boundary pixels of kept regions stay
@@ -259,3 +268,37 @@ class PlaneSurfaceSegmenter:
     @staticmethod
     def _plane(fit: PlaneFit, kind: int) -> Plane:
         return Plane(fit.normal, fit.offset, kind, fit.count)
+
+
+def _beyond_gaps(labels: torch.Tensor, count: int, main_id: int, below: torch.Tensor) -> torch.Tensor:
+    """(count + 1,) whether each region of ``labels`` lies mostly beyond a gap from region ``main_id``: along
+    the image rows and columns, every way from its pixels to the main region crosses pixels seen ``below`` the
+    surface. A piece of table cut off by an object is reached across the object (above the surface)."""
+    h, w = labels.shape
+    main = labels == main_id
+    reaching = torch.zeros_like(main)
+    blocked_everywhere = torch.ones_like(main)
+    for dim, size in ((0, h), (1, w)):
+        index = torch.arange(size, device=labels.device).view((-1, 1) if dim == 0 else (1, -1)).expand(h, w)
+        for forward in (True, False):
+            # the nearest main pixel and the nearest pixel seen below, ahead in this direction (or at the pixel)
+            def nearest(hit: torch.Tensor) -> torch.Tensor:
+                if forward:
+                    far = torch.where(hit, index, size)
+                    return torch.flip(torch.cummin(torch.flip(far, [dim]), dim).values, [dim])
+                near = torch.where(hit, index, -1)
+                return torch.cummax(near, dim).values
+            to_main, to_below = nearest(main), nearest(below)
+            if forward:
+                reaches, blocked = to_main < size, to_below < to_main
+            else:
+                reaches, blocked = to_main >= 0, to_below > to_main
+            reaching |= reaches
+            blocked_everywhere &= ~reaches | blocked
+    gapped = reaching & blocked_everywhere
+    cells = torch.bincount(labels.view(-1), minlength=count + 1).clamp_min(1)
+    share = torch.bincount(labels.view(-1), weights=gapped.view(-1).float(), minlength=count + 1) / cells
+    out = share > _GAPPED_SHARE
+    out[0] = False
+    out[main_id] = False
+    return out
