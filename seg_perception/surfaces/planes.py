@@ -281,14 +281,7 @@ def _beyond_gaps(labels: torch.Tensor, count: int, main_id: int, below: torch.Te
     for dim, size in ((0, h), (1, w)):
         index = torch.arange(size, device=labels.device).view((-1, 1) if dim == 0 else (1, -1)).expand(h, w)
         for forward in (True, False):
-            # the nearest main pixel and the nearest pixel seen below, ahead in this direction (or at the pixel)
-            def nearest(hit: torch.Tensor) -> torch.Tensor:
-                if forward:
-                    far = torch.where(hit, index, size)
-                    return torch.flip(torch.cummin(torch.flip(far, [dim]), dim).values, [dim])
-                near = torch.where(hit, index, -1)
-                return torch.cummax(near, dim).values
-            to_main, to_below = nearest(main), nearest(below)
+            to_main, to_below = (_nearest(hit, index, dim, size, forward) for hit in (main, below))
             if forward:
                 reaches, blocked = to_main < size, to_below < to_main
             else:
@@ -302,3 +295,12 @@ def _beyond_gaps(labels: torch.Tensor, count: int, main_id: int, below: torch.Te
     out[0] = False
     out[main_id] = False
     return out
+
+
+def _nearest(hit: torch.Tensor, index: torch.Tensor, dim: int, size: int, forward: bool) -> torch.Tensor:
+    """Per pixel, the ``index`` along ``dim`` of the nearest ``hit`` pixel at or ahead of it (towards higher
+    indices when ``forward``, else lower); ``size`` (forward) or -1 where there is none."""
+    if forward:
+        ahead = torch.where(hit, index, size)
+        return torch.flip(torch.cummin(torch.flip(ahead, [dim]), dim).values, [dim])
+    return torch.cummax(torch.where(hit, index, -1), dim).values
