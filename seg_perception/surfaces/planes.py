@@ -223,13 +223,14 @@ class PlaneSurfaceSegmenter:
                              inf.scatter_reduce(0, flat, b, 'amin'), (-inf).scatter_reduce(0, flat, b, 'amax')], 1)
         sizes = torch.bincount(flat, minlength=count + 1)
         sizes[0] = 0
-        main = boxes[int(sizes.argmax())]
+        main_id = int(sizes.argmax())
+        main = boxes[main_id]
         reach = _SUPPORT_PIECE_REACH
         keep = ((boxes[:, 0] <= main[1] + reach) & (boxes[:, 1] >= main[0] - reach)
                 & (boxes[:, 2] <= main[3] + reach) & (boxes[:, 3] >= main[2] - reach))
         keep[0] = False
-        main_id = int(sizes.argmax())
-        keep &= ~_beyond_gaps(labels, count, main_id, seen_below[::step, ::step])
+        if int(keep.sum()) > 1:   # pieces besides the main region
+            keep &= ~_beyond_gaps(labels, count, main_id, seen_below[::step, ::step])
         kept = keep[labels]
         kept = kept.repeat_interleave(step, 0).repeat_interleave(step, 1)[:mask.shape[0], :mask.shape[1]]
         # grow back by one coarse cell so boundary pixels of kept regions stay
