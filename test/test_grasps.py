@@ -11,6 +11,7 @@ from seg_perception.grasps import GraspPlanner, GraspScene
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import SceneConfig, synthesize
 from seg_perception.types import ObjectCloud
+from staged_scenes import staged_scene
 
 
 def _box_scene(size):
@@ -207,32 +208,12 @@ def test_a_neighbour_in_the_way_is_avoided():
                                        'pose'}
 
 
-def _staged(seed, objects):
-    """A generated room, table and camera with the given objects instead of random ones: (shape entry, dx, dy,
-    yaw, height of the centre above the table) around the table point the camera looks at."""
-    from seg_perception.synthetic import NoiseConfig, Renderer, generate_scene
-    from seg_perception.synthetic.scene import Body
-    from seg_perception.types import SURFACE_OBJECT
-    scene = generate_scene(seed, SceneConfig())
-    scene.bodies = [b for b in scene.bodies if not b.name.startswith('object')]
-    ray, eye = scene.camera_to_world[:3, 2], scene.camera_to_world[:3, 3]
-    centre = eye + (scene.table_height - eye[2]) / ray[2] * ray
-    for i, (shape, dx, dy, yaw, z) in enumerate(objects):
-        pose = np.eye(4)
-        pose[:3, :3] = [[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]]
-        pose[:3, 3] = [centre[0] + dx, centre[1] + dy, scene.table_height + z]
-        scene.bodies.append(Body(f'object{i}', shape, pose, SURFACE_OBJECT, instance_id=i + 1,
-                                 albedo=(0.8, 0.3 + 0.2 * i, 0.2), resting_on='table'))
-    rendered = Renderer(scene).render(np.random.default_rng(seed), NoiseConfig())
-    return scene, rendered
-
-
 def _top_grasps_by_truth(seed, objects):
     """{true instance id: (grasp count, whether its best grasp is valid on the true geometry)}."""
     from seg_perception.grasps.evaluate import grasp_valid, scene_solids
     from seg_perception.synthetic import Renderer
     from seg_perception.types import RGBDFrame
-    scene, r = _staged(seed, objects)
+    scene, r = staged_scene(seed, objects)
     cfg = load_config(None, {'device': 'cpu'})
     result = Pipeline(cfg).process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
     solids = scene_solids(scene.to_json(r.visible_pixels))
@@ -359,7 +340,7 @@ def test_every_grasp_of_a_can_seen_from_one_side_holds(seed):
     from seg_perception.grasps.evaluate import grasp_valid, scene_solids
     from seg_perception.synthetic import Renderer
     from seg_perception.types import RGBDFrame
-    scene, r = _staged(seed, [(SLENDER_CAN, 0.0, 0.0, 0.0, 0.06)])
+    scene, r = staged_scene(seed, [(SLENDER_CAN, 0.0, 0.0, 0.0, 0.06)])
     cfg = load_config(None, {'device': 'cpu'})
     result = Pipeline(cfg).process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
     solids = scene_solids(scene.to_json(r.visible_pixels))
@@ -483,7 +464,7 @@ def _rim_grasps_of_staged_cup(seed, cup_shape, pipeline):
     from seg_perception.grasps.evaluate import _gripper_points
     from seg_perception.synthetic import Renderer
     from seg_perception.types import RGBDFrame
-    scene, r = _staged(seed, [(cup_shape, 0.0, 0.0, 0.0, cup_shape['height'] / 2)])
+    scene, r = staged_scene(seed, [(cup_shape, 0.0, 0.0, 0.0, cup_shape['height'] / 2)])
     result = pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
     cup = next(b for b in scene.bodies if b.name == 'object0')
     to_cup = np.linalg.inv(cup.pose) @ scene.camera_to_world
@@ -516,7 +497,7 @@ def test_an_open_cup_wider_than_the_hand_is_held_by_its_rim(seed):
     pipeline.update(cfg)
     assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps   # switched off
     closed = {'shape': 'cylinder', 'radius': CUP['radius'], 'height': CUP['height']}
-    scene, r = _staged(seed, [(closed, 0.0, 0.0, 0.0, CUP['height'] / 2)])
+    scene, r = staged_scene(seed, [(closed, 0.0, 0.0, 0.0, CUP['height'] / 2)])
     assert not pipeline.process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).grasps
 
 

@@ -10,7 +10,8 @@ pixels rejoin their neighbouring region. A boundary is
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
 small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
 silhouette, cut off from it) go; regions mostly beyond the support's footprint (a robot arm reaching in, a
-shelf) are dropped; small depth holes enclosed by one object are filled. Ids run left to right by centroid.
+shelf) are dropped; a low part inside a smaller object's outline seen from above joins it (a bowl's floor:
+inner_parts.py); small depth holes enclosed by one object are filled. Ids run left to right by centroid.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..imageops import bounding_box, box_sum, dilate, dot3, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
+from .inner_parts import merge_inner_parts
 
 _REGROW_ITERATIONS = 4
 _THIN_SHARE = 0.2         # regions with fewer interior pixels than this share are strips, merged or dropped
@@ -89,6 +91,8 @@ class ClusterInstanceSegmenter:
         labels, count = self._merge_fragments(pf, labels, count)
         labels, count = self._drop_edge_on_slivers(pf, labels, count)
         labels, count = self._keep_supported(surfaces, labels, count)
+        if self.cfg.merge_inner_parts and surfaces.up is not None and surfaces.heights is not None:
+            labels, count = merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up)
         labels = _fill_enclosed_holes(labels, pf.valid)
         labels, _ = order_left_to_right(labels, count)
         return labels, count

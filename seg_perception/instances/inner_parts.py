@@ -1,0 +1,138 @@
+"""Low parts of an object seen inside its outline: a bowl's floor, a piece of a cup's wall.
+
+Seen from above at a slant, a bowl shows its rim, its inner wall and its floor; the floor meets the wall at a
+concave crease, often behind a band of pixels at the support's height, so the boundary rules cut it off as an
+object of its own, and a grasp planned for it would close inside the bowl. Such a part is low and lies within
+the object's outline seen from above, where no separate object fits beside it: a region that touches a larger one
+(within a few pixels), lies mostly inside its convex outline on the support and reaches at most half its height
+joins it. Objects that rise out of a container (a can in a bowl) are taller and stay apart; containers wider than
+a hand could lift (a tote, a tray) keep their contents apart too.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+import torch
+
+from ..geometry import plane_basis
+from ..imageops import dilate
+
+_TOUCH = 3              # grid pixels: parts this close count as touching (a band of support-height pixels
+                        # often lies between a bowl's floor and its wall)
+_MIN_TOUCH = 3          # pixel pairs along which they must touch
+_INSIDE = 0.8           # share of the part's points inside the object's convex outline on the support
+_LOW = 0.5              # the part's top reaches at most this share of the object's top
+_TOP_QUANTILE = 0.9     # a region's top: this quantile of its heights (a few noisy pixels stick out)
+_MAX_CONTAINER = 0.30   # m: objects wider than this on the support (a tote) keep what lies inside them
+_OUTLINE_SLACK = 0.005  # m: points this close outside the outline count as inside (voxel and depth noise)
+_HULL_POINTS = 2000     # at most this many of the object's points build its outline
+
+
+def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, heights: torch.Tensor,
+                      up: torch.Tensor) -> Tuple[torch.Tensor, int]:
+    """``labels`` (ids 1..count, 0 = none) with every low part inside another object's outline given that
+    object's id, renumbered 1..count'. ``points``: (H, W, 3) camera frame; ``heights``: above the support;
+    ``up``: the support's normal."""
+    if count < 2:
+        return labels, count
+    n = count + 1
+    near = _touching(labels, n)
+    if not bool((near >= _MIN_TOUCH).any()):
+        return labels, count
+    tops = _region_quantile(labels, heights, n, _TOP_QUANTILE)
+    candidate = (near >= _MIN_TOUCH) & (tops[None, :] <= _LOW * tops[:, None]) & (tops[:, None] > 0)  # [object, part]
+    candidate[0], candidate[:, 0] = False, False
+    if not bool(candidate.any()):
+        return labels, count
+    e1, e2 = plane_basis(up.to(points.dtype))
+    flat = torch.stack([points @ e1, points @ e2], -1)                                      # (H, W, 2)
+    candidate &= (_extent(labels, flat, n) <= _MAX_CONTAINER)[:, None]
+    pairs = torch.nonzero(candidate).tolist()
+    if not pairs:
+        return labels, count
+    # strongest contact first: a part inside two outlines joins the one it touches most
+    pairs.sort(key=lambda p: -int(near[p[0], p[1]]))
+    flat_np = flat.detach().cpu().numpy()
+    labels_np = labels.detach().cpu().numpy()
+    outlines = {}
+    target = list(range(n))
+    for obj, part in pairs:
+        if target[part] != part:
+            continue
+        if obj not in outlines:
+            outlines[obj] = _outline(flat_np[labels_np == obj])
+        if outlines[obj] is None:
+            continue
+        inside = _inside_share(flat_np[labels_np == part], outlines[obj])
+        if inside >= _INSIDE:
+            target[part] = obj
+    for i in range(n):   # follow chains: a part of a part
+        j = i
+        while target[j] != j:
+            j = target[j]
+        target[i] = j
+    if all(target[i] == i for i in range(n)):
+        return labels, count
+    merged = torch.tensor(target, device=labels.device)[labels]
+    present = torch.bincount(merged.view(-1), minlength=n) > 0
+    present[0] = False
+    new_id = torch.cumsum(present.long(), 0) * present
+    return new_id[merged], int(present.sum())
+
+
+def _touching(labels: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, n) pixel pairs along which two regions meet once each has grown ``_TOUCH`` pixels into unlabelled
+    pixels (the larger id where two grow into the same pixel)."""
+    grown = labels
+    for _ in range(_TOUCH):
+        grown = torch.where(grown == 0, dilate(grown, 1), grown)
+    keys = []
+    for a, b in ((grown[:, :-1], grown[:, 1:]), (grown[:-1], grown[1:])):
+        pair = (a != b) & (a > 0) & (b > 0)
+        keys.append(a[pair] * n + b[pair])
+    counts = torch.bincount(torch.cat(keys), minlength=n * n).view(n, n)
+    return counts + counts.T
+
+
+def _region_quantile(labels: torch.Tensor, values: torch.Tensor, n: int, q: float) -> torch.Tensor:
+    """(n,) the ``q`` quantile of ``values`` (metres) over each region (0 for an empty one), to a tenth of a
+    millimetre: one sort of the labelled pixels by region, then value."""
+    inside = labels > 0
+    region, value = labels[inside], values[inside].float()
+    tenths = ((value.clamp(-100.0, 100.0) + 100.0) * 1e4).long()          # non-negative, below 2^21
+    ordered = torch.sort(region * (1 << 22) + tenths).values
+    sizes = torch.bincount(region, minlength=n)
+    starts = torch.cumsum(sizes, 0) - sizes
+    pick = (starts + (q * (sizes - 1).clamp_min(0).float()).long()).clamp(0, max(0, ordered.numel() - 1))
+    picked = (ordered[pick] % (1 << 22)).float() / 1e4 - 100.0 if ordered.numel() else torch.zeros(n)
+    return torch.where(sizes > 0, picked.to(values.device), torch.zeros_like(picked))
+
+
+def _extent(labels: torch.Tensor, flat: torch.Tensor, n: int) -> torch.Tensor:
+    """(n,) the longer side of each region's box on the support (its two axes)."""
+    index = labels.reshape(-1)
+    sides = []
+    for k in range(2):
+        v = flat[..., k].reshape(-1)
+        hi = torch.full((n,), -float('inf'), device=v.device).scatter_reduce(0, index, v, 'amax')
+        lo = torch.full((n,), float('inf'), device=v.device).scatter_reduce(0, index, v, 'amin')
+        sides.append((hi - lo).clamp_min(0))
+    return torch.maximum(*sides)
+
+
+def _outline(flat: np.ndarray):
+    """Half-plane equations (K, 3) of the convex outline of (N, 2) points, or None when degenerate."""
+    from scipy.spatial import ConvexHull
+    if len(flat) > _HULL_POINTS:
+        flat = flat[:: len(flat) // _HULL_POINTS + 1]
+    try:
+        return ConvexHull(flat.astype(np.float64)).equations
+    except Exception:   # too few or collinear points
+        return None
+
+
+def _inside_share(flat: np.ndarray, equations: np.ndarray) -> float:
+    if len(flat) == 0:
+        return 0.0
+    return float(((flat @ equations[:, :2].T + equations[:, 2]) <= _OUTLINE_SLACK).all(1).mean())

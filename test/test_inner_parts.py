@@ -1,0 +1,75 @@
+"""A bowl's floor cut off by the boundary rules joins the bowl; what rises out of a bowl, stands beside it or lies
+in a tote stays an object of its own."""
+import numpy as np
+import pytest
+import torch
+
+from seg_perception.config import load_config
+from seg_perception.instances.inner_parts import merge_inner_parts
+from seg_perception.pipeline import Pipeline
+from seg_perception.synthetic import Renderer
+from seg_perception.types import RGBDFrame
+from staged_scenes import staged_scene
+
+
+def _bowl_from_above(part_height, pitch=0.005, part_centre=(0.0, 0.0), part_radius=0.035):
+    """A camera 1 m above a table looking down; region 1 a bowl's wall (a ring of 4.5-6 cm radius, 5 cm tall),
+    region 2 a disc of ``part_radius`` at ``part_centre`` (m) and ``part_height``. ``pitch``: metres per pixel."""
+    n = 48
+    ij = (np.mgrid[0:n, 0:n].transpose(1, 2, 0) - n / 2) * pitch                     # (n, n, 2) metres
+    points = torch.from_numpy(np.dstack([ij[..., 1], ij[..., 0], np.ones((n, n))]).astype(np.float32))
+    r = np.hypot(*np.moveaxis(ij, -1, 0)) / pitch * 0.005        # the ring at the same pixels whatever the pitch
+    part = np.hypot(ij[..., 0] - part_centre[1], ij[..., 1] - part_centre[0]) < part_radius
+    labels = np.where((r >= 0.045) & (r <= 0.06), 1, np.where(part & (r < 0.045) | part & (r > 0.06), 2, 0))
+    heights = np.where(labels == 1, 0.05, np.where(labels == 2, part_height, 0.0))
+    return (torch.from_numpy(labels).long(), points, torch.from_numpy(heights.astype(np.float32)),
+            torch.tensor([0.0, 0.0, -1.0]))
+
+
+def test_a_low_part_inside_a_bowl_joins_it():
+    labels, points, heights, up = _bowl_from_above(part_height=0.008)   # the floor, 1 cm from the wall
+    merged, count = merge_inner_parts(labels, 2, points, heights, up)
+    assert count == 1 and bool((merged[labels > 0] == 1).all())
+
+
+@pytest.mark.parametrize('case', ['rises out of the bowl', 'beside the bowl', 'in a tote'])
+def test_what_is_not_a_low_part_of_a_small_object_stays_apart(case):
+    if case == 'rises out of the bowl':     # a can in the bowl, 4 cm of the bowl's 5
+        labels, points, heights, up = _bowl_from_above(part_height=0.04)
+    elif case == 'beside the bowl':         # a flat thing touching the bowl's outside
+        labels, points, heights, up = _bowl_from_above(0.008, part_centre=(0.078, 0.0), part_radius=0.015)
+    else:                                   # the same pixels 2.6 times as large: a 31 cm tote and a flat item in it
+        labels, points, heights, up = _bowl_from_above(0.008, pitch=0.013)
+    assert int(labels.max()) == 2
+    merged, count = merge_inner_parts(labels, 2, points, heights, up)
+    assert count == 2 and torch.equal(merged, labels)
+
+
+BOWL = {'shape': 'cup', 'radius': 0.07, 'height': 0.05, 'wall': 0.005, 'bottom': 0.012}
+TALL_CAN = {'shape': 'cylinder', 'radius': 0.02, 'height': 0.08}
+
+
+def _pieces(seed, objects, merge):
+    """{true instance id: shares of its pixels on each found object, largest first}."""
+    scene, r = staged_scene(seed, objects)
+    cfg = load_config(None, {'device': 'cpu', 'grasps.enabled': False, 'instances.merge_inner_parts': merge})
+    labels = Pipeline(cfg).process(RGBDFrame(r.color, r.depth, Renderer.camera_of(scene))).instances.labels
+    out = {}
+    for truth in range(1, len(objects) + 1):
+        mine = r.instances == truth
+        ids, counts = np.unique(labels[mine & (labels > 0)], return_counts=True)
+        out[truth] = (sorted((counts / mine.sum()).tolist(), reverse=True), ids[np.argsort(-counts)].tolist())
+    return out
+
+
+def test_a_staged_bowl_s_floor_joins_its_wall():
+    # seed 7's view of the bowl: floor and walls come out as separate regions (measured: 76 %, 16 % and a speck)
+    split = _pieces(7, [(BOWL, 0.0, 0.0, 0.0, 0.025)], merge=False)[1][0]
+    whole = _pieces(7, [(BOWL, 0.0, 0.0, 0.0, 0.025)], merge=True)[1][0]
+    assert split[0] < 0.8 and whole[0] > 0.9
+
+
+def test_a_can_standing_in_a_bowl_stays_an_object_of_its_own():
+    pieces = _pieces(3, [(BOWL, 0.0, 0.0, 0.0, 0.025), (TALL_CAN, 0.0, 0.0, 0.0, 0.012 + 0.04)], merge=True)
+    (_, bowl_ids), (can_shares, can_ids) = pieces[1], pieces[2]
+    assert can_shares[0] > 0.9 and can_ids[0] not in bowl_ids[:1]
