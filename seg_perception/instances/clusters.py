@@ -92,7 +92,7 @@ class ClusterInstanceSegmenter:
         labels, count = self._drop_edge_on_slivers(pf, labels, count)
         labels, count = self._keep_supported(surfaces, labels, count)
         if self.cfg.merge_inner_parts and surfaces.up is not None and surfaces.heights is not None:
-            labels, count = merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up)
+            labels, count = _compact(merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up))
         labels = _fill_enclosed_holes(labels, pf.valid)
         labels, _ = order_left_to_right(labels, count)
         return labels, count

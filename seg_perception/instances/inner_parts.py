@@ -3,14 +3,12 @@
 Seen from above at a slant, a bowl shows its rim, its inner wall and its floor; the floor meets the wall at a
 concave crease, often behind a band of pixels at the support's height, so the boundary rules cut it off as an
 object of its own, and a grasp planned for it would close inside the bowl. Such a part is low and lies within
-the object's outline seen from above, where no separate object fits beside it: a region that touches a larger one
+the object's outline seen from above, where no separate object fits beside it: a region that touches another
 (within a few pixels), lies mostly inside its convex outline on the support and reaches at most half its height
 joins it. Objects that rise out of a container (a can in a bowl) are taller and stay apart; containers wider than
 a hand could lift (a tote, a tray) keep their contents apart too.
 """
 from __future__ import annotations
-
-from typing import Tuple
 
 import numpy as np
 import torch
@@ -30,27 +28,27 @@ _HULL_POINTS = 2000     # at most this many of the object's points build its out
 
 
 def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, heights: torch.Tensor,
-                      up: torch.Tensor) -> Tuple[torch.Tensor, int]:
+                      up: torch.Tensor) -> torch.Tensor:
     """``labels`` (ids 1..count, 0 = none) with every low part inside another object's outline given that
-    object's id, renumbered 1..count'. ``points``: (H, W, 3) camera frame; ``heights``: above the support;
-    ``up``: the support's normal."""
+    object's id (the ids left may have gaps). ``points``: (H, W, 3) camera frame; ``heights``: above the
+    support; ``up``: the support's normal."""
     if count < 2:
-        return labels, count
+        return labels
     n = count + 1
     near = _touching(labels, n)
     if not bool((near >= _MIN_TOUCH).any()):
-        return labels, count
+        return labels
     tops = _region_quantile(labels, heights, n, _TOP_QUANTILE)
     candidate = (near >= _MIN_TOUCH) & (tops[None, :] <= _LOW * tops[:, None]) & (tops[:, None] > 0)  # [object, part]
     candidate[0], candidate[:, 0] = False, False
     if not bool(candidate.any()):
-        return labels, count
+        return labels
     e1, e2 = plane_basis(up.to(points.dtype))
     flat = torch.stack([points @ e1, points @ e2], -1)                                      # (H, W, 2)
     candidate &= (_extent(labels, flat, n) <= _MAX_CONTAINER)[:, None]
     pairs = torch.nonzero(candidate).tolist()
     if not pairs:
-        return labels, count
+        return labels
     # strongest contact first: a part inside two outlines joins the one it touches most
     pairs.sort(key=lambda p: -int(near[p[0], p[1]]))
     flat_np = flat.detach().cpu().numpy()
@@ -72,13 +70,7 @@ def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, he
         while target[j] != j:
             j = target[j]
         target[i] = j
-    if all(target[i] == i for i in range(n)):
-        return labels, count
-    merged = torch.tensor(target, device=labels.device)[labels]
-    present = torch.bincount(merged.view(-1), minlength=n) > 0
-    present[0] = False
-    new_id = torch.cumsum(present.long(), 0) * present
-    return new_id[merged], int(present.sum())
+    return torch.tensor(target, device=labels.device)[labels]
 
 
 def _touching(labels: torch.Tensor, n: int) -> torch.Tensor:
@@ -105,8 +97,8 @@ def _region_quantile(labels: torch.Tensor, values: torch.Tensor, n: int, q: floa
     sizes = torch.bincount(region, minlength=n)
     starts = torch.cumsum(sizes, 0) - sizes
     pick = (starts + (q * (sizes - 1).clamp_min(0).float()).long()).clamp(0, max(0, ordered.numel() - 1))
-    picked = (ordered[pick] % (1 << 22)).float() / 1e4 - 100.0 if ordered.numel() else torch.zeros(n)
-    return torch.where(sizes > 0, picked.to(values.device), torch.zeros_like(picked))
+    picked = (ordered[pick] % (1 << 22)).float() / 1e4 - 100.0
+    return torch.where(sizes > 0, picked, torch.zeros_like(picked))
 
 
 def _extent(labels: torch.Tensor, flat: torch.Tensor, n: int) -> torch.Tensor:
