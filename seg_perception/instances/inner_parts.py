@@ -65,7 +65,8 @@ def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, he
         inside = _inside_share(flat_np[labels_np == part], outlines[obj])
         if inside >= _INSIDE:
             target[part] = obj
-    for i in range(n):   # follow chains: a part of a part
+    # follow chains (a part of a part); there are no cycles: each step at least halves the top
+    for i in range(n):
         j = i
         while target[j] != j:
             j = target[j]
