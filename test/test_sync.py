@@ -46,6 +46,23 @@ def test_queues_stay_bounded_when_one_stream_stops():
     assert out[0][0] == ('c99', 'd99', 'i99')
 
 
+def test_it_says_why_nothing_pairs():
+    sync, out = _sync(slop=0.01, queue=3)
+    for k in range(5):                # colour and camera_info only: depth held nothing
+        sync.add(0, k * 0.1, f'c{k}')
+        sync.add(2, k * 0.1, f'i{k}')
+    assert out == [] and sync.stats.closest_spread is None and sync.pending()[1] == 0
+    for k in range(5, 10):            # depth stamped 40 ms after its colour image
+        sync.add(0, k * 0.1, f'c{k}')
+        sync.add(2, k * 0.1, f'i{k}')
+        sync.add(1, k * 0.1 + 0.04, f'd{k}')
+    assert out == [] and sync.stats.closest_spread == pytest.approx(0.04)   # not the 60 ms to the next colour
+    sync.add(1, 1.0, 'd10')
+    sync.add(0, 1.0, 'c10')
+    sync.add(2, 1.0, 'i10')
+    assert [m for m, _ in out] == [('c10', 'd10', 'i10')] and sync.stats.closest_spread is None
+
+
 def test_out_of_order_arrivals_are_counted_and_still_paired():
     sync, out = _sync()
     sync.add(0, 2.0, 'c2')

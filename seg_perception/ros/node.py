@@ -12,7 +12,7 @@ import time
 import typing
 from dataclasses import replace
 from collections import deque
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -290,7 +290,26 @@ class PerceptionNode(LifecycleNode):
         self._camera_info = msg
 
     def _on_image(self, stream: int, msg: Image):
+        overflow = self._sync.stats.dropped_overflow
         self._sync.add(stream, stamp_to_sec(msg.header.stamp), msg)
+        if self._sync.stats.dropped_overflow > overflow:   # a full queue lost a message that never found a partner
+            self._warn(*self._unpaired())
+
+    def _unpaired(self) -> Tuple[str, str]:
+        """Why colour and depth do not pair (a warning key and text): one of them does not arrive, or their stamps
+        differ by more than the slop."""
+        waiting, spread = self._sync.pending(), self._sync.stats.closest_spread
+        if 0 in waiting or spread is None:
+            missing, present = ('depth', 'colour') if waiting[1] == 0 else ('colour', 'depth')
+            topic = 'depth/image_raw' if missing == 'depth' else 'color/image_raw'
+            return 'sync:' + missing, (
+                f'{present} images arrive but no {missing} images to pair them with: check that {topic} is remapped '
+                f"to the camera's {'aligned depth' if missing == 'depth' else 'colour'} topic and that it publishes "
+                '(QoS: qos.reliable)')
+        return 'sync:stamps', (
+            f'colour and depth stamps are {1000 * spread:.0f} ms apart at the closest, more than sync.slop '
+            f'({1000 * self._sync.slop:.0f} ms): no pairs. Use depth aligned to the colour image (matching stamps) '
+            'or raise sync.slop')
 
     def _on_pair(self, messages, stamps):
         color_msg, depth_msg = messages

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 
 @dataclass
@@ -18,6 +18,8 @@ class SyncStats:
     dropped_stale: int = 0      # arrived with a stamp not newer than the last emitted set
     dropped_unmatched: int = 0  # older than an emitted set, never paired
     out_of_order: int = 0       # arrived older than the newest message of its stream
+    closest_spread: Optional[float] = None   # smallest stamp spread (s) of the sets tried since the last one
+                                             # emitted; None when no set with every stream was tried
 
 
 @dataclass
@@ -60,7 +62,10 @@ class ApproximateTimeSync:
             i = min(range(len(q.stamps)), key=lambda k: abs(q.stamps[k] - pivot))
             chosen.append(i)
         stamps = [q.stamps[i] for q, i in zip(self._queues, chosen)]
-        if max(stamps) - min(stamps) > self.slop:
+        spread = max(stamps) - min(stamps)
+        if spread > self.slop:
+            closest = self.stats.closest_spread
+            self.stats.closest_spread = spread if closest is None else min(closest, spread)
             return
         messages = tuple(q.messages[i] for q, i in zip(self._queues, chosen))
         for q, i in zip(self._queues, chosen):  # the set and everything older leave the queues
@@ -69,6 +74,7 @@ class ApproximateTimeSync:
             del q.messages[:i + 1]
         self._last_emitted = max(stamps)
         self.stats.emitted += 1
+        self.stats.closest_spread = None
         self.callback(messages, tuple(stamps))
 
     def pending(self) -> Sequence[int]:

@@ -1,7 +1,9 @@
-"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth), then good frames (their
-camera_info first with lens distortion, then without)."""
+"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth, no depth, depth stamped
+60 ms after its colour image), then good frames (their camera_info first with lens distortion, then without)."""
 import time
 from dataclasses import replace
+
+from builtin_interfaces.msg import Time
 
 import numpy as np
 import rclpy
@@ -27,7 +29,7 @@ def main():
     while rclpy.ok():
         t = time.monotonic() - start
         header = Header(frame_id='camera_color_optical_frame', stamp=node.get_clock().now().to_msg())
-        out.info.publish(camera_info_message(distorted if 6 <= t < 8 else cam, header))
+        out.info.publish(camera_info_message(distorted if 12 <= t < 14 else cam, header))
         if t < 2:      # an encoding the node does not read
             out.color.publish(numpy_to_image(np.zeros((240, 160), np.uint16), 'mono16', header).__class__(
                 header=header, height=240, width=320, encoding='yuv422', step=640, data=bytes(240 * 640)))
@@ -38,6 +40,13 @@ def main():
         elif t < 6:    # no valid depth at all
             out.color.publish(numpy_to_image(color, 'rgb8', header))
             out.depth.publish(depth_message(np.zeros_like(depth), '16UC1', header))
+        elif t < 9:    # colour only: the depth topic is silent
+            out.color.publish(numpy_to_image(color, 'rgb8', header))
+        elif t < 12:   # depth stamped 60 ms after its colour image
+            out.color.publish(numpy_to_image(color, 'rgb8', header))
+            late = header.stamp.sec * 10 ** 9 + header.stamp.nanosec + 60_000_000
+            out.depth.publish(depth_message(depth, '16UC1', Header(
+                frame_id=header.frame_id, stamp=Time(sec=late // 10 ** 9, nanosec=late % 10 ** 9))))
         else:          # good frames
             out.color.publish(numpy_to_image(color, 'rgb8', header))
             out.depth.publish(depth_message(depth, '16UC1', header))
