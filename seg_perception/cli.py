@@ -175,9 +175,13 @@ def write_result(out: Path, result) -> dict:
 
 def cmd_segment(args) -> int:
     from .pipeline import Pipeline
+    from .prepare import depth_out_of_range
     from .surfaces.outline import outline_area
     config = _load_config(args)
     frame = _read_input_frame(args)
+    problem = depth_out_of_range(frame.depth, config.depth.min, config.depth.max)
+    if problem:
+        print(f'warning: {problem}', file=sys.stderr)
     pipeline = Pipeline(config)
     result = pipeline.process(frame)
     summary = write_result(args.out, result)

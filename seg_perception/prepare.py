@@ -70,6 +70,17 @@ def strided_camera(camera: CameraModel, stride: int) -> CameraModel:
                        distortion_model=camera.distortion_model, distortion=camera.distortion)
 
 
+def depth_out_of_range(depth: np.ndarray, min_depth: float, max_depth: float) -> Optional[str]:
+    """Why a depth image (metres) with measurements gives nothing to work on, or None: when none of its values
+    lies within the depth range, most likely the units are wrong (millimetres read as metres, or a wrong scale)."""
+    measured = depth[np.isfinite(depth) & (depth > 0)]
+    if measured.size == 0 or bool(((measured >= min_depth) & (measured <= max_depth)).any()):
+        return None
+    return (f'no depth value lies within depth.min..depth.max ({min_depth:g}-{max_depth:g} m): the median is '
+            f'{float(np.median(measured)):.4g} m. Wrong units? 16UC1 depth must be millimetres, 32FC1 metres '
+            '(segment: --depth-scale); or widen the range')
+
+
 def clip_depth(depth: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
     return torch.where((depth >= min_depth) & (depth <= max_depth), depth, torch.zeros_like(depth))
 

@@ -89,6 +89,15 @@ def test_segment_with_intrinsics_and_npy_depth(dataset, tmp_path):
     assert (out / 'instances.png').is_file()
 
 
+def test_segment_names_a_depth_scale_that_puts_every_pixel_out_of_range(dataset, tmp_path, capsys):
+    f = dataset / '000000'
+    assert main(['segment', '--color', str(f / 'color.png'), '--depth', str(f / 'depth.png'), '--depth-scale', '1',
+                 '--intrinsics', '307.5,307.5,159.5,119.5', '--out', str(tmp_path / 'mm')]) == 0
+    captured = capsys.readouterr()
+    assert 'Wrong units?' in captured.err and '--depth-scale' in captured.err
+    assert captured.out.startswith('0 objects')
+
+
 def test_segment_rejects_mismatched_sizes(dataset, tmp_path, capsys):
     f = dataset / '000000'
     small = tmp_path / 'small.png'

@@ -129,6 +129,16 @@ def test_no_support_surface_in_view():
     assert result.instances.count == 0 and not result.instances.labels.any()
 
 
+def test_depth_in_the_wrong_units_is_named():
+    from seg_perception.prepare import depth_out_of_range
+    metres = np.full((4, 4), 0.8, np.float32)
+    metres[0, 0] = np.nan
+    assert depth_out_of_range(metres, 0.1, 3.0) is None
+    assert depth_out_of_range(np.zeros((4, 4), np.float32), 0.1, 3.0) is None   # no measurement: said elsewhere
+    text = depth_out_of_range(metres * 1000.0, 0.1, 3.0)                          # millimetres read as metres
+    assert 'median is 800 m' in text and 'Wrong units?' in text
+
+
 def test_empty_and_invalid_depth(pipeline):
     cam = camera_from_intrinsics(300, 300, 159.5, 119.5, 320, 240)
     color = np.zeros((240, 320, 3), np.uint8)

@@ -80,6 +80,7 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert "unsupported image encoding 'yuv422'" in node_out
     assert 'color and depth sizes differ' in node_out
     assert 'no valid pixel' in node_out
+    assert 'no depth value lies within depth.min..depth.max (0.1-3 m)' in node_out and 'Wrong units?' in node_out
     # colour without depth, then depth whose stamps never match: the node says which, instead of going quiet
     assert 'colour images arrive but no depth images to pair them with' in node_out, node_out
     assert 'colour and depth stamps are 60 ms apart at the closest, more than sync.slop (20 ms)' in node_out, node_out

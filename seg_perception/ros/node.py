@@ -30,6 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
 from ..extrinsics import pose_matrix, result_in_base
 from ..lens import distortion_shift, distortion_warning
+from ..prepare import depth_out_of_range
 from ..types import RGBDFrame
 from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_boxes, object_cloud,
@@ -356,6 +357,11 @@ class PerceptionNode(LifecycleNode):
                                        f'border by up to {distortion_shift(camera):.0f} px')
         if not (depth > 0).any():
             self._warn('depth', 'depth image has no valid pixel (all zero / NaN): frame skipped')
+            return None
+        depth_range = self.pipeline.config.depth
+        problem = depth_out_of_range(depth, depth_range.min, depth_range.max)
+        if problem:
+            self._warn('depth range', f'{problem}: frame skipped')
             return None
         return frame
 

@@ -1,5 +1,6 @@
-"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth, no depth, depth stamped
-60 ms after its colour image), then good frames (their camera_info first with lens distortion, then without)."""
+"""Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth, 32FC1 depth in millimetres,
+no depth, depth stamped 60 ms after its colour image), then good frames (their camera_info first with lens
+distortion, then without)."""
 import time
 from dataclasses import replace
 
@@ -29,7 +30,7 @@ def main():
     while rclpy.ok():
         t = time.monotonic() - start
         header = Header(frame_id='camera_color_optical_frame', stamp=node.get_clock().now().to_msg())
-        out.info.publish(camera_info_message(distorted if 12 <= t < 14 else cam, header))
+        out.info.publish(camera_info_message(distorted if 14 <= t < 16 else cam, header))
         if t < 2:      # an encoding the node does not read
             out.color.publish(numpy_to_image(np.zeros((240, 160), np.uint16), 'mono16', header).__class__(
                 header=header, height=240, width=320, encoding='yuv422', step=640, data=bytes(240 * 640)))
@@ -40,9 +41,12 @@ def main():
         elif t < 6:    # no valid depth at all
             out.color.publish(numpy_to_image(color, 'rgb8', header))
             out.depth.publish(depth_message(np.zeros_like(depth), '16UC1', header))
-        elif t < 9:    # colour only: the depth topic is silent
+        elif t < 8:    # 32FC1 depth in millimetres instead of metres
             out.color.publish(numpy_to_image(color, 'rgb8', header))
-        elif t < 12:   # depth stamped 60 ms after its colour image
+            out.depth.publish(depth_message(depth * 1000.0, '32FC1', header))
+        elif t < 11:   # colour only: the depth topic is silent
+            out.color.publish(numpy_to_image(color, 'rgb8', header))
+        elif t < 14:   # depth stamped 60 ms after its colour image
             out.color.publish(numpy_to_image(color, 'rgb8', header))
             late = header.stamp.sec * 10 ** 9 + header.stamp.nanosec + 60_000_000
             out.depth.publish(depth_message(depth, '16UC1', Header(
