@@ -84,6 +84,9 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     # colour without depth, then depth whose stamps never match: the node says which, instead of going quiet
     assert 'colour images arrive but no depth images to pair them with' in node_out, node_out
     assert 'colour and depth stamps are 60 ms apart at the closest, more than sync.slop (20 ms)' in node_out, node_out
+    # time going back (a recording replayed in a loop) starts the pairing afresh; stamps that stay 0 are named
+    assert 'image stamps jumped back by' in node_out and 'a recording replayed in a loop?' in node_out, node_out
+    assert 'an image stamped 0.000 s is not newer than the last pair taken' in node_out, node_out
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
     # a distorting lens is corrected, and said once for that camera model

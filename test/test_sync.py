@@ -63,6 +63,22 @@ def test_it_says_why_nothing_pairs():
     assert [m for m, _ in out] == [('c10', 'd10', 'i10')] and sync.stats.closest_spread is None
 
 
+def test_time_going_back_starts_afresh_and_a_late_message_does_not():
+    sync, out = _sync(slop=0.01)
+    for k in range(3):
+        for stream in range(3):
+            sync.add(stream, 100 + k * 0.1, f'{stream}:{k}')
+    assert len(out) == 3
+    sync.add(0, 100.15, 'late')                   # older than the last pair but no jump: stale
+    assert sync.stats.dropped_stale == 1 and sync.stats.time_jumps == 0
+    sync.add(0, 100.5, 'old run')                 # queued, then time goes back 100 s (a bag replayed in a loop)
+    for stream in range(3):
+        sync.add(stream, 0.2, f'{stream}:again')
+    assert sync.stats.time_jumps == 1 and sync.stats.last_jump == pytest.approx(100.0)
+    assert out[-1][0] == ('0:again', '1:again', '2:again') and sync.pending() == [0, 0, 0]
+    assert 'old run' not in [m for msgs, _ in out for m in msgs]      # left with the old run's queues
+
+
 def test_out_of_order_arrivals_are_counted_and_still_paired():
     sync, out = _sync()
     sync.add(0, 2.0, 'c2')
@@ -74,5 +90,7 @@ def test_out_of_order_arrivals_are_counted_and_still_paired():
 
 
 def test_invalid_settings_are_rejected():
+    with pytest.raises(ValueError):
+        ApproximateTimeSync(2, 0.01, 5, print, jump_back=0.0)
     with pytest.raises(ValueError):
         ApproximateTimeSync(3, -1.0, 5, print)

@@ -291,10 +291,19 @@ class PerceptionNode(LifecycleNode):
         self._camera_info = msg
 
     def _on_image(self, stream: int, msg: Image):
-        overflow = self._sync.stats.dropped_overflow
-        self._sync.add(stream, stamp_to_sec(msg.header.stamp), msg)
-        if self._sync.stats.dropped_overflow > overflow:   # a full queue lost a message that never found a partner
+        stats = self._sync.stats
+        overflow, stale, jumps = stats.dropped_overflow, stats.dropped_stale, stats.time_jumps
+        stamp = stamp_to_sec(msg.header.stamp)
+        self._sync.add(stream, stamp, msg)
+        if stats.dropped_overflow > overflow:   # a full queue lost a message that never found a partner
             self._warn(*self._unpaired())
+        if stats.dropped_stale > stale:
+            self._warn('sync:stale', f'an image stamped {stamp:.3f} s is not newer than the last pair taken: '
+                                     'dropped (images are paired by stamp; stamps must advance)')
+        if stats.time_jumps > jumps:     # a recording replayed in a loop: go on with the new run
+            self._last_stamp = float('-inf')
+            self.get_logger().warning(f'image stamps jumped back by {stats.last_jump:.1f} s (a recording replayed '
+                                      'in a loop?): pairing starts afresh')
 
     def _unpaired(self) -> Tuple[str, str]:
         """Why colour and depth do not pair (a warning key and text): one of them does not arrive, or their stamps

@@ -2,7 +2,9 @@
 
 Messages are paired by header stamp: a set is emitted when every stream holds a message within ``slop`` seconds
 of the newest arrival. Queues are bounded (``queue_size`` per stream, oldest dropped first); messages older than
-the last emitted set are stale and dropped. Counters say what was dropped and why, for diagnostics.
+the last emitted set are stale and dropped, unless time went back by more than ``jump_back`` seconds (a recording
+replayed in a loop, a simulation restarted): then the queues start afresh. Counters say what was dropped and why,
+for diagnostics.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ class SyncStats:
     dropped_stale: int = 0      # arrived with a stamp not newer than the last emitted set
     dropped_unmatched: int = 0  # older than an emitted set, never paired
     out_of_order: int = 0       # arrived older than the newest message of its stream
+    time_jumps: int = 0         # times time went back by more than jump_back and the queues started afresh
+    last_jump: float = 0.0      # how far (s) it went back the last time
     closest_spread: Optional[float] = None   # smallest stamp spread (s) of the sets tried since the last one
                                              # emitted; None when no set with every stream was tried
 
@@ -30,16 +34,21 @@ class _Queue:
 
 class ApproximateTimeSync:
     def __init__(self, streams: int, slop: float, queue_size: int,
-                 callback: Callable[[Tuple[Any, ...], Tuple[float, ...]], None]):
-        if streams < 1 or slop < 0 or queue_size < 1:
-            raise ValueError('need streams >= 1, slop >= 0 and queue_size >= 1')
-        self.slop, self.queue_size, self.callback = slop, queue_size, callback
+                 callback: Callable[[Tuple[Any, ...], Tuple[float, ...]], None], jump_back: float = 1.0):
+        if streams < 1 or slop < 0 or queue_size < 1 or jump_back <= 0:
+            raise ValueError('need streams >= 1, slop >= 0, queue_size >= 1 and jump_back > 0')
+        self.slop, self.queue_size, self.callback, self.jump_back = slop, queue_size, callback, jump_back
         self._queues = [_Queue() for _ in range(streams)]
         self._last_emitted = float('-inf')
         self.stats = SyncStats()
 
     def add(self, stream: int, stamp: float, message: Any) -> None:
-        if stamp <= self._last_emitted:
+        if stamp <= self._last_emitted - self.jump_back:   # time went back: what is queued belongs to the old run
+            self.stats.time_jumps += 1
+            self.stats.last_jump = self._last_emitted - stamp
+            self._queues = [_Queue() for _ in self._queues]
+            self._last_emitted = float('-inf')
+        elif stamp <= self._last_emitted:
             self.stats.dropped_stale += 1
             return
         q = self._queues[stream]

@@ -1,10 +1,11 @@
 """Publish phases of bad input (wrong encoding, colour/depth size mismatch, empty depth, 32FC1 depth in millimetres,
-no depth, depth stamped 60 ms after its colour image), then good frames (their camera_info first with lens
-distortion, then without)."""
+no depth, depth stamped 60 ms after its colour image, stamps 100 s back as when a recording starts over, stamps
+that stay 0), then good frames (their camera_info first with lens distortion, then without)."""
 import time
 from dataclasses import replace
 
 from builtin_interfaces.msg import Time
+from rclpy.duration import Duration
 
 import numpy as np
 import rclpy
@@ -29,8 +30,11 @@ def main():
     start = time.monotonic()
     while rclpy.ok():
         t = time.monotonic() - start
-        header = Header(frame_id='camera_color_optical_frame', stamp=node.get_clock().now().to_msg())
-        out.info.publish(camera_info_message(distorted if 14 <= t < 16 else cam, header))
+        now = node.get_clock().now()
+        if 14 <= t < 16:     # time goes back 100 s
+            now = now - Duration(seconds=100)
+        header = Header(frame_id='camera_color_optical_frame', stamp=Time() if 16 <= t < 18 else now.to_msg())
+        out.info.publish(camera_info_message(distorted if 18 <= t < 20 else cam, header))
         if t < 2:      # an encoding the node does not read
             out.color.publish(numpy_to_image(np.zeros((240, 160), np.uint16), 'mono16', header).__class__(
                 header=header, height=240, width=320, encoding='yuv422', step=640, data=bytes(240 * 640)))
