@@ -48,6 +48,7 @@ class ApproximateTimeSync:
             self.stats.last_jump = self._last_emitted - stamp
             self._queues = [_Queue() for _ in self._queues]
             self._last_emitted = float('-inf')
+            self.stats.closest_spread = None
         elif stamp <= self._last_emitted:
             self.stats.dropped_stale += 1
             return
