@@ -87,6 +87,8 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     # time going back (a recording replayed in a loop) starts the pairing afresh; stamps that stay 0 are named
     assert 'image stamps jumped back by' in node_out and 'a recording replayed in a loop?' in node_out, node_out
     assert 'an image stamped 0.000 s is not newer than the last pair taken' in node_out, node_out
+    diag = report['diagnostic_values']   # and /diagnostics counts them
+    assert int(diag['images_unpaired']) > 0 and int(diag['images_stale']) > 0 and int(diag['stamp_jumps_back']) >= 1
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
     # a distorting lens is corrected, and said once for that camera model

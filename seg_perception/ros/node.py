@@ -93,6 +93,7 @@ class PerceptionNode(LifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._grasp_process = None                # BackgroundGraspPlanner, when grasps are planned in a child
         self._last_stamp = float('-inf')
+        self._sync: Optional[ApproximateTimeSync] = None   # made at activation
         self._warned = {}
         self._cameras_checked = set()            # camera models already checked for lens distortion
         self.frames_in = self.frames_out = self.frames_dropped = 0
@@ -511,6 +512,10 @@ class PerceptionNode(LifecycleNode):
                   'labels_latency_p50_ms': f'{labels_lat[0]:.1f}', 'labels_latency_p95_ms': f'{labels_lat[1]:.1f}',
                   'device': str(self.pipeline.device)}
         values.update({f'stage_{k}_ms': f'{v:.1f}' for k, v in self._stage_ms.items()})
+        sync = self._sync
+        if sync is not None:   # since the last activation: images that found no partner, came too late, time jumps
+            values.update(images_unpaired=str(sync.stats.dropped_overflow + sync.stats.dropped_unmatched),
+                          images_stale=str(sync.stats.dropped_stale), stamp_jumps_back=str(sync.stats.time_jumps))
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         status.level = DiagnosticStatus.OK if self.frames_out else DiagnosticStatus.WARN
         status.message = 'running' if self.frames_out else 'waiting for synchronized colour, depth and camera_info'
