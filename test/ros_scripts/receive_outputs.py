@@ -57,9 +57,10 @@ def main():
         report['frame_id'] = stamp[2]
         report['outputs_with_same_header'] = sorted(
             name for name in same_frame if any(header(m) == stamp for m in got[name]))
-        # the newest frame whose object cloud arrived too
+        # the newest frame whose object cloud and boxes arrived too (they go out one after the other: the last
+        # frame's boxes may still be on their way when this stops listening)
         pairs = [(m, c) for m in reversed(got['instances/labels']) for c in got['objects/points']
-                 if header(c) == header(m)]
+                 if header(c) == header(m) and any(header(b) == header(m) for b in got['objects/boxes'])]
         if pairs:
             last = pairs[0][0]
         inst = image_to_numpy(last)
