@@ -4,11 +4,10 @@ that stay 0), then good frames (their camera_info first with lens distortion, th
 import time
 from dataclasses import replace
 
-from builtin_interfaces.msg import Time
-from rclpy.duration import Duration
-
 import numpy as np
 import rclpy
+from builtin_interfaces.msg import Time
+from rclpy.duration import Duration
 from std_msgs.msg import Header
 
 from seg_perception.ros.camera_publisher import RGBDPublisher, camera_info_message, depth_message
