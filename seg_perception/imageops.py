@@ -1,6 +1,8 @@
 """Small image filters on torch tensors that stay fast on the CPU (torch's pooling is slow for one channel)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 
@@ -71,6 +73,15 @@ def neighbour_max_at(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     out = x.clone()
     out[rows, cols] = x[r, c].reshape(rows.numel(), 9).amax(1)
     return out
+
+
+def grow_labels(labels: torch.Tensor, allowed: Optional[torch.Tensor], iterations: int) -> torch.Tensor:
+    """Unlabelled (0) pixels, where ``allowed`` (None: everywhere), take a neighbouring label, one pixel per
+    iteration (the larger id where two meet)."""
+    for _ in range(iterations):
+        free = labels == 0 if allowed is None else (labels == 0) & allowed
+        labels = torch.where(free, dilate(labels, 1), labels)
+    return labels
 
 
 def dilate(x: torch.Tensor, radius: int) -> torch.Tensor:

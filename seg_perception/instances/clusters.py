@@ -21,7 +21,7 @@ from dataclasses import replace
 import torch
 
 from ..config import Config
-from ..imageops import bounding_box, box_sum, dilate, dot3, norm3
+from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
@@ -80,7 +80,7 @@ class ClusterInstanceSegmenter:
         core = candidates & ~boundary
         labels, count = connected_components(core)
         labels = labels.to(pf.device)
-        labels = _regrow(labels, candidates, _REGROW_ITERATIONS)
+        labels = grow_labels(labels, candidates, _REGROW_ITERATIONS)
         # candidate regions with no core at all (small objects that are all boundary) become regions too
         orphans, n_orphans = connected_components(candidates & (labels == 0))
         if n_orphans:
@@ -111,7 +111,7 @@ class ClusterInstanceSegmenter:
         blobs, count = connected_components(raised & ~cut)
         if count == 0:
             return raised & False
-        blobs = _regrow(blobs.to(pf.device), raised, 2)
+        blobs = grow_labels(blobs.to(pf.device), raised, 2)
         inside = torch.bincount(blobs.view(-1), weights=(surfaces.labels == SURFACE_OBJECT).view(-1).float(),
                                 minlength=count + 1)
         total = torch.bincount(blobs.view(-1), minlength=count + 1).float().clamp_min(1)
@@ -316,14 +316,6 @@ def _color_gradient(color: torch.Tensor) -> torch.Tensor:
     gx[:, :, 1:-1] = (img[:, :, 2:] - img[:, :, :-2]).abs()
     gy[:, 1:-1] = (img[:, 2:] - img[:, :-2]).abs()
     return torch.maximum(gx, gy).amax(0)
-
-
-def _regrow(labels: torch.Tensor, allowed: torch.Tensor, iterations: int) -> torch.Tensor:
-    """Unlabelled allowed pixels take a neighbouring label (the larger id where two meet)."""
-    for _ in range(iterations):
-        grown = dilate(labels, 1)
-        labels = torch.where((labels == 0) & allowed, grown, labels)
-    return labels
 
 
 def _region_areas(pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:

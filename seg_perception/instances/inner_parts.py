@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..geometry import plane_basis
-from ..imageops import dilate
+from ..imageops import grow_labels
 
 _TOUCH = 3              # grid pixels: parts this close count as touching (a band of support-height pixels
                         # often lies between a bowl's floor and its wall)
@@ -77,9 +77,7 @@ def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, he
 def _touching(labels: torch.Tensor, n: int) -> torch.Tensor:
     """(n, n) pixel pairs along which two regions meet once each has grown ``_TOUCH`` pixels into unlabelled
     pixels (the larger id where two grow into the same pixel)."""
-    grown = labels
-    for _ in range(_TOUCH):
-        grown = torch.where(grown == 0, dilate(grown, 1), grown)
+    grown = grow_labels(labels, None, _TOUCH)
     keys = []
     for a, b in ((grown[:, :-1], grown[:, 1:]), (grown[:-1], grown[1:])):
         pair = (a != b) & (a > 0) & (b > 0)
