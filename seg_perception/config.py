@@ -115,8 +115,10 @@ class InstancesConfig:
     min_inside: float = param(0.5, 'Least share of a region that must lie over the support footprint for it '
                               'to count as an object standing on the support.', min=0.0, max=1.0)
     merge_inner_parts: bool = param(True, 'A low region inside a smaller object\'s outline seen from above (a '
-                                    'bowl\'s floor, a piece of a cup\'s wall) joins it (clusters backend). Off: '
-                                    'low items inside small trays or bowls stay objects of their own.')
+                                    'bowl\'s floor, a piece of a cup\'s wall) joins it, and so does ground it '
+                                    'encloses a few millimetres above the table (a thin floor taken for support) '
+                                    '(clusters backend). Off: low items inside small trays or bowls stay objects of '
+                                    'their own.')
     stable_ids: bool = param(True, 'In a stream (the node): an object keeps its id from the previous frame while '
                              'its pixels mostly overlap it there; new objects take the free ids (ids stay 1..N). '
                              'Off: ids run left to right by centroid in every frame, as for a single frame.')

@@ -169,8 +169,13 @@ class Pipeline:
         box_labels[coarse_objects & ~objects] = SURFACE_OTHER
         box_labels[objects] = SURFACE_OBJECT
         box_labels[on_support] = SURFACE_SUPPORT
+        # the fine step refines outlines: an object's inner cells keep it whatever their measured height (a bowl's
+        # floor a few millimetres above the table: inner_parts.py); at its outline only raised pixels do, and
         # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
-        box_inst = torch.where(raised, inst[y0:y1, x0:x1], 0)
+        coarse = instances.labels[r0:r1, c0:c1]
+        inner = (dilate(coarse, 1) == coarse) & (-dilate(-coarse, 1) == coarse) & (coarse > 0)
+        inner = repeat_pixels(inner, factor, y1 - y0, x1 - x0) & valid
+        box_inst = torch.where(raised | inner, inst[y0:y1, x0:x1], 0)
         inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)

@@ -11,7 +11,8 @@ Fragments smaller than ``min_area`` join the neighbour they share the longest sm
 small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
 silhouette, cut off from it) go; regions mostly beyond the support's footprint (a robot arm reaching in, a
 shelf) are dropped; a low part inside a smaller object's outline seen from above joins it (a bowl's floor:
-inner_parts.py); small depth holes enclosed by one object are filled. Ids run left to right by centroid.
+inner_parts.py), and so does ground it encloses a few millimetres above the table (a thin floor taken for
+support); small depth holes enclosed by one object are filled. Ids run left to right by centroid.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from ..config import Config
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
-from ..types import SURFACE_OBJECT, CameraModel, InstanceResult, SurfaceResult
-from .inner_parts import merge_inner_parts
+from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
+from .inner_parts import join_low_floors, merge_inner_parts
 
 _REGROW_ITERATIONS = 4
 _THIN_SHARE = 0.2         # regions with fewer interior pixels than this share are strips, merged or dropped
@@ -93,6 +94,8 @@ class ClusterInstanceSegmenter:
         labels, count = self._keep_supported(surfaces, labels, count)
         if self.cfg.merge_inner_parts and surfaces.up is not None and surfaces.heights is not None:
             labels, count = _compact(merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up))
+            labels = join_low_floors(labels, surfaces.labels == SURFACE_SUPPORT, surfaces.heights, pf.depth,
+                                     pf.camera.fx)
         labels = _fill_enclosed_holes(labels, pf.valid)
         labels, _ = order_left_to_right(labels, count)
         return labels, count

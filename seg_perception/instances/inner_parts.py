@@ -7,6 +7,12 @@ the object's outline seen from above, where no separate object fits beside it: a
 (within a few pixels), lies mostly inside its convex outline on the support and reaches at most half its height
 joins it. Objects that rise out of a container (a can in a bowl) are taller and stay apart; containers wider than
 a hand could lift (a tote, a tray) keep their contents apart too.
+
+A thin-bottomed bowl's floor lies only a few millimetres above the table, within its noise band: it is taken for
+support, and the bowl comes out as a ring (:func:`join_low_floors`). Such a floor is support-like ground that the
+object encloses in the image (up to a gap: the near rim, seen edge-on, is often broken) and that lies measurably
+above the table around the object; table seen through a ring of merged objects or a mug's handle is at the
+table's height or too small.
 """
 from __future__ import annotations
 
@@ -25,6 +31,15 @@ _TOP_QUANTILE = 0.9     # a region's top: this quantile of its heights (a few no
 _MAX_CONTAINER = 0.30   # m: objects wider than this on the support (a tote) keep what lies inside them
 _OUTLINE_SLACK = 0.005  # m: points this close outside the outline count as inside (voxel and depth noise)
 _HULL_POINTS = 2000     # at most this many of the object's points build its outline
+_RIM_GAP = 0.03         # m: gaps in an object's outline up to twice this wide are closed before looking inside
+_MAX_GAP_PIXELS = 24    # grid pixels: the closing's radius at most (a near object covers many pixels)
+_MIN_FLOOR = 0.0006     # m^2: an enclosed floor at least this large (table seen through a mug's handle is less)
+_FLOOR_SUPPORT = 0.5    # share of the enclosed pixels the surface stage took for support
+_ENCLOSED = 0.8         # share of the pixels bordering it that are the object's (bowl floors on RealSense
+                        # frames: 0.88-0.97; table in a pocket between an object's parts and a gap: 0.63-0.75)
+_FLOOR_RISE = 0.0015    # m: the floor's median height above that of the table around the object (measured on
+                        # RealSense frames at 0.75 m: bowl floors 2.5-3.1 mm, table enclosed by objects -0.5-0.9 mm)
+_TABLE_RING = 4         # grid pixels around the enclosed region where the table's own height is measured
 
 
 def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, heights: torch.Tensor,
@@ -127,3 +142,71 @@ def _inside_share(flat: np.ndarray, equations: np.ndarray) -> float:
     if len(flat) == 0:
         return 0.0
     return float(((flat @ equations[:, :2].T + equations[:, 2]) <= _OUTLINE_SLACK).all(1).mean())
+
+
+def join_low_floors(labels: torch.Tensor, support: torch.Tensor, heights: torch.Tensor, depth: torch.Tensor,
+                    focal: float) -> torch.Tensor:
+    """``labels`` with the unlabelled ground each object encloses in the image given its id (a bowl's floor),
+    when that ground is at least _MIN_FLOOR large, mostly ``support`` pixels (the surface stage's), bordered by
+    the object for at least _ENCLOSED of its outline and raised above the table around the object by _FLOOR_RISE.
+    ``heights``: above the support; ``depth``: metres (0 = none); ``focal``: the grid's focal length (pixels).
+    On the CPU with scipy (a few binary filters per object on small windows)."""
+    from scipy import ndimage
+    labels_np = labels.detach().cpu().numpy()
+    support_np, heights_np = support.detach().cpu().numpy(), heights.detach().cpu().numpy()
+    depth_np = depth.detach().cpu().numpy()
+    out = labels_np.copy()
+    margin = _TABLE_RING + 1
+    for obj, box in enumerate(ndimage.find_objects(labels_np), 1):
+        if box is None:
+            continue
+        window = tuple(slice(max(0, b.start - margin), min(n, b.stop + margin)) for b, n in zip(box, labels_np.shape))
+        own = labels_np[window] == obj
+        seen = depth_np[window][own]
+        seen = seen[seen > 0]
+        if seen.size == 0:
+            continue
+        pixel = float(seen.mean()) / focal                                       # m per grid pixel
+        radius = min(_MAX_GAP_PIXELS, max(1, round(_RIM_GAP / pixel)))
+        region = _enclosed_region(own, radius)
+        ground = region & (labels_np[window] == 0)
+        if ground.sum() * pixel * pixel < _MIN_FLOOR:
+            continue
+        local_support, local_heights = support_np[window], heights_np[window]
+        around = ndimage.binary_dilation(region, _SQUARE, iterations=_TABLE_RING) & ~region & local_support
+        if not around.any():
+            continue
+        table = float(np.median(local_heights[around]))
+        floors, count = ndimage.label(ground)
+        sizes = np.bincount(floors.ravel(), minlength=count + 1)
+        on_support = np.bincount(floors.ravel(), weights=local_support.ravel(), minlength=count + 1)
+        for k in np.nonzero((sizes * pixel * pixel >= _MIN_FLOOR) & (on_support >= _FLOOR_SUPPORT * sizes))[0]:
+            if k == 0:
+                continue
+            floor = floors == k
+            border = ndimage.binary_dilation(floor, _SQUARE) & ~floor
+            if (np.count_nonzero(border & own) >= _ENCLOSED * np.count_nonzero(border)
+                    and float(np.median(local_heights[floor & local_support])) - table >= _FLOOR_RISE):
+                out[window][floor] = obj
+    return torch.from_numpy(out).to(labels.device)
+
+
+_SQUARE = np.ones((3, 3), bool)
+
+
+def _enclosed_region(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` with what it encloses once gaps up to 2 ``radius`` wide in it are closed (a morphological closing,
+    then the holes filled)."""
+    from scipy import ndimage
+    # on a canvas with room around: beyond the image border is open ground, not a wall to close gaps against
+    pad = radius + 1
+    canvas = np.pad(mask, pad).view(np.uint8)
+    size = 2 * radius + 1
+    closed = ndimage.minimum_filter(ndimage.maximum_filter(canvas, size), size).astype(bool)
+    # holes: parts of the rest that do not reach the canvas's edge (one labelling pass; scipy's hole filling
+    # propagates from the edge step by step)
+    parts, count = ndimage.label(~closed)
+    if count > 1:
+        edge = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
+        closed |= ~np.isin(parts, edge)
+    return closed[pad:-pad, pad:-pad]
