@@ -95,8 +95,8 @@ class InstancesConfig:
     concavity: float = param(0.4, 'Concave crease strength that separates touching objects (0 disables).',
                              min=0.0, max=2.0)
     color_edge: float = param(80.0, 'Colour gradient (0-255 scale) that separates objects next to a depth step '
-                              '(0 disables; low values cut printed boxes apart on real frames).', min=0.0,
-                              max=255.0)
+                              'or inside a depth ramp a smoothing sensor made of one (0 disables; low values cut '
+                              'printed boxes apart on real frames).', min=0.0, max=255.0)
     min_area: float = param(0.0003, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
                             'a neighbour or dropped.', min=0.0, max=0.1)
     model_path: str = param('', 'Weights of a learned backend: a torchvision Mask R-CNN state_dict (.pth), a '

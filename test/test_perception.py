@@ -312,9 +312,26 @@ def test_depth_smeared_across_silhouettes_leaves_few_phantom_objects(pipeline, m
     from seg_perception.instances import clusters
     from seg_perception.synthetic.render import NoiseConfig
     frames = [synthesize(seed, SMALL, NoiseConfig(edge_smear_px=3.0)) for seed in range(101, 113)]
-    assert _phantoms(pipeline, frames) <= 12
+    # measured: 13 (11 before colour edges inside ramps cut some skirts off their objects), 23 with slivers kept
+    assert _phantoms(pipeline, frames) <= 13
     monkeypatch.setattr(clusters, '_SLIVER_AREAS', 0)     # slivers kept: about twice as many
     assert _phantoms(pipeline, frames) >= 18
+
+
+def test_a_colour_edge_in_a_smeared_depth_ramp_separates_touching_objects(pipeline, monkeypatch):
+    """A filtered stereo stream turns the depth step between an object and one behind it into a ramp with no
+    single step above the limit; where the colour changes sharply inside such a ramp, the objects are cut apart
+    (measured on these frames: Overlap F 0.445 / 0.618 / 0.664 with the rule, 0.393 / 0.539 / 0.624 without)."""
+    from seg_perception.instances import clusters
+    from seg_perception.synthetic.render import NoiseConfig
+    frames = [synthesize(seed, SMALL, NoiseConfig(edge_smear_px=3.0)) for seed in (103, 104, 105)]
+
+    def mean_f():
+        return np.mean([overlap_metrics(pipeline.perceive(f.rgbd())[0].instances.labels, f.rendered.instances)['f']
+                        for f in frames])
+    with_ramps = mean_f()
+    monkeypatch.setattr(clusters, '_RAMP_STEPS', float('inf'))     # colour edges next to single steps only
+    assert with_ramps > mean_f() + 0.03
 
 
 @pytest.mark.parametrize('index, true_id', [(53, 2), (11, 4)])
