@@ -165,16 +165,18 @@ class GraspPlanner:
         c = g = self.cfg
         scene = torch.cat([neighbours, pts])
         own = torch.arange(scene.shape[0], device=scene.device) >= neighbours.shape[0]
-        if pts.shape[0] > _MAX_OBJECT_POINTS:
-            gen = torch.Generator(device='cpu').manual_seed(c.seed)
-            pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
-            pts = pts[pick]
         # support frame: heights above the support, 2-D coordinates along it
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
         at_border = self._at_image_border(pts)
+        # the open-rim test on every point: its shares (rim points on the ring) sit near their limits on real
+        # bowls, and a random subset tipped them one way or the other as a few pixels changed
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
+        if pts.shape[0] > _MAX_OBJECT_POINTS:
+            gen = torch.Generator(device='cpu').manual_seed(c.seed)
+            pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
+            pts, h, flat, at_border = pts[pick], h[pick], flat[pick], at_border[pick]
         seen = pts.shape[0]
         circle = _round_circle(flat, spacing, g.max_opening, at_border)
         if circle is not None and circle[1] > g.max_opening / 2:
