@@ -173,6 +173,7 @@ class Pipeline:
         # floor a few millimetres above the table: inner_parts.py); at its outline only raised pixels do, and
         # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
         coarse = instances.labels[r0:r1, c0:c1]
+        # inner cells: the largest and the smallest label around them are their own
         inner = (dilate(coarse, 1) == coarse) & (-dilate(-coarse, 1) == coarse) & (coarse > 0)
         inner = repeat_pixels(inner, factor, y1 - y0, x1 - x0) & valid
         box_inst = torch.where(raised | inner, inst[y0:y1, x0:x1], 0)

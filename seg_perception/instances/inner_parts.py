@@ -40,6 +40,7 @@ _ENCLOSED = 0.8         # share of the pixels bordering it that are the object's
 _FLOOR_RISE = 0.0015    # m: the floor's median height above that of the table around the object (measured on
                         # RealSense frames at 0.75 m: bowl floors 2.5-3.1 mm, table enclosed by objects -0.5-0.9 mm)
 _TABLE_RING = 4         # grid pixels around the enclosed region where the table's own height is measured
+_SQUARE = np.ones((3, 3), bool)   # 8-neighbourhood
 
 
 def merge_inner_parts(labels: torch.Tensor, count: int, points: torch.Tensor, heights: torch.Tensor,
@@ -187,11 +188,8 @@ def join_low_floors(labels: torch.Tensor, support: torch.Tensor, heights: torch.
             border = ndimage.binary_dilation(floor, _SQUARE) & ~floor
             if (np.count_nonzero(border & own) >= _ENCLOSED * np.count_nonzero(border)
                     and float(np.median(local_heights[floor & local_support])) - table >= _FLOOR_RISE):
-                out[window][floor] = obj
+                out[window][floor & (out[window] == 0)] = obj      # a floor two objects enclose: the first
     return torch.from_numpy(out).to(labels.device)
-
-
-_SQUARE = np.ones((3, 3), bool)
 
 
 def _enclosed_region(mask: np.ndarray, radius: int) -> np.ndarray:
