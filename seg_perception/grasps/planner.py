@@ -462,9 +462,8 @@ class GraspPlanner:
         # leaning the hand up to the approach cone lets the inner finger follow a bowl's flaring wall
         half_cone = math.radians(min(g.approach_cone_deg, 178.0) / 2)
         leans = [half_cone * k / max(1, g.approach_steps - 1) for k in range(g.approach_steps)]
-        return rim_candidates(flat, h, opening[0], opening[1], g.finger_width, g.finger_depth,
-                              self._clearance(spacing), g.max_opening, _TIP_CLEARANCE * g.collision_margin,
-                              g.friction, leans)
+        return rim_candidates(flat, h, opening, g.finger_width, g.finger_depth, self._clearance(spacing),
+                              g.max_opening, _TIP_CLEARANCE * g.collision_margin, g.friction, leans)
 
     def _behind_neighbour(self, pts: torch.Tensor, target: int) -> torch.Tensor:
         """(N,) whether each point lies within _BORDER_PIXELS of another object's pixel that is nearer the camera

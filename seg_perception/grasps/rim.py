@@ -7,20 +7,27 @@ rim seen from low down may be lost at the depth edge against the inside; its far
 A box or a can with a lid hides what is under its top, and the line of sight to a point on its side crosses the
 top's height outside the object; a box's top or a rock's face fills its outline instead of ringing it.
 
+A real sensor does not see the rim at one height: where the near rim is seen against the deeper inside, stereo
+and time-of-flight cameras mix the two depths and place it centimetres lower (a cup with a 7 cm rim measured
+4.0-7.3 cm around it, a mug 8.7-9.7 cm, on the UCN RealSense frames), so the rim is the top of the wall in each
+direction around the object, not one band below the object's top.
+
 Everything is in the support's frame: ``flat`` (N, 2) coordinates along the support with the camera above the
 origin (the camera frame's origin projected on the support), ``h`` (N,) heights above the support.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional
 
 import torch
 
 from .round_outline import round_outline
 
 _TOP_QUANTILE = 0.98      # the rim's height: the object's top, robust to a few stray points
-_RIM_BAND = 0.008         # m: points this close below the top are the rim
+_RIM_BAND = 0.008         # m: points this close below the wall's top in their direction are the rim
+_RIM_SECTORS = 16         # directions around the object the wall's top is found in
+_RIM_LOW = 0.5            # share of the object's top a rim point lies above (not the floor inside, not the table)
 _MIN_HEIGHT = 0.03        # m: lower objects are dishes or lids, not containers a finger goes into
 _MIN_DEPTH = 0.015        # m: a point seen inside lies at least this far below the rim ...
 _DEPTH_SHARE = 0.2        # ... and this share of the object's height
@@ -32,7 +39,8 @@ _MAX_RADIUS = 0.15        # m: widest round opening looked for
 _LID = 0.6                # rim points this share of the radius from a round rim's centre are a lid ...
 _MAX_LID_SHARE = 0.05     # ... when more than this share of them lie there
 _RING_WIDTH = 0.013       # m: a rim's points lie this close inside its circle (a wall and its top's slope) ...
-_RING_SHARE = 0.95        # ... this share of them at least (a box's top or a rock's face fills the circle)
+_RING_SHARE = 0.9         # ... this share of them at least (a box's top or a rock's face fills the circle; the
+                          # near rim's mixed depths put a few points inside: real cups and bowls 0.94-1.0)
 _INSIDE = 0.8             # lines of sight crossing the rim's height this share of the radius from the centre
                           # look into the container (nearer the rim, they may pass over a dome's edge)
 _RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
@@ -41,20 +49,30 @@ _INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below th
 _WALL_REACH = 0.015       # m: rim points this far from a wall's middle along the closing line are that wall
 
 
-def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> Optional[Tuple[torch.Tensor, float]]:
-    """The middle (2,) of an open container's opening and its rim height, or None when the object is not
-    seen to be open at the top."""
+class Opening(NamedTuple):
+    """An open container's opening: its middle (2,) along the support, the rim's (median) height and which of
+    the object's points are its rim."""
+    centre: torch.Tensor
+    height: float
+    rim: torch.Tensor
+
+
+def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> Optional[Opening]:
+    """The opening of an open container, or None when the object is not seen to be open at the top."""
     if h.numel() < 20:
         return None
     top = float(torch.quantile(h, _TOP_QUANTILE))
     if top < _MIN_HEIGHT or camera_height <= top:
         return None
-    rim = h >= top - _RIM_BAND
-    deep = h < top - max(_MIN_DEPTH, _DEPTH_SHARE * top)
-    if int(rim.sum()) < _MIN_RIM_POINTS or int(deep.sum()) < _MIN_INSIDE:
+    rim = rim_points(flat, h, top)
+    if int(rim.sum()) < _MIN_RIM_POINTS:
+        return None
+    height = float(h[rim].median())
+    deep = ~rim & (h < top - max(_MIN_DEPTH, _DEPTH_SHARE * top))
+    if int(deep.sum()) < _MIN_INSIDE:
         return None
     # where the line of sight to each deep point crosses the rim's height (the camera is above the origin)
-    share = (camera_height - top) / (camera_height - h[deep])
+    share = (camera_height - height) / (camera_height - h[deep])
     crossing = flat[deep] * share[:, None]
     rim_flat = flat[rim]
     # cheap first: a container is seen into through the middle of its rim
@@ -73,33 +91,47 @@ def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> O
     inside = (crossing - centre).norm(dim=1) < _INSIDE * radius
     if lid > _MAX_LID_SHARE or ring < _RING_SHARE or int(inside.sum()) < _MIN_INSIDE:
         return None
-    return centre, top
+    return Opening(centre, height, rim)
 
 
-def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: torch.Tensor, top: float, finger_width: float,
-                   finger_depth: float, clearance: float, max_opening: float, tip_floor: float, friction: float,
-                   leans=(0.0,)):
-    """Grasps across the rim at evenly spread places around ``opening``, in the planner's candidate form:
+def rim_points(flat: torch.Tensor, h: torch.Tensor, top: float) -> torch.Tensor:
+    """(N,) the points at the top of the object's wall in each of _RIM_SECTORS directions around the middle of
+    its upper half (within _RIM_BAND of the highest point there), above _RIM_LOW of its ``top``."""
+    upper = h >= _RIM_LOW * top
+    middle = flat[upper].mean(0)
+    direction = torch.atan2(flat[:, 1] - middle[1], flat[:, 0] - middle[0])
+    sector = ((direction + math.pi) * (_RIM_SECTORS / (2 * math.pi))).long().clamp(0, _RIM_SECTORS - 1)
+    highest = torch.full((_RIM_SECTORS,), -math.inf, dtype=h.dtype, device=h.device)
+    highest = highest.scatter_reduce(0, sector[upper], h[upper], 'amax')
+    return upper & (h >= highest[sector] - _RIM_BAND)
+
+
+def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger_width: float, finger_depth: float,
+                   clearance: float, max_opening: float, tip_floor: float, friction: float, leans=(0.0,)):
+    """Grasps across the rim at evenly spread places around the ``opening``, in the planner's candidate form:
     closing direction ``d`` (the wall's normal there), ``centre`` (the wall's middle), fingertip height ``tip``
-    (two depths below the rim), ``lean`` (each of ``leans``, radians), ``width`` (the wall plus ``clearance`` on
+    (two depths below the rim there), ``lean`` (each of ``leans``, radians), ``width`` (the wall plus ``clearance`` on
     each side), ``own_margin``, ``quality`` (how squarely the wall faces the closing line), ``centring``,
     ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
     dev = flat.device
-    rim = flat[h >= top - _RIM_BAND]
+    rim, rim_h = flat[opening.rim], h[opening.rim]
     angles = torch.arange(_RIM_DIRECTIONS, device=dev) * (2 * math.pi / _RIM_DIRECTIONS)
     radial = torch.stack([torch.cos(angles), torch.sin(angles)], 1)                         # (K, 2)
     # first pass: the rim points in a finger-wide slab out from the opening's middle along each direction
-    rel = rim - opening                                                                       # (R, 2)
+    rel = rim - opening.centre                                                                # (R, 2)
     along, across = rel @ radial.T, rel @ _left(radial).T                                     # (R, K)
     slab = (across.abs() <= finger_width / 2) & (along > 0)
     count = slab.sum(0)
     mid = torch.where(slab, along, torch.zeros_like(along)).sum(0) / count.clamp_min(1)
-    wall = opening + mid[:, None] * radial                                                    # (K, 2)
+    wall = opening.centre + mid[:, None] * radial                                             # (K, 2)
     # the wall's normal there: the least spread direction of its rim points (they follow the wall)
     near = slab & ((along - mid).abs() <= _WALL_REACH)
     w = near.float()
     offset = rim[:, None] - wall[None]                                                        # (R, K, 2)
     cov = torch.einsum('rk,rki,rkj->kij', w, offset, offset) / w.sum(0).clamp_min(1)[:, None, None]
+    # the wall's top there: the fingers go in below it (a real rim's measured height varies around it)
+    wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
+                           torch.full_like(mid, opening.height))
     _, vectors = torch.linalg.eigh(cov)
     normal = vectors[..., 0]
     normal = torch.where(((normal * radial).sum(1, keepdim=True) < 0), -normal, normal)
@@ -123,13 +155,13 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: torch.Tensor, t
         return None
     centre = wall + ((hi + lo) / 2)[:, None] * normal
     # every place at every fingertip depth and lean
-    tips = torch.tensor([max(top - s * finger_depth, tip_floor) for s in _INSERTIONS], device=dev)
-    variants = torch.cartesian_prod(tips, torch.tensor(list(leans), dtype=tips.dtype, device=dev))   # (V, 2)
-    n = variants.shape[0]
+    depths = torch.tensor(_INSERTIONS, dtype=mid.dtype, device=dev) * finger_depth
+    lean = torch.tensor(list(leans), dtype=mid.dtype, device=dev)
+    tips = (wall_top[None] - depths[:, None]).clamp_min(tip_floor).repeat_interleave(lean.numel(), 0)   # (V, K)
+    n = tips.shape[0]
     keep = ok.repeat(n)
-    g = int(ok.numel())
     return {'d': normal.repeat(n, 1)[keep], 'centre': centre.repeat(n, 1)[keep],
-            'tip': variants[:, 0].repeat_interleave(g)[keep], 'lean': variants[:, 1].repeat_interleave(g)[keep],
+            'tip': tips.reshape(-1)[keep], 'lean': lean.repeat(depths.numel()).repeat_interleave(ok.numel())[keep],
             'width': width.repeat(n)[keep], 'own_margin': torch.full((int(keep.sum()),), clearance, device=dev),
             'quality': quality.repeat(n)[keep], 'centring': torch.ones(int(keep.sum()), device=dev),
             # one face of the wall is always out of sight (the inside near the camera, the outside far from
