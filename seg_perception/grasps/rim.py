@@ -24,12 +24,12 @@ import torch
 
 from .round_outline import round_outline
 
-_TOP_QUANTILE = 0.98      # the rim's height: the object's top, robust to a few stray points
+_TOP_QUANTILE = 0.98      # the object's top, robust to a few stray points
 _RIM_BAND = 0.008         # m: points this close below the wall's top in their direction are the rim
 _RIM_SECTORS = 16         # directions around the object the wall's top is found in
 _RIM_LOW = 0.5            # share of the object's top a rim point lies above (not the floor inside, not the table)
 _MIN_HEIGHT = 0.03        # m: lower objects are dishes or lids, not containers a finger goes into
-_MIN_DEPTH = 0.015        # m: a point seen inside lies at least this far below the rim ...
+_MIN_DEPTH = 0.015        # m: a point seen inside lies at least this far below the object's top ...
 _DEPTH_SHARE = 0.2        # ... and this share of the object's height
 _MIN_RIM_POINTS = 24      # fewer points at the top cannot show a rim
 _MIN_INSIDE = 10          # points seen inside the rim that make an opening (fewer: noise)
