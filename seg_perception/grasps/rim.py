@@ -110,9 +110,9 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
                    clearance: float, max_opening: float, tip_floor: float, friction: float, leans=(0.0,)):
     """Grasps across the rim at evenly spread places around the ``opening``, in the planner's candidate form:
     closing direction ``d`` (the wall's normal there), ``centre`` (the wall's middle), fingertip height ``tip``
-    (two depths below the rim there), ``lean`` (each of ``leans``, radians), ``width`` (the wall plus ``clearance`` on
-    each side), ``own_margin``, ``quality`` (how squarely the wall faces the closing line), ``centring``,
-    ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
+    (two depths below the rim's highest part), ``lean`` (each of ``leans``, radians), ``width`` (the wall plus
+    ``clearance`` on each side), ``own_margin``, ``quality`` (how squarely the wall faces the closing line),
+    ``centring``, ``observed``, ``top_edge``; None when no place holds a thin enough wall."""
     dev = flat.device
     rim, rim_h = flat[opening.rim], h[opening.rim]
     angles = torch.arange(_RIM_DIRECTIONS, device=dev) * (2 * math.pi / _RIM_DIRECTIONS)
@@ -129,7 +129,8 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     w = near.float()
     offset = rim[:, None] - wall[None]                                                        # (R, K, 2)
     cov = torch.einsum('rk,rki,rkj->kij', w, offset, offset) / w.sum(0).clamp_min(1)[:, None, None]
-    # the wall's top there: the fingers go in below it (a real rim's measured height varies around it)
+    # the wall's top at each place; the fingers go in below the highest: a near rim that reads low is not (the
+    # palm must clear the true rim)
     wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
                            torch.full_like(mid, opening.height))
     _, vectors = torch.linalg.eigh(cov)
@@ -157,7 +158,8 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     # every place at every fingertip depth and lean
     depths = torch.tensor(_INSERTIONS, dtype=mid.dtype, device=dev) * finger_depth
     lean = torch.tensor(list(leans), dtype=mid.dtype, device=dev)
-    tips = (wall_top[None] - depths[:, None]).clamp_min(tip_floor).repeat_interleave(lean.numel(), 0)   # (V, K)
+    tips = (wall_top[ok].max() - depths[:, None]).clamp_min(tip_floor).expand(-1, ok.numel())
+    tips = tips.repeat_interleave(lean.numel(), 0)                                            # (V, K)
     n = tips.shape[0]
     keep = ok.repeat(n)
     return {'d': normal.repeat(n, 1)[keep], 'centre': centre.repeat(n, 1)[keep],
