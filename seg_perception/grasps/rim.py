@@ -45,7 +45,7 @@ _INSIDE = 0.8             # lines of sight crossing the rim's height this share 
                           # look into the container (nearer the rim, they may pass over a dome's edge)
 _RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
 _MAX_WALL = 0.02          # m: a thicker rim is not a wall a finger pair straddles
-_INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim
+_INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim's highest part
 _WALL_REACH = 0.015       # m: rim points this far from a wall's middle along the closing line are that wall
 
 
@@ -129,10 +129,6 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     w = near.float()
     offset = rim[:, None] - wall[None]                                                        # (R, K, 2)
     cov = torch.einsum('rk,rki,rkj->kij', w, offset, offset) / w.sum(0).clamp_min(1)[:, None, None]
-    # the wall's top at each place; the fingers go in below the highest: a near rim that reads low is not (the
-    # palm must clear the true rim)
-    wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
-                           torch.full_like(mid, opening.height))
     _, vectors = torch.linalg.eigh(cov)
     normal = vectors[..., 0]
     normal = torch.where(((normal * radial).sum(1, keepdim=True) < 0), -normal, normal)
@@ -155,7 +151,10 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     if not bool(ok.any()):
         return None
     centre = wall + ((hi + lo) / 2)[:, None] * normal
-    # every place at every fingertip depth and lean
+    # every place at every fingertip depth and lean; the fingertips go in below the highest of the places' wall
+    # tops, all around: a near rim that reads low is not lower, and the palm must clear the true rim
+    wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
+                           torch.full_like(mid, opening.height))
     depths = torch.tensor(_INSERTIONS, dtype=mid.dtype, device=dev) * finger_depth
     lean = torch.tensor(list(leans), dtype=mid.dtype, device=dev)
     tips = (wall_top[ok].max() - depths[:, None]).clamp_min(tip_floor).expand(-1, ok.numel())
