@@ -64,7 +64,7 @@ def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> O
     top = float(torch.quantile(h, _TOP_QUANTILE))
     if top < _MIN_HEIGHT or camera_height <= top:
         return None
-    rim = rim_points(flat, h, top)
+    rim = _rim_points(flat, h, top)
     if int(rim.sum()) < _MIN_RIM_POINTS:
         return None
     height = float(h[rim].median())
@@ -92,18 +92,6 @@ def find_opening(flat: torch.Tensor, h: torch.Tensor, camera_height: float) -> O
     if lid > _MAX_LID_SHARE or ring < _RING_SHARE or int(inside.sum()) < _MIN_INSIDE:
         return None
     return Opening(centre, height, rim)
-
-
-def rim_points(flat: torch.Tensor, h: torch.Tensor, top: float) -> torch.Tensor:
-    """(N,) the points at the top of the object's wall in each of _RIM_SECTORS directions around the middle of
-    its upper half (within _RIM_BAND of the highest point there), above _RIM_LOW of its ``top``."""
-    upper = h >= _RIM_LOW * top
-    middle = flat[upper].mean(0)
-    direction = torch.atan2(flat[:, 1] - middle[1], flat[:, 0] - middle[0])
-    sector = ((direction + math.pi) * (_RIM_SECTORS / (2 * math.pi))).long().clamp(0, _RIM_SECTORS - 1)
-    highest = torch.full((_RIM_SECTORS,), -math.inf, dtype=h.dtype, device=h.device)
-    highest = highest.scatter_reduce(0, sector[upper], h[upper], 'amax')
-    return upper & (h >= highest[sector] - _RIM_BAND)
 
 
 def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger_width: float, finger_depth: float,
@@ -169,6 +157,18 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
             # it): the wall is assumed thin there, as at a box's top edge
             'observed': torch.zeros(int(keep.sum()), device=dev),
             'top_edge': torch.ones(int(keep.sum()), 2, dtype=torch.bool, device=dev)}
+
+
+def _rim_points(flat: torch.Tensor, h: torch.Tensor, top: float) -> torch.Tensor:
+    """(N,) the points at the top of the object's wall in each of _RIM_SECTORS directions around the middle of
+    its upper half (within _RIM_BAND of the highest point there), above _RIM_LOW of its ``top``."""
+    upper = h >= _RIM_LOW * top
+    middle = flat[upper].mean(0)
+    direction = torch.atan2(flat[:, 1] - middle[1], flat[:, 0] - middle[0])
+    sector = ((direction + math.pi) * (_RIM_SECTORS / (2 * math.pi))).long().clamp(0, _RIM_SECTORS - 1)
+    highest = torch.full((_RIM_SECTORS,), -math.inf, dtype=h.dtype, device=h.device)
+    highest = highest.scatter_reduce(0, sector[upper], h[upper], 'amax')
+    return upper & (h >= highest[sector] - _RIM_BAND)
 
 
 def _inside_hull(points: torch.Tensor, outline: torch.Tensor) -> torch.Tensor:
