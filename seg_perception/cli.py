@@ -28,6 +28,11 @@ def _add_synth(sub) -> None:
     p.add_argument('--fy', type=float, default=None)
     p.add_argument('--min-objects', type=int, default=1)
     p.add_argument('--max-objects', type=int, default=15)
+    p.add_argument('--elevation', type=float, nargs=2, default=(25.0, 80.0), metavar=('MIN', 'MAX'),
+                   help='camera angle below the horizon in degrees, drawn per frame between MIN and MAX (default '
+                        '25 80; 90 = straight down, as a camera on the wrist above the table)')
+    p.add_argument('--distance', type=float, nargs=2, default=(0.4, 1.5), metavar=('MIN', 'MAX'),
+                   help='camera to the middle of the table in metres, drawn per frame (default 0.4 1.5)')
     p.add_argument('--no-noise', action='store_true', help='exact depth and colour: no sensor effects')
     p.add_argument('--edge-smear', type=float, default=0.0, metavar='PIXELS',
                    help='smooth the depth across edges with a Gaussian of this many pixels, as filtered stereo '
@@ -42,9 +47,14 @@ def _add_synth(sub) -> None:
 def _scene_config(args):
     from .synthetic import SceneConfig
     scale = args.width / 640.0
-    return SceneConfig(width=args.width, height=args.height, fx=args.fx or 615.0 * scale,
-                       fy=args.fy or args.fx or 615.0 * scale, min_objects=args.min_objects,
-                       max_objects=args.max_objects)
+    try:
+        return SceneConfig(width=args.width, height=args.height, fx=args.fx or 615.0 * scale,
+                           fy=args.fy or args.fx or 615.0 * scale, min_objects=args.min_objects,
+                           max_objects=args.max_objects, min_elevation_deg=args.elevation[0],
+                           max_elevation_deg=args.elevation[1], min_distance=args.distance[0],
+                           max_distance=args.distance[1])
+    except ValueError as error:
+        raise SystemExit(f'synth: {error}')
 
 
 def cmd_synth(args) -> int:

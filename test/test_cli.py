@@ -41,6 +41,20 @@ def test_synth_edge_smear_renders_the_same_scene_with_ramps(dataset, tmp_path):
     assert moved[~near_step].mean() < 0.01
 
 
+
+def test_synth_camera_elevation_and_distance(tmp_path, capsys):
+    out = tmp_path / 'top_down'
+    assert main(['synth', '--count', '2', '--seed', '3', '--out', str(out), '--width', '160', '--height', '120',
+                 '--elevation', '90', '90', '--distance', '0.5', '0.6']) == 0
+    for frame in sorted(out.iterdir()):
+        scene = json.loads((frame / 'scene.json').read_text())
+        pose = np.array(scene['camera']['camera_to_world'])
+        assert np.allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-9)
+        assert pose[2, 2] < -0.99                          # looking straight down
+        assert 0.5 <= pose[2, 3] - scene['table']['height'] <= 0.6 + 1e-9
+    with pytest.raises(SystemExit, match='straight down'):
+        main(['synth', '--count', '1', '--out', str(tmp_path / 'bad'), '--elevation', '95', '90'])
+
 def test_segment_outputs(dataset, tmp_path, capsys):
     f = dataset / '000001'
     out = tmp_path / 'seg'

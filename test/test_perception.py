@@ -40,6 +40,21 @@ def test_segments_cluttered_tables(pipeline):
     assert np.mean(scores) > 0.8, scores
 
 
+
+def test_segments_tables_seen_straight_down(pipeline):
+    """A camera on the wrist above the table, looking straight down: the support is most of the view and the
+    objects show their tops (their sides only towards the image border)."""
+    top_down = SceneConfig(width=320, height=240, fx=307.5, fy=307.5, min_elevation_deg=90, max_elevation_deg=90,
+                           min_distance=0.45, max_distance=1.0)
+    scores = []
+    for seed in range(111, 115):
+        f = synthesize(seed, top_down)
+        assert f.scene.up_in_camera()[2] < -0.99           # the optical axis points down
+        result = pipeline.process(f.rgbd())
+        assert np.degrees(np.arccos(np.clip(result.surfaces.up @ f.scene.up_in_camera(), -1, 1))) < 3.0
+        scores.append(overlap_metrics(result.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'])
+    assert np.mean(scores) > 0.8, scores
+
 def test_objects_off_the_support_are_not_instances(pipeline):
     """Scenes with a shelf or objects on the floor: those objects get no instance id."""
     checked = 0

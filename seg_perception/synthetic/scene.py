@@ -45,6 +45,11 @@ class SceneConfig:
             raise ValueError('need 0 < min_object_size <= max_object_size')
         if self.width < 16 or self.height < 16:
             raise ValueError(f'image size {self.width}x{self.height} is too small')
+        if not 0 < self.min_elevation_deg <= self.max_elevation_deg <= 90:
+            raise ValueError('need 0 < min_elevation_deg <= max_elevation_deg <= 90 (degrees below the horizon, '
+                             f'90 = straight down), got {self.min_elevation_deg}, {self.max_elevation_deg}')
+        if not 0 < self.min_distance <= self.max_distance:
+            raise ValueError(f'need 0 < min_distance <= max_distance, got {self.min_distance}, {self.max_distance}')
 
 
 @dataclass
@@ -149,11 +154,17 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0) -> np.ndarray:
-    """camera_to_world for an optical frame (z forward, x right, y down) at eye looking at target."""
+def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0,
+            right: Optional[np.ndarray] = None) -> np.ndarray:
+    """camera_to_world for an optical frame (z forward, x right, y down) at eye looking at target. Looking
+    straight down or up, where the horizon does not say which way is right, ``right`` (horizontal) does."""
     z = target - eye
     z /= np.linalg.norm(z)
     x = np.cross(z, [0.0, 0.0, 1.0])
+    if np.linalg.norm(x) < 1e-9:
+        if right is None:
+            raise ValueError('looking straight down or up: give the image x direction (right)')
+        x = np.asarray(right, float) - z * float(np.dot(right, z))
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
     R = np.stack([x, y, z], 1) @ np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0],
@@ -441,8 +452,9 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     target = np.array([rng.uniform(-0.1, 0.1) * sx, rng.uniform(-0.1, 0.1) * sy, h])
     eye = target + distance * np.array([np.cos(elevation) * np.cos(azimuth),
                                         np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
-    camera_to_world = look_at(eye, target, roll=rng.normal(0, np.radians(3)))
     view = np.array([np.cos(azimuth), np.sin(azimuth)])  # from the table towards the camera
+    # straight down, the image's right is where it is just short of that (the top of the image faces away)
+    camera_to_world = look_at(eye, target, roll=rng.normal(0, np.radians(3)), right=[-view[1], view[0], 0.0])
 
     # objects on the table
     n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
