@@ -23,10 +23,12 @@ def test_three_topics_arrive_with_equal_stamps(ros_env, encoding):
 
 
 def test_prerendered_scenes_are_cycled(ros_env):
-    """scene_count renders the scenes before publishing, then cycles them every new_scene_every frames."""
+    """scene_count renders the scenes before publishing, then cycles them every new_scene_every frames; here as
+    a camera on the wrist sees them, 0.5-0.6 m straight above the table."""
     camera = ['-m', 'seg_perception.ros.synthetic_camera', '--ros-args', '-p', 'width:=160', '-p', 'height:=120',
               '-p', 'rate:=20.0', '-p', 'noise_variants:=2', '-p', 'seed:=4', '-p', 'scene_count:=2',
-              '-p', 'new_scene_every:=4']
+              '-p', 'new_scene_every:=4', '-p', 'min_elevation_deg:=90.0', '-p', 'max_elevation_deg:=90.0',
+              '-p', 'min_distance:=0.5', '-p', 'max_distance:=0.6']
     report, out, (cam_out,) = report_while_running([camera], [SCRIPTS / 'receive_camera.py', 40, 14], ros_env, 60)
     assert report['triples'] >= 14, f'{out}\ncamera:\n{cam_out}'
     depths = report['scene_depths_mm']
@@ -35,5 +37,6 @@ def test_prerendered_scenes_are_cycled(ros_env):
         if not any(abs(d - s) < 3 for s in scenes):
             scenes.append(d)
     assert len(scenes) == 2, depths
+    assert all(480 < d < 650 for d in depths), depths   # mostly the table, seen from 0.5-0.6 m
     changes = sum(abs(a - b) >= 3 for a, b in zip(depths, depths[1:]))
     assert changes >= 2, depths  # back and forth, not one switch to a freshly rendered scene

@@ -38,9 +38,15 @@ class SyntheticCameraNode(Node):
         self.scene_count = p('scene_count', 0, 'scenes rendered before publishing starts, then cycled; '
                                                '0 renders new scenes while publishing')
         noise = p('noise', True, 'simulate sensor noise (off: exact depth and colour)')
-        self.scene_cfg = SceneConfig(width=width, height=height, fx=focal, fy=focal,
-                                     min_objects=p('min_objects', 1, 'fewest objects on the table'),
-                                     max_objects=p('max_objects', 15, 'most objects on the table'))
+        self.scene_cfg = SceneConfig(
+            width=width, height=height, fx=focal, fy=focal,
+            min_objects=p('min_objects', 1, 'fewest objects on the table'),
+            max_objects=p('max_objects', 15, 'most objects on the table'),
+            min_elevation_deg=p('min_elevation_deg', 25.0, 'least camera angle below the horizon (deg)'),
+            max_elevation_deg=p('max_elevation_deg', 80.0, 'largest camera angle below the horizon (deg; 90 = '
+                                                           'straight down, a camera on the wrist)'),
+            min_distance=p('min_distance', 0.4, 'least distance from the camera to the table middle (m)'),
+            max_distance=p('max_distance', 1.5, 'largest distance from the camera to the table middle (m)'))
         if self.depth_encoding not in DEPTH_OUTPUT_ENCODINGS or self.rate <= 0 or self.scene_count < 0:
             raise ValueError(f'synthetic_camera: depth_encoding must be one of {DEPTH_OUTPUT_ENCODINGS}, '
                              f'rate > 0 and scene_count >= 0 (got {self.depth_encoding!r}, {self.rate}, '
