@@ -41,8 +41,7 @@ def test_synth_edge_smear_renders_the_same_scene_with_ramps(dataset, tmp_path):
     assert moved[~near_step].mean() < 0.01
 
 
-
-def test_synth_camera_elevation_and_distance(tmp_path, capsys):
+def test_synth_camera_elevation_and_distance(tmp_path):
     out = tmp_path / 'top_down'
     assert main(['synth', '--count', '2', '--seed', '3', '--out', str(out), '--width', '160', '--height', '120',
                  '--elevation', '90', '90', '--distance', '0.5', '0.6']) == 0
@@ -54,6 +53,7 @@ def test_synth_camera_elevation_and_distance(tmp_path, capsys):
         assert 0.5 <= pose[2, 3] - scene['table']['height'] <= 0.6 + 1e-9
     with pytest.raises(SystemExit, match='straight down'):
         main(['synth', '--count', '1', '--out', str(tmp_path / 'bad'), '--elevation', '95', '90'])
+
 
 def test_segment_outputs(dataset, tmp_path, capsys):
     f = dataset / '000001'

@@ -40,7 +40,6 @@ def test_segments_cluttered_tables(pipeline):
     assert np.mean(scores) > 0.8, scores
 
 
-
 def test_segments_tables_seen_straight_down(pipeline):
     """A camera on the wrist above the table, looking straight down: the support is most of the view and the
     objects show their tops (their sides only towards the image border)."""
@@ -54,6 +53,7 @@ def test_segments_tables_seen_straight_down(pipeline):
         assert np.degrees(np.arccos(np.clip(result.surfaces.up @ f.scene.up_in_camera(), -1, 1))) < 3.0
         scores.append(overlap_metrics(result.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'])
     assert np.mean(scores) > 0.8, scores
+
 
 def test_objects_off_the_support_are_not_instances(pipeline):
     """Scenes with a shelf or objects on the floor: those objects get no instance id."""
