@@ -280,6 +280,10 @@ def cmd_eval(args) -> int:
               f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}); "
               f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']} "
               f"(top grasp valid anyway {g['unfit_top1_valid']})")
+        if g['by_shape']:
+            print('objects that fit, by shape: top grasp valid / top grasp fails / no grasp / not segmented')
+            for shape, n in g['by_shape'].items():
+                print(f"  {shape:14s} {n['valid']:5d} {n['fails']:5d} {n['no_grasp']:5d} {n['not_segmented']:5d}")
         if 'fit_graspable' in g:
             print(f"grasp upper bound (search on the true geometry): {g['fit_graspable']} of the {g['fit']} objects "
                   f"that fit can be held at all ({fmt(g['graspable_share'])}); top-1 valid for "

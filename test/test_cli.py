@@ -188,6 +188,12 @@ def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage', 'top1_valid'} <= set(g)
     assert g['fit_top1_valid'] <= g['fit_with_grasp'] <= g['fit']
     assert 'fit_graspable' not in g     # the upper bound's search only runs when asked for
+    # what became of the fitting objects, by shape, adds up to them all and to the grasp counts
+    shapes = g['by_shape']
+    assert set(shapes) <= {'box', 'cylinder', 'sphere', 'convex'} and shapes
+    assert sum(sum(n.values()) for n in shapes.values()) == g['fit']
+    assert sum(n['valid'] for n in shapes.values()) == g['fit_top1_valid']
+    assert sum(n['valid'] + n['fails'] for n in shapes.values()) == g['fit_with_grasp']
     # why the segmented objects without a grasp have none, numbers left out so that like reasons add up
     data = json.loads(out.read_text())
     reasons = data['summary']['no_grasp_reasons']

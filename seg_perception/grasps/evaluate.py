@@ -216,6 +216,11 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
             best[gt] = g
     counts = {'fit': 0, 'fit_with_grasp': 0, 'fit_top1_valid': 0, 'unfit': 0, 'unfit_with_grasp': 0,
               'unfit_top1_valid': 0}
+    # what became of each fitting object, by its shape: a valid top grasp, a top grasp that fails, none, or no
+    # object found mostly on it ("not segmented": merged into a neighbour, split into pieces none of which is
+    # mostly it, or missed)
+    by_shape: Dict[str, Dict[str, int]] = {}
+    segmented = set(match.values())
     if upper_bound:
         if 'up' not in scene.get('camera', {}):
             raise ValueError("the grasp upper bound needs the up vector (scene.json: camera.up)")
@@ -234,11 +239,27 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
         if upper_bound and kind == 'fit' and (valid or grasp_exists(by_id[gid], solids, scene['camera']['up'], cfg)):
             counts['fit_graspable'] += 1
             counts['fit_graspable_top1_valid'] += valid
+        if kind == 'fit':
+            outcome = ('not_segmented' if gid not in segmented else 'no_grasp' if g is None
+                       else 'valid' if valid else 'fails')
+            shape = by_shape.setdefault(str(entries[gid].get('shape', 'unknown')), dict.fromkeys(SHAPE_OUTCOMES, 0))
+            shape[outcome] += 1
+    counts['by_shape'] = by_shape
     return counts
 
 
+SHAPE_OUTCOMES = ('valid', 'fails', 'no_grasp', 'not_segmented')
+
+
 def summarize_grasps(counts: List[Dict[str, int]]) -> Dict[str, Optional[float]]:
-    total = {k: sum(c[k] for c in counts) for k in counts[0]} if counts else {}
+    total = {k: sum(c[k] for c in counts) for k in counts[0] if k != 'by_shape'} if counts else {}
+    by_shape: Dict[str, Dict[str, int]] = {}
+    for c in counts:
+        for shape, outcomes in c.get('by_shape', {}).items():
+            into = by_shape.setdefault(shape, dict.fromkeys(SHAPE_OUTCOMES, 0))
+            for outcome, n in outcomes.items():
+                into[outcome] += n
+    total['by_shape'] = dict(sorted(by_shape.items()))
     fit = total.get('fit', 0)
     summary = {**total,
                'coverage': total['fit_with_grasp'] / fit if fit else None,
