@@ -191,13 +191,17 @@ def grasp_exists(target: _Solid, solids: List[_Solid], up: np.ndarray, cfg: Gras
     return False
 
 
+SHAPE_OUTCOMES = ('valid', 'fails', 'no_grasp', 'not_segmented')   # what became of a fitting object (by_shape)
+
+
 def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfig,
                   min_gt_pixels: int = 50, upper_bound: bool = False) -> Dict[str, float]:
     """Per frame counts: objects that fit, of those with a grasp and with a valid top grasp, and objects that
     cannot fit but got a grasp (and of those, how many top grasps still hold on the true geometry: an object a
     little wider than the opening less 8 mm may be gripped with the hand wide open). With ``upper_bound``, also
     the fitting objects some grasp holds on at all (:func:`grasp_exists`; scene['camera']['up'] is needed) and of
-    those, how many got a valid top grasp."""
+    those, how many got a valid top grasp. ``by_shape``: per shape of scene.json, the fitting objects by outcome
+    (SHAPE_OUTCOMES)."""
     solids = scene_solids(scene)
     by_id = {s.instance_id: s for s in solids if s.instance_id > 0}
     entries = {int(o['instance_id']): o for o in scene['objects'] if o['instance_id'] > 0}
@@ -246,9 +250,6 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
             shape[outcome] += 1
     counts['by_shape'] = by_shape
     return counts
-
-
-SHAPE_OUTCOMES = ('valid', 'fails', 'no_grasp', 'not_segmented')
 
 
 def summarize_grasps(counts: List[Dict[str, int]]) -> Dict[str, Optional[float]]:
