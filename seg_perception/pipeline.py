@@ -119,7 +119,7 @@ class Pipeline:
             on_stage('objects', replace(result, timings_ms=dict(timings)))
         model = surfaces.support_model
         scene = GraspScene(pf.points, pf.depth, instances.labels, pf.camera, up,
-                           None if model is None else model.heights)
+                           None if model is None else model.heights, self.config.projection.voxel_size)
         timings['total'] = (time.perf_counter() - total) * 1000.0
         return result, scene
 

@@ -305,6 +305,21 @@ def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
         [], {cut_obj.instance_id: 'it leaves the image or goes on behind a nearer object where the jaws would close'})
 
 
+def test_the_border_check_allows_for_the_voxels_of_the_cloud():
+    """Voxel averaging leaves a cloud's outermost points up to a voxel inside the object's outline: on a fine
+    grid (every pixel, as on a GPU) that is more than the border check's two pixels."""
+    from dataclasses import replace
+    planner = GraspPlanner(GraspConfig(enabled=True), torch.device('cpu'))
+    obj, scene = _box_seen_from_above(0.0)      # the image's left edge runs through the box's middle
+    column = obj.points[:, 0] / obj.points[:, 2] * 300.0
+    inside = column >= 3.0                        # the cloud's outermost points 3 pixels from the border
+    pulled = replace(obj, points=obj.points[inside], colors=obj.colors[inside], normals=obj.normals[inside])
+    assert planner.plan([pulled], scene)         # taken for where the box ends: gripped across the cut
+    voxels = replace(scene, cloud_voxel=0.005)    # 5 mm at 0.45 m: 3.3 pixels of this camera
+    assert planner.plan_with_reasons([pulled], voxels) == (
+        [], {pulled.instance_id: 'it leaves the image or goes on behind a nearer object where the jaws would close'})
+
+
 def test_a_round_outline_seen_from_one_side_gives_the_whole_circle():
     from seg_perception.grasps.round_outline import round_outline
     rng = np.random.default_rng(1)

@@ -70,8 +70,9 @@ _TOP_EDGE = 0.006          # m: a jaw's outermost points this close below the to
                            # (a voxel straddling the edge and depth noise put them a few millimetres lower)
 _LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
-_BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid) may be
-                           # where the object leaves the view (voxel averaging pulls them up to a voxel inwards)
+_BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid), or a
+                           # voxel of their cloud if that is more, may be where the object leaves the view (voxel
+                           # averaging pulls them up to a voxel inwards)
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
@@ -92,13 +93,15 @@ _WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted w
 class GraspScene:
     """What the planner knows of the frame, on the grid the pipeline processed: the organized point map, its
     depth (metres, 0 = none) and instance labels, that grid's camera (None: no visibility test), the support's
-    normal ``up`` (camera frame) and the points' heights above the support surface."""
+    normal ``up`` (camera frame), the points' heights above the support surface and the voxel size of the
+    object clouds (m; their outermost points lie up to a voxel inside the object's outline)."""
     points: torch.Tensor                   # (H, W, 3)
     depth: torch.Tensor                    # (H, W)
     labels: torch.Tensor                   # (H, W)
     camera: Optional[CameraModel]
     up: Optional[np.ndarray]
     support_height: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    cloud_voxel: float = 0.0
 
 
 class GraspPlanner:
@@ -169,7 +172,8 @@ class GraspPlanner:
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
-        at_border = self._at_image_border(pts)
+        edge_px = self._border_reach(pts)
+        at_border = self._at_image_border(pts, edge_px)
         # the open-rim test on every point: its shares (rim points on the ring) sit near their limits on real
         # bowls, and a random subset tipped them one way or the other as a few pixels changed
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
@@ -200,7 +204,7 @@ class GraspPlanner:
             return []
         directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
-        cut = at_border | self._behind_neighbour(pts, target)
+        cut = at_border | self._behind_neighbour(pts, target, edge_px)
         cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
         return self._choose(target, cand, pts, h, up, basis, scene, own)
 
@@ -465,15 +469,24 @@ class GraspPlanner:
         return rim_candidates(flat, h, opening, g.finger_width, g.finger_depth, self._clearance(spacing),
                               g.max_opening, _TIP_CLEARANCE * g.collision_margin, g.friction, leans)
 
-    def _behind_neighbour(self, pts: torch.Tensor, target: int) -> torch.Tensor:
-        """(N,) whether each point lies within _BORDER_PIXELS of another object's pixel that is nearer the camera
-        by more than _OCCLUSION_STEP: the object may go on hidden behind that one there."""
+    def _border_reach(self, pts: torch.Tensor) -> int:
+        """Pixels (of the processed grid) within which an object's outermost points may lie of where it leaves
+        the view: _BORDER_PIXELS, or a voxel of its cloud at its depth if that is more (on every pixel of a 640x480
+        frame a 5 mm voxel at 0.5 m spans 6)."""
+        view = self._view
+        if view.camera is None or view.cloud_voxel <= 0 or pts.shape[0] == 0:
+            return _BORDER_PIXELS
+        return max(_BORDER_PIXELS, math.ceil(view.cloud_voxel * view.camera.fx / float(pts[:, 2].median())))
+
+    def _behind_neighbour(self, pts: torch.Tensor, target: int, edge_px: int) -> torch.Tensor:
+        """(N,) whether each point lies within ``edge_px`` pixels of another object's pixel that is nearer the
+        camera by more than _OCCLUSION_STEP: the object may go on hidden behind that one there."""
         view = self._view
         if view.camera is None:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
         h, w = view.depth.shape
         u, v, z = project_torch(pts, view.camera)
-        steps = torch.arange(-_BORDER_PIXELS, _BORDER_PIXELS + 1, device=pts.device)
+        steps = torch.arange(-edge_px, edge_px + 1, device=pts.device)
         du, dv = (t.reshape(-1) for t in torch.meshgrid(steps, steps, indexing='ij'))
         uu = (u.round().long()[:, None] + du[None]).clamp(0, w - 1)                          # (N, window)
         vv = (v.round().long()[:, None] + dv[None]).clamp(0, h - 1)
@@ -481,14 +494,14 @@ class GraspPlanner:
         nearer = (labels > 0) & (labels != target) & (depth > 0) & (depth < z[:, None] - _OCCLUSION_STEP)
         return nearer.any(1)
 
-    def _at_image_border(self, pts: torch.Tensor) -> torch.Tensor:
-        """(N,) whether each point lies within _BORDER_PIXELS of the border of the image it was seen in."""
+    def _at_image_border(self, pts: torch.Tensor, edge_px: int) -> torch.Tensor:
+        """(N,) whether each point lies within ``edge_px`` pixels of the border of the image it was seen in."""
         view = self._view
         if view.camera is None:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
         h, w = view.depth.shape
         u, v, _ = project_torch(pts, view.camera)
-        m = _BORDER_PIXELS
+        m = edge_px
         return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
 
     def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor,
