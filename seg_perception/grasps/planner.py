@@ -470,8 +470,8 @@ class GraspPlanner:
                               g.max_opening, _TIP_CLEARANCE * g.collision_margin, g.friction, leans)
 
     def _border_reach(self, pts: torch.Tensor) -> int:
-        """Pixels (of the processed grid) within which an object's outermost points may lie of where it leaves
-        the view: _BORDER_PIXELS, or a voxel of its cloud at its depth if that is more (on every pixel of a 640x480
+        """How far (pixels of the processed grid) an object's outermost points may lie from where it leaves the
+        view: _BORDER_PIXELS, or a voxel of its cloud at its depth if that is more (on every pixel of a 640x480
         frame a 5 mm voxel at 0.5 m spans 6)."""
         view = self._view
         if view.camera is None or view.cloud_voxel <= 0 or pts.shape[0] == 0:
