@@ -172,7 +172,7 @@ class GraspPlanner:
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
-        edge_px = self._border_reach(pts)
+        edge_px = self._border_reach(spacing)
         at_border = self._at_image_border(pts, edge_px)
         # the open-rim test on every point: its shares (rim points on the ring) sit near their limits on real
         # bowls, and a random subset tipped them one way or the other as a few pixels changed
@@ -469,14 +469,13 @@ class GraspPlanner:
         return rim_candidates(flat, h, opening, g.finger_width, g.finger_depth, self._clearance(spacing),
                               g.max_opening, _TIP_CLEARANCE * g.collision_margin, g.friction, leans)
 
-    def _border_reach(self, pts: torch.Tensor) -> int:
-        """How far (pixels of the processed grid) an object's outermost points may lie from where it leaves the
-        view: _BORDER_PIXELS, or a voxel of its cloud at its depth if that is more (on every pixel of a 640x480
-        frame a 5 mm voxel at 0.5 m spans 6)."""
-        view = self._view
-        if view.camera is None or view.cloud_voxel <= 0 or pts.shape[0] == 0:
+    def _border_reach(self, spacing: float) -> int:
+        """How far (pixels of the processed grid) the outermost points of an object seen at ``spacing`` m per pixel
+        may lie from where it leaves the view: _BORDER_PIXELS, or a voxel of its cloud if that is more (on every
+        pixel of a 640x480 frame a 5 mm voxel at 0.5 m spans 6)."""
+        if spacing <= 0:
             return _BORDER_PIXELS
-        return max(_BORDER_PIXELS, math.ceil(view.cloud_voxel * view.camera.fx / float(pts[:, 2].median())))
+        return max(_BORDER_PIXELS, math.ceil(self._view.cloud_voxel / spacing))
 
     def _behind_neighbour(self, pts: torch.Tensor, target: int, edge_px: int) -> torch.Tensor:
         """(N,) whether each point lies within ``edge_px`` pixels of another object's pixel that is nearer the
@@ -501,8 +500,7 @@ class GraspPlanner:
             return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
         h, w = view.depth.shape
         u, v, _ = project_torch(pts, view.camera)
-        m = edge_px
-        return (u < m) | (u > w - 1 - m) | (v < m) | (v > h - 1 - m)
+        return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
 
     def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor,
               own_margin: torch.Tensor) -> torch.Tensor:
