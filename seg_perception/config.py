@@ -97,6 +97,9 @@ class InstancesConfig:
     color_edge: float = param(80.0, 'Colour gradient (0-255 scale) that separates objects next to a depth step '
                               'or inside a depth ramp a smoothing sensor made of one (0 disables; low values cut '
                               'printed boxes apart on real frames).', min=0.0, max=255.0)
+    contact_cuts: bool = param(True, 'Cut a region in two along colour edges where it holds two touching objects '
+                               'with no depth step between them: its outline is not convex but both pieces are, '
+                               'their surfaces meet at an angle and their colours differ (clusters backend).')
     min_area: float = param(0.0003, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
                             'a neighbour or dropped.', min=0.0, max=0.1)
     model_path: str = param('', 'Weights of a learned backend: a torchvision Mask R-CNN state_dict (.pth), a '

@@ -26,6 +26,7 @@ from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame
 from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
+from .contact_cuts import cut_at_colour_contacts
 from .inner_parts import join_low_floors, merge_inner_parts
 
 _REGROW_ITERATIONS = 4
@@ -80,7 +81,7 @@ class ClusterInstanceSegmenter:
         return out, count
 
     def _split(self, pf: PreparedFrame, surfaces: SurfaceResult, candidates: torch.Tensor):
-        boundary, strong = self._boundaries(pf, candidates)
+        boundary, strong, gradient = self._boundaries(pf, candidates)
         core = candidates & ~boundary
         labels, count = connected_components(core)
         labels = labels.to(pf.device)
@@ -92,6 +93,8 @@ class ClusterInstanceSegmenter:
                                                                  orphans.to(pf.device) + count, labels))
             count += n_orphans
         labels, count = _merge_weak_borders(labels, count, strong, pf.depth, self.cfg.depth_jump * pf.stride)
+        if self.cfg.contact_cuts and gradient is not None:
+            labels, count = cut_at_colour_contacts(labels, count, pf, gradient, self.cfg.color_edge, self.cfg.min_area)
         labels, count = self._merge_fragments(pf, labels, count)
         labels, count = self._drop_edge_on_slivers(pf, labels, count)
         labels, count = self._keep_supported(surfaces, labels, count)
@@ -144,6 +147,7 @@ class ClusterInstanceSegmenter:
         if c.concavity > 0 or c.color_edge > 0:
             crease = _concavity(pf.points, pf.normals, _crease_step(pf.stride))
         strong = boundary.clone()
+        gradient = None
         if c.concavity > 0:
             boundary |= crease < -c.concavity
             strong |= crease < -_STRONG_CREASE * c.concavity
@@ -152,10 +156,11 @@ class ClusterInstanceSegmenter:
             # a sensor that smooths depth turns an occlusion edge into a ramp a few pixels wide, with no single
             # step above the limit: a colour edge counts there too
             hint |= _ramps(z, pf.valid, c.depth_jump, max(1, round(_RAMP_REACH / pf.stride)))
-            edge = (_color_gradient(pf.color) > c.color_edge) & hint
+            gradient = _color_gradient(pf.color)
+            edge = (gradient > c.color_edge) & hint
             boundary |= edge
             strong |= edge
-        return boundary & candidates, strong & candidates
+        return boundary & candidates, strong & candidates, gradient
 
     # -- clean-up ------------------------------------------------------------------------------------------
 
