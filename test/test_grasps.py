@@ -575,7 +575,9 @@ def test_an_open_cup_whose_rim_is_measured_lower_on_its_near_side_is_found_open(
     7.3 at its sides and 5.4 on its far side (UCN frame 6). The rim is the wall's top in each direction, so the
     whole ring is found and the cup is open (the previous build took one band below the object's top: two short
     arcs, no opening, no grasp); with a lid it stays closed. The near rim only reads low: rim grasps there put
-    the fingertips as high as at the sides, below the rim's highest part, so the palm clears the true rim."""
+    the fingertips as high as at the sides, below the rim's highest part, so the palm clears the true rim. A
+    shallow hold (for a bowl's sloping wall) is offered only where the rim reads at its highest, ranked below the
+    deeper holds there."""
     from seg_perception.grasps.rim import find_opening, rim_candidates
     flat, h, centre, on_rim = _cup_as_seen(0.040, 0.073, 0.054)
     opening = find_opening(flat, h, 0.65)
@@ -590,6 +592,9 @@ def test_an_open_cup_whose_rim_is_measured_lower_on_its_near_side_is_found_open(
     offset = cand['centre'] - torch.tensor(centre, dtype=torch.float32)
     sides, near = offset[:, 1].abs() > 0.03, offset[:, 0] < -0.03
     assert sides.any() and near.any()
-    for pick in (torch.min, torch.max):                        # at either fingertip depth
-        assert abs(float(pick(cand['tip'][sides])) - float(pick(cand['tip'][near]))) < 1e-6
+    shallow = cand['tip'] > float(cand['tip'].max()) - 1e-6
+    assert shallow[sides].any() and not shallow[near].any()
+    assert float(cand['quality'][shallow].max()) < float(cand['quality'][sides & ~shallow].max())
+    for pick in (torch.min, torch.max):                        # at either of the deeper fingertip depths
+        assert abs(float(pick(cand['tip'][sides & ~shallow])) - float(pick(cand['tip'][near]))) < 1e-6
     assert float(cand['tip'].max()) + cfg.finger_depth > 0.073 + 0.01    # the palm above the highest rim

@@ -45,7 +45,10 @@ _INSIDE = 0.8             # lines of sight crossing the rim's height this share 
                           # look into the container (nearer the rim, they may pass over a dome's edge)
 _RIM_DIRECTIONS = 16      # places around the rim a grasp is tried
 _MAX_WALL = 0.02          # m: a thicker rim is not a wall a finger pair straddles
-_INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim's highest part
+_INSERTIONS = (0.35, 0.6)  # fingertips this share of the finger length below the rim's highest part ...
+_SHALLOW_INSERTION = 0.2   # ... and this share, where the wall's top is within _SHALLOW_LEVEL of the highest
+_SHALLOW_LEVEL = 0.004     # m
+_SHALLOW_QUALITY = 0.8     # a shallow hold's quality relative to a deeper one's
 _WALL_REACH = 0.015       # m: rim points this far from a wall's middle along the closing line are that wall
 
 
@@ -143,16 +146,24 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     # tops, all around: a near rim that reads low is not lower, and the palm must clear the true rim
     wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
                            torch.full_like(mid, opening.height))
-    depths = torch.tensor(_INSERTIONS, dtype=mid.dtype, device=dev) * finger_depth
+    # a sloping wall (a bowl's) meets the fingers below the rim: a shallow hold too, where the rim is at its
+    # highest (a near rim that reads low may be lower than measured), ranked below deeper holds
+    highest = wall_top[ok].max()
+    depths = torch.tensor(_INSERTIONS + (_SHALLOW_INSERTION,), dtype=mid.dtype, device=dev) * finger_depth
+    allowed = ok[None].repeat(depths.numel(), 1)                                              # (D, K)
+    allowed[-1] &= wall_top >= highest - _SHALLOW_LEVEL
+    hold = torch.ones_like(depths)
+    hold[-1] = _SHALLOW_QUALITY
     lean = torch.tensor(list(leans), dtype=mid.dtype, device=dev)
-    tips = (wall_top[ok].max() - depths[:, None]).clamp_min(tip_floor).expand(-1, ok.numel())
+    tips = (highest - depths[:, None]).clamp_min(tip_floor).expand(-1, ok.numel())
     tips = tips.repeat_interleave(lean.numel(), 0)                                            # (V, K)
     n = tips.shape[0]
-    keep = ok.repeat(n)
+    keep = allowed.repeat_interleave(lean.numel(), 0).reshape(-1)
+    quality = (hold[:, None] * quality[None]).repeat_interleave(lean.numel(), 0).reshape(-1)
     return {'d': normal.repeat(n, 1)[keep], 'centre': centre.repeat(n, 1)[keep],
             'tip': tips.reshape(-1)[keep], 'lean': lean.repeat(depths.numel()).repeat_interleave(ok.numel())[keep],
             'width': width.repeat(n)[keep], 'own_margin': torch.full((int(keep.sum()),), clearance, device=dev),
-            'quality': quality.repeat(n)[keep], 'centring': torch.ones(int(keep.sum()), device=dev),
+            'quality': quality[keep], 'centring': torch.ones(int(keep.sum()), device=dev),
             # one face of the wall is always out of sight (the inside near the camera, the outside far from
             # it): the wall is assumed thin there, as at a box's top edge
             'observed': torch.zeros(int(keep.sum()), device=dev),
