@@ -38,21 +38,25 @@ def cut_at_colour_contacts(labels: torch.Tensor, count: int, pf: PreparedFrame, 
     ``color_edge`` the gradient that separates objects next to a depth step (``instances.color_edge``; here,
     with the outline and the surfaces as evidence, _EDGE_SHARE of it will do), ``min_area`` (m^2) the smallest
     object. Returns the labels and their count, regions that hold two objects cut in two."""
-    edges = gradient > _EDGE_SHARE * color_edge
-    if count == 0 or not bool(edges.any()):
+    if count == 0:
         return labels, count
     pixel_area = pf.depth * pf.depth / (pf.camera.fx * pf.camera.fy)
+    # only regions that could hold two objects and have colour edges inside are looked at (on the host)
+    eligible = torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1) >= 2 * min_area
+    eligible[0] = False
+    edges = (gradient > _EDGE_SHARE * color_edge) & eligible[labels]
+    if not bool(edges.any()):
+        return labels, count
     lab = labels.detach().cpu().numpy()
     arrays = [t.detach().cpu().numpy() for t in (edges, pf.color, pf.normals, pixel_area, pf.points)]
     out = lab.copy()
     next_id = count + 1
     for index, window in enumerate(ndimage.find_objects(lab), start=1):
-        if window is None:
+        edge = None if window is None else arrays[0][window]
+        if edge is None or not edge.any():
             continue
         region = lab[window] == index
-        edge, rgb, nrm, area, pts = (a[window] for a in arrays)
-        if float(area[region].sum()) < 2 * min_area:
-            continue
+        rgb, nrm, area, pts = (a[window] for a in arrays[1:])
         second = _second_object(region, edge & region, rgb, nrm, area, min_area, pts)
         if second is not None:
             out[window][second] = next_id
