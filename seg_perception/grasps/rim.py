@@ -146,8 +146,9 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     # tops, all around: a near rim that reads low is not lower, and the palm must clear the true rim
     wall_top = torch.where(w.sum(0) > 0, (w * rim_h[:, None]).sum(0) / w.sum(0).clamp_min(1),
                            torch.full_like(mid, opening.height))
-    # a sloping wall (a bowl's) meets the fingers below the rim: a shallow hold too, where the rim is at its
-    # highest (a near rim that reads low may be lower than measured), ranked below deeper holds
+    # a sloping wall (a bowl's) meets fingers that go deeper: a shallow hold too, ranked below the deeper ones, and
+    # only where the rim reads at its highest (a rim that truly is lower there, an uneven or tilted one, would
+    # leave such short fingers above it)
     highest = wall_top[ok].max()
     depths = torch.tensor(_INSERTIONS + (_SHALLOW_INSERTION,), dtype=mid.dtype, device=dev) * finger_depth
     allowed = ok[None].repeat(depths.numel(), 1)                                              # (D, K)

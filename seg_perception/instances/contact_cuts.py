@@ -6,8 +6,8 @@ may be where they meet, or only print on one object (a label, a checker pattern,
 between two faces of one box, shaded differently. A region is cut in two along colour edges only when everything
 agrees that it holds two objects:
 - its outline is not convex (two objects side by side leave bays in it), but each of its two largest pieces is;
-- the pieces touch, and their surfaces meet at an angle, in a valley or at a step: print lies on one smooth surface,
-  and two faces of one convex object meet over a ridge;
+- the pieces touch, and their surfaces meet at an angle, in a valley: print lies on one smooth surface, and two
+  faces of one convex object meet over a ridge;
 - their colours differ (the pieces of a checker print share their colours).
 The rules are strict on purpose: a wrong cut turns one object into two halves, each with a grasp that may not hold;
 a missed cut leaves the region as it was.
@@ -89,7 +89,7 @@ def _second_object(region: np.ndarray, edge: np.ndarray, rgb: np.ndarray, nrm: n
     near_second &= known
     if near_first.sum() < 3 or near_second.sum() < 3:
         return None
-    if not _meet_in_a_fold(pts[near_first], nrm[near_first], pts[near_second], nrm[near_second]):
+    if not _meet_in_a_valley(pts[near_first], nrm[near_first], pts[near_second], nrm[near_second]):
         return None
     step = np.abs(np.median(rgb[first].astype(float), 0) - np.median(rgb[second].astype(float), 0)).max()
     if step < _COLOUR_STEP:
@@ -102,10 +102,10 @@ def _second_object(region: np.ndarray, edge: np.ndarray, rgb: np.ndarray, nrm: n
     return region & (seeds[iy, ix] == 2)
 
 
-def _meet_in_a_fold(points_1: np.ndarray, normals_1: np.ndarray, points_2: np.ndarray, normals_2: np.ndarray) -> bool:
+def _meet_in_a_valley(points_1: np.ndarray, normals_1: np.ndarray, points_2: np.ndarray, normals_2: np.ndarray) -> bool:
     """Whether two surfaces, seen where they meet (points and normals of each), meet at an angle of at least
-    _MEET_DEG in a valley or at a step, not over a ridge: the normals diverge across a ridge (the edge between two
-    faces of one convex object, a box's top and side) and converge into a valley."""
+    _MEET_DEG in a valley, not over a ridge: the normals diverge across a ridge (the edge between two faces of one
+    convex object, a box's top and side) and converge into a valley."""
     n1, n2 = (n.mean(0) / max(1e-9, float(np.linalg.norm(n.mean(0)))) for n in (normals_1, normals_2))
     if float(n1 @ n2) > math.cos(math.radians(_MEET_DEG)):
         return False
