@@ -24,7 +24,7 @@ import torch
 from ..config import Config
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
-from ..prepare import PreparedFrame
+from ..prepare import PreparedFrame, pixel_areas
 from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
 from .contact_cuts import cut_at_colour_contacts
 from .inner_parts import join_low_floors, merge_inner_parts
@@ -349,9 +349,7 @@ def _color_gradient(color: torch.Tensor) -> torch.Tensor:
 
 def _region_areas(pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:
     """(count+1,) visible surface area (m^2, as if facing the camera) of each region."""
-    cam = pf.camera
-    pixel_area = (pf.depth * pf.depth) / (cam.fx * cam.fy)
-    return torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1)
+    return torch.bincount(labels.view(-1), weights=pixel_areas(pf).view(-1), minlength=count + 1)
 
 
 def _edge_on_pixels(pf: PreparedFrame, labels: torch.Tensor):

@@ -21,7 +21,7 @@ import torch
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from ..prepare import PreparedFrame
+from ..prepare import PreparedFrame, pixel_areas
 
 _EDGE_SHARE = 0.6       # of instances.color_edge: a colour edge that may part two objects here
 _CONVEX = 0.85          # solidity (area / convex hull area) of a convex piece; a region holding two is below it
@@ -40,7 +40,7 @@ def cut_at_colour_contacts(labels: torch.Tensor, count: int, pf: PreparedFrame, 
     object. Returns the labels and their count, regions that hold two objects cut in two."""
     if count == 0:
         return labels, count
-    pixel_area = pf.depth * pf.depth / (pf.camera.fx * pf.camera.fy)
+    pixel_area = pixel_areas(pf)
     # only regions that could hold two objects and have colour edges inside are looked at (on the host)
     eligible = torch.bincount(labels.view(-1), weights=pixel_area.view(-1), minlength=count + 1) >= 2 * min_area
     eligible[0] = False
@@ -48,16 +48,16 @@ def cut_at_colour_contacts(labels: torch.Tensor, count: int, pf: PreparedFrame, 
     if not bool(edges.any()):
         return labels, count
     lab = labels.detach().cpu().numpy()
-    arrays = [t.detach().cpu().numpy() for t in (edges, pf.color, pf.normals, pixel_area, pf.points)]
+    edges, rgb, nrm, area, pts = (t.detach().cpu().numpy() for t in (edges, pf.color, pf.normals, pixel_area,
+                                                                       pf.points))
     out = lab.copy()
     next_id = count + 1
     for index, window in enumerate(ndimage.find_objects(lab), start=1):
-        edge = None if window is None else arrays[0][window]
-        if edge is None or not edge.any():
+        if window is None or not edges[window].any():
             continue
         region = lab[window] == index
-        rgb, nrm, area, pts = (a[window] for a in arrays[1:])
-        second = _second_object(region, edge & region, rgb, nrm, area, min_area, pts)
+        second = _second_object(region, edges[window] & region, rgb[window], nrm[window], area[window], min_area,
+                                pts[window])
         if second is not None:
             out[window][second] = next_id
             next_id += 1

@@ -20,7 +20,7 @@ from ..config import Config
 from ..geometry import plane_basis
 from ..imageops import dilate
 from ..labeling import connected_components
-from ..prepare import PreparedFrame
+from ..prepare import PreparedFrame, pixel_areas
 from ..types import (SURFACE_FLOOR, SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_UNKNOWN, SURFACE_WALL,
                      Plane, SurfaceResult)
 from .footprint import SupportFootprint
@@ -248,7 +248,7 @@ class PlaneSurfaceSegmenter:
             agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
             member = pf.valid & (dist < tol) & agree
             tall = (member & (heights > self.max_height)).sum()
-            area = (pf.depth[member] ** 2).sum() / (pf.camera.fx * pf.camera.fy)
+            area = pixel_areas(pf)[member].sum()
             if bool(tall > 0.05 * member.sum()) or float(area) > _WALL_MIN_AREA:
                 walls |= member
         return walls
