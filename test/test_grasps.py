@@ -619,3 +619,13 @@ def test_a_small_cup_with_a_few_mixed_depth_points_inside_its_rim_is_found_open(
     inside = (opening.rim & ((flat - torch.tensor(centre, dtype=torch.float32)).norm(dim=1) < _LID * 0.032))
     assert 0.05 < float(inside.sum()) / float(opening.rim.sum()) <= 0.1       # the share this test is about
     assert find_opening(*_cup_as_seen(0.062, 0.070, 0.066, lid=True, radius=0.032)[:2], 0.65) is None
+
+
+def test_a_too_wide_note_tells_the_two_widths_apart():
+    """The planner's note gives the object's narrowest width and the widest the hand holds to a millimetre, and to
+    a tenth of one when they would read the same (UCN frame 8's cup: "6.5 cm at the narrowest, at most 6.5 cm
+    fits")."""
+    from seg_perception.grasps.planner import _centimetres
+    assert _centimetres(0.079, 0.063) == ['7.9', '6.3']
+    assert _centimetres(0.06536, 0.06474) == ['6.54', '6.47']
+    assert _centimetres(0.065, 0.065) == ['6.5', '6.5']                 # equal lengths stay as they are

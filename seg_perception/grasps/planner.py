@@ -313,9 +313,9 @@ class GraspPlanner:
         extent, middle, middle_fits = y_hi - y_lo, held & (f == 0), bool((ok & (f == 0)).any())
 
         def too_wide(lines: torch.Tensor, where: str = '') -> str:
-            return (f'too wide for the hand{where}: {100 * float(extent[lines].min()):.1f} cm at the narrowest, '
-                    f'at most {100 * self._widest_held(clearance):.1f} cm fits its {100 * g.max_opening:.1f} cm '
-                    'opening')
+            narrowest, held = _centimetres(float(extent[lines].min()), self._widest_held(clearance))
+            return (f'too wide for the hand{where}: {narrowest} cm at the narrowest, at most {held} cm fits its '
+                    f'{100 * g.max_opening:.1f} cm opening')
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
         widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
@@ -591,6 +591,15 @@ def _joined(first: Optional[dict], second: Optional[dict]) -> Optional[dict]:
     if first is None or second is None:
         return first if second is None else second
     return {key: torch.cat([first[key], second[key]]) for key in first}
+
+
+def _centimetres(*lengths: float) -> List[str]:
+    """Lengths (m) as centimetres to a millimetre, or to a tenth of one where that is needed to tell them apart
+    ("6.5 cm at the narrowest, at most 6.5 cm fits" reads as a contradiction)."""
+    tenths = [f'{100 * x:.1f}' for x in lengths]
+    if len(set(tenths)) == len({round(x, 6) for x in lengths}):
+        return tenths
+    return [f'{100 * x:.2f}' for x in lengths]
 
 
 def _tilts(cone_deg: float, steps: int) -> List[float]:
