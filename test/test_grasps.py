@@ -601,10 +601,10 @@ def test_an_open_cup_whose_rim_is_measured_lower_on_its_near_side_is_found_open(
 
 
 def test_a_small_cup_with_a_few_mixed_depth_points_inside_its_rim_is_found_open():
-    """A cup 6.4 cm across: a tenth of its rim band lies inside 0.6 of its radius anyway (the ring test allows
-    that), and a real sensor's mixed depths at the near rim put a few points there at the rim's height (UCN
-    frame 8's plastic cup: 8 % of its rim points, found closed while 5 % was the limit, no grasp). A lid on the
-    same cup still fills the middle and keeps it closed."""
+    """A cup 6.4 cm across, whose lid zone (within 0.6 radii of the middle) is the very area where the ring test
+    already lets a tenth of the rim points lie: a real sensor's mixed depths at the near rim put a few points there
+    at the rim's height (UCN frame 8's plastic cup: 8 % of its rim points, found closed while 5 % was the limit,
+    no grasp). A lid on the same cup still fills the middle and keeps it closed."""
     from seg_perception.grasps.rim import _LID, find_opening
     flat, h, centre, on_rim = _cup_as_seen(0.062, 0.070, 0.066, radius=0.032)
     # mixed depths: points at about the near rim's height scattered inside it
