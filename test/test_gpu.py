@@ -64,6 +64,29 @@ def test_cuda_grasps_are_planned_on_the_gpu(frames):
     assert 'grasps' in result.timings_ms
 
 
+def test_a_gpu_segmented_frame_is_planned_by_the_cpu_child(frames):
+    """perception_node plans grasps in a CPU child process beside the GPU's segmentation: a frame perceived on
+    CUDA crosses over (its support surface included) and gets the grasps the GPU would plan."""
+    import threading
+    from seg_perception.grasps.background import BackgroundGraspPlanner
+    pipeline = Pipeline(load_config(None, {'device': 'cuda', 'stride': 1, 'grasps.enabled': True}))
+    result, scene = pipeline.perceive(frames[0].rgbd)
+    on_gpu = pipeline.plan_grasps(result, scene)
+    planner = BackgroundGraspPlanner()
+    done, out = threading.Event(), {}
+    try:
+        planner.submit(pipeline.config.grasps, result, scene,
+                       lambda r, error: (out.update(result=r, error=error), done.set()))
+        assert done.wait(120), 'no result from the grasp process'
+    finally:
+        planner.close()
+    assert out['error'] is None
+    best = lambda grasps: {g.object_id: g.score for g in reversed(grasps)}   # noqa: E731  (best first)
+    assert on_gpu.grasps and best(out['result'].grasps).keys() == best(on_gpu.grasps).keys()
+    for object_id, score in best(on_gpu.grasps).items():
+        assert abs(best(out['result'].grasps)[object_id] - score) < 0.05
+
+
 def test_learned_backends_in_fp16_keep_the_contract(tmp_path, frames):
     from seg_perception.benchmark import random_weight_files
     models = random_weight_files(tmp_path)

@@ -6,6 +6,7 @@ import signal
 import threading
 
 import pytest
+import torch
 
 from seg_perception.config import load_config
 from seg_perception.grasps.background import BackgroundGraspPlanner
@@ -34,6 +35,11 @@ def test_child_plans_the_same_grasps_and_survives_a_bad_frame(perceived):
     pipeline, result, scene = perceived
     expected = pipeline.plan_grasps(result, scene)
     assert expected.grasps and 'grasps' not in result.timings_ms
+    # the support surface goes over as a copy on the CPU (the frame may have been segmented on a GPU)
+    from seg_perception.grasps.background import _pack
+    packed = _pack(scene).support_height
+    assert packed.__self__ is not scene.support_height.__self__ and packed.__self__.normal.device.type == 'cpu'
+    assert torch.equal(packed(scene.points[:100]), scene.support_height(scene.points[:100]))
     planner = BackgroundGraspPlanner()
     try:
         planned, error = _planned(planner, pipeline.config.grasps, result, scene)

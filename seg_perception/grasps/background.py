@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..config import GraspConfig
+from ..surfaces.support import SupportSurface
 from ..types import PerceptionResult
 from .planner import GraspPlanner, GraspScene
 
@@ -37,9 +38,13 @@ _NICENESS = 10   # the segmentation (labels first) keeps the CPU when both want 
 
 def _pack(scene: GraspScene) -> GraspScene:
     """The scene with numpy arrays instead of tensors: they cross the pipe as raw buffers (labels as int32, a
-    few hundred KB less than int64)."""
+    few hundred KB less than int64). A support surface fitted on the GPU comes over on the CPU: the child plans
+    there."""
     arrays = {k: getattr(scene, k).detach().cpu().numpy() for k in _TENSORS}
     arrays['labels'] = arrays['labels'].astype(np.int32)
+    surface = getattr(scene.support_height, '__self__', None)
+    if isinstance(surface, SupportSurface):
+        arrays['support_height'] = surface.to(torch.device('cpu')).heights
     return replace(scene, **arrays)
 
 
@@ -83,7 +88,7 @@ def _serve(conn, threads: int) -> None:
 
 
 class BackgroundGraspPlanner:
-    """A GraspPlanner on the CPU in a child process."""
+    """A GraspPlanner on the CPU in a child process (whatever device the frames were segmented on)."""
 
     def __init__(self, threads: int = 1, start_timeout: float = 120.0):
         # a fresh interpreter (not multiprocessing's spawn, which re-runs the caller's main module, nor a fork of

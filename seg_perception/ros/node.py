@@ -50,10 +50,11 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                        'leaves the other cores to the message callbacks, the grasp process and the camera driver: '
                        'on a 2-core machine running the synthetic camera too, 8.9 Hz against 4.6-5.3 Hz with two '
                        '(measured with grasps planned in the worker).'),
-    'grasp_process': (True, 'On the CPU, plan grasps in a child process, beside the next frame\'s segmentation '
-                            '(another core; a thread would wait for the GIL; about 500 MiB more memory). Off: in the '
-                            'worker thread, after the object clouds. Takes effect at configure, and only when '
-                            'grasps.enabled is true then.'),
+    'grasp_process': (True, 'Plan grasps on the CPU in a child process, beside the next frame\'s segmentation '
+                            '(another core; a thread would wait for the GIL; about 500 MiB more memory), also when '
+                            'segmenting on a GPU, where the many small planning operations gain nothing. Off: in the '
+                            'worker thread on the pipeline\'s device, after the object clouds. Takes effect at '
+                            'configure, and only when grasps.enabled is true then.'),
 }
 _WARN_PERIOD = 5.0
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
@@ -92,6 +93,7 @@ class PerceptionNode(LifecycleNode):
         self._stop = threading.Event()
         self._worker: Optional[threading.Thread] = None
         self._grasp_process = None                # BackgroundGraspPlanner, when grasps are planned in a child
+        self._child_failed_gpu_frame = False      # the child could not plan a GPU-segmented frame: plan here
         self._last_stamp = float('-inf')
         self._sync: Optional[ApproximateTimeSync] = None   # made at activation
         self._warned = {}
@@ -164,10 +166,10 @@ class PerceptionNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {exc}')
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
-        if (self.get_parameter('grasp_process').value and self.pipeline.device.type == 'cpu'
-                and self.pipeline.config.grasps.enabled):
+        if self.get_parameter('grasp_process').value and self.pipeline.config.grasps.enabled:
             from ..grasps.background import BackgroundGraspPlanner
             try:
+                self._child_failed_gpu_frame = False
                 self._grasp_process = BackgroundGraspPlanner(threads=max(1, threads))
             except (OSError, RuntimeError) as exc:
                 self.get_logger().warning(f'grasps are planned in the node process: {exc}')
@@ -412,6 +414,10 @@ class PerceptionNode(LifecycleNode):
         """Grasps of the frame's objects, then the frame's last outputs: in the child process when there is one
         (published from its result thread while the worker goes on), else here. False once rclpy shut down."""
         config = self.pipeline.config.grasps
+        if self._child_failed_gpu_frame and self._grasp_process is not None:
+            self.get_logger().error('the grasp process failed on a frame segmented on the GPU: grasps are planned '
+                                    'in the node process from now on')
+            self._close_grasp_process()
         if config.enabled and self._grasp_process is not None:
             try:
                 self._grasp_process.submit(config, result, scene, lambda r, error: self._on_planned(r, error, header),
@@ -431,6 +437,9 @@ class PerceptionNode(LifecycleNode):
     def _on_planned(self, result, error, header):
         if error is not None:
             self._warn('grasps', f'grasp planning failed: {error}')
+            # the child plans on the CPU what the worker segmented on the GPU; should that ever not cross over,
+            # the worker plans on its own device from the next frame on (as it did before the child took GPU frames)
+            self._child_failed_gpu_frame = self.pipeline is not None and self.pipeline.device.type != 'cpu'
             return
         self._publish_safely(self._publish_grasps, result, header)
 

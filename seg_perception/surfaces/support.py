@@ -6,7 +6,7 @@ the fitted quadratic surface, and the tolerance for "on the surface" comes from 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -72,6 +72,11 @@ class SupportSurface:
         c = self.coeffs.tolist()
         # the quadratic of _design, evaluated term by term (no N x 6 matrix on full frames)
         return c[0] + u * (c[1] + c[3] * u + c[4] * v) + v * (c[2] + c[5] * v)
+
+    def to(self, device: torch.device) -> 'SupportSurface':
+        """The same surface with its tensors on ``device``."""
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
+                                if isinstance(getattr(self, f.name), torch.Tensor)})
 
     def heights(self, points: torch.Tensor) -> torch.Tensor:
         """Signed height above the surface (up positive) for (..., 3) points."""
