@@ -241,6 +241,7 @@ class PlaneSurfaceSegmenter:
         walls, cabinet fronts."""
         walls = torch.zeros_like(pf.valid)
         vertical_sin = math.sin(math.radians(self.cfg.horizontal_tolerance_deg + 5))
+        areas = pixel_areas(pf)
         for fit in fits:
             if fit is support or float((fit.normal @ up).abs()) > vertical_sin:
                 continue
@@ -248,7 +249,7 @@ class PlaneSurfaceSegmenter:
             agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
             member = pf.valid & (dist < tol) & agree
             tall = (member & (heights > self.max_height)).sum()
-            area = pixel_areas(pf)[member].sum()
+            area = areas[member].sum()
             if bool(tall > 0.05 * member.sum()) or float(area) > _WALL_MIN_AREA:
                 walls |= member
         return walls
