@@ -250,13 +250,13 @@ def test_staged_objects_get_a_valid_best_grasp(seed):
 
 
 def test_contact_sides_lean_as_the_outermost_points_say():
-    from seg_perception.grasps.planner import _level_slopes
+    from seg_perception.grasps.finger_levels import level_slopes
     seen = torch.ones(4, 6, dtype=torch.bool)
     extreme = torch.tensor([[5.0, 5, 5, 5, 5, 5],          # upright side
                             [10.0, 9, 8, 7, 6, 5],         # slanted face: recedes 1 per level
                             [8.0, 9.6, 10, 9.6, 8, 5],     # round side, widest at the second level
                             [6.0, 8, 10, 8, 6, 4]])        # ridge between two faces slanted 2 per level
-    slope = _level_slopes(extreme, seen, step=1.0, noise=0.5)   # levels 1..5 (level 0 lies below them)
+    slope = level_slopes(extreme, seen, step=1.0, noise=0.5)   # levels 1..5 (level 0 lies below them)
     assert torch.allclose(slope[0], torch.zeros(5))
     assert torch.allclose(slope[1], torch.full((5,), 0.5))
     assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not above it
@@ -265,11 +265,29 @@ def test_contact_sides_lean_as_the_outermost_points_say():
     # hidden
     half_seen = seen.clone()
     half_seen[3, :2] = False
-    assert _level_slopes(extreme, half_seen, 1.0, 0.5)[3, 1] == 0
+    assert level_slopes(extreme, half_seen, 1.0, 0.5)[3, 1] == 0
     # a hidden side (no points at the neighbouring levels) tells nothing: taken as upright
     hidden = seen.clone()
     hidden[1, 2:] = False
-    assert _level_slopes(extreme, hidden, 1.0, 0.5)[1, 2:].eq(0).all()
+    assert level_slopes(extreme, hidden, 1.0, 0.5)[1, 2:].eq(0).all()
+
+
+def test_each_finger_level_keeps_the_outermost_slab_points_on_both_jaws():
+    from seg_perception.grasps.finger_levels import LEVELS, outermost_per_level
+    depth = 0.05                                           # finger length: levels 1 cm apart, level 0 below the tips
+    tip = torch.tensor([0.01])
+    # a face leaning in towards the +along jaw (1 cm further in per level up), an upright -along side at -2 cm,
+    # a point outside the slab far out, one 2.5 mm above the first level a little further out, nothing higher up
+    heights = torch.tensor([[0.01 + s * depth for s in (0.15, 0.35, 0.55)] * 2 + [0.0175, 0.02]])
+    along = torch.tensor([[0.05, 0.04, 0.03, -0.02, -0.02, -0.02, 0.5, 0.055]])
+    slab = torch.tensor([[True] * 6 + [False, True]])
+    levels, seen, ext_hi, ext_lo, spacing = outermost_per_level(slab, heights, along, tip, depth)
+    assert spacing == pytest.approx((LEVELS[1] - LEVELS[0]) * depth)
+    assert levels[0, 1:].tolist() == pytest.approx([0.01 + s * depth for s in LEVELS])
+    assert seen[0].tolist() == [False, True, True, True, False, False]
+    assert ext_hi[0, 1:4].tolist() == pytest.approx([0.055, 0.04, 0.03])   # not the point outside the slab
+    assert ext_lo[0, 1:4].tolist() == pytest.approx([0.02] * 3)            # negated: the -along jaw
+    assert (ext_hi[0, 4:] == -1e3).all() and ext_hi[0, 0] == -1e3
 
 
 def _box_seen_from_above(cx):

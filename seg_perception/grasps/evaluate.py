@@ -129,7 +129,8 @@ def grasp_valid(position, quaternion, width: float, target: _Solid, solids: List
             return False
         # thin parts of solids can pass between the sample points: their vertices must not be inside the hand
         local = (solid.vertices - position) @ R
-        in_fingers = ((local[:, 0] > -cfg.finger_depth) & (local[:, 0] < 0) & (np.abs(local[:, 2]) < cfg.finger_width / 2)
+        in_fingers = ((local[:, 0] > -cfg.finger_depth) & (local[:, 0] < 0)
+                      & (np.abs(local[:, 2]) < cfg.finger_width / 2)
                       & (np.abs(local[:, 1]) > width / 2) & (np.abs(local[:, 1]) < width / 2 + cfg.finger_thickness))
         in_palm = ((local[:, 0] > -cfg.finger_depth - cfg.palm_depth) & (local[:, 0] < -cfg.finger_depth)
                    & (np.abs(local[:, 1]) < palm_half) & (np.abs(local[:, 2]) < cfg.palm_height / 2))

@@ -6,11 +6,12 @@ object), y = closing direction, z = x cross y; ``width`` is the opening the gras
 
 A camera sees one side of an object, so contacts are not sampled as pairs of opposite visible points: a hidden
 far side has no points. Objects stand on the support, so the planner works in the support's frame:
-1. closing directions: the normals of the longer sides of the object's outline seen from above (the convex hull
-   of its points projected on the support: a box's faces) and evenly spread ones (a can's round wall); closing
-   lines through the outline's middle and beside it; a round outline (a can, a ball) is completed with its
-   hidden far half (round_outline.py), and only lines near its axis are kept; a round outline wider than the
-   hand (seen along at least 150 deg) gets no lines across it, only rim grasps if it is an open container;
+1. closing directions: the normals of the longer sides of the object's outline seen from above (outline.py: the
+   convex hull of its points projected on the support: a box's faces) and evenly spread ones (a can's round
+   wall); closing lines through the outline's middle and beside it; a round outline (a can, a ball) is
+   completed with its hidden far half (round_outline.py), and only lines near its axis are kept; a round
+   outline wider than the hand (seen along at least 150 deg) gets no lines across it, only rim grasps if it is
+   an open container;
 2. per candidate, the object points in the finger slab give the opening (their extent along the closing line
    plus margin and clearance); an object no candidate fits between the fingers gets no grasp;
 3. contact height: where the slab is widest (the height of its outermost points); the fingertips go down so
@@ -19,8 +20,8 @@ far side has no points. Objects stand on the support, so the planner works in th
 4. antipodal quality at five heights along the fingers, not within 6 mm of the top: the outline's sides where
    the closing line crosses them (across) and how the side leans there (up and down: the outermost points
    move along a slanted face and recede on both sides of a ridge, hardly at a round one's widest part) must
-   face along the line within the friction cone (``grasps.friction``); lines through the widest part of the
-   outline are preferred (off-centre, a round wall meets the finger at a slant);
+   face along the line within the friction cone (``grasps.friction``; finger_levels.py); lines through the
+   widest part of the outline are preferred (off-centre, a round wall meets the finger at a slant);
 5. approaches straight down the support's normal and tilted about the closing axis up to half of
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
    (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
@@ -49,7 +50,9 @@ from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
 from ..lens import project_torch
 from ..types import CameraModel, GraspCandidate, ObjectCloud
+from .finger_levels import flare, level_slopes, outermost_per_level
 from .hand import hand_reach, palm_half_width
+from .outline import chords, closing_directions, convex_hull, crossing_alignment, widest_chords
 from .rim import find_opening, rim_candidates
 from .round_outline import round_outline
 
@@ -65,16 +68,13 @@ _TIP_CLEARANCE = 1.5       # fingertips stay this many collision margins above t
 _SUPPORT_POINTS = 2.0      # scene points up to this many margins above the support are the support itself
 _HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surface the camera sees are in
                            # space it could not see into (the far side of an object may be there)
-_SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side are averaged with it
 _TOP_EDGE = 0.006          # m: a jaw's outermost points this close below the top are the object's top edge
                            # (a voxel straddling the edge and depth noise put them a few millimetres lower)
-_LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
 _BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid), or a
                            # voxel of their cloud if that is more, may be where the object leaves the view (voxel
                            # averaging pulls them up to a voxel inwards)
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
-_LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
 _ENOUGH_FREE = 4           # stop testing once this many times top_k candidates are free
@@ -85,8 +85,6 @@ _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from
 _OCCLUSION_STEP = 0.05     # m: a neighbour this much nearer the camera next to an object may hide part of it
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 _WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted when seen along this arc
-
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,11 +196,11 @@ class GraspPlanner:
             # mirrored along the support: the same heights, unless the support surface is curved
             h = torch.cat([h, support_height(pts[seen:]) if support_height is not None else h])
             flat = torch.cat([flat, torch.stack([pts[seen:] @ a, pts[seen:] @ b], 1)])
-        hull = _convex_hull(flat)
+        hull = convex_hull(flat)
         if hull is None:
             self._why = 'its points lie on a line seen from above'
             return []
-        directions = _closing_directions(hull, c.closing_directions)                 # (D, 2)
+        directions = closing_directions(hull, c.closing_directions)                 # (D, 2)
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
         cut = at_border | self._behind_neighbour(pts, target, edge_px)
         cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
@@ -287,7 +285,7 @@ class GraspPlanner:
         c = g = self.cfg
         # the line through the widest part of the outline per direction (a round object's centre; the middle
         # of the widest stretch for a box), then lines beside it
-        middle = _widest_chords(hull, directions)                                   # (D,)
+        middle = widest_chords(hull, directions)                                   # (D,)
         offsets = torch.tensor(_OFFSETS, device=flat.device)
         d = directions.repeat_interleave(len(_OFFSETS), 0)                          # (G, 2)
         f = offsets.repeat(directions.shape[0])
@@ -318,7 +316,7 @@ class GraspPlanner:
                     f'{100 * g.max_opening:.1f} cm opening')
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
-        widest = _chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
+        widest = chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         line = torch.nonzero(ok).squeeze(1)
         if line.numel() == 0:
             self._why = (too_wide(middle) if bool(middle.any()) else too_wide(held) if bool(held.any())
@@ -348,30 +346,14 @@ class GraspPlanner:
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
         # move from one height to the next: a dome or a slanted face recedes)
-        side_hi, side_lo, chord = _crossing_alignment(hull, d, o)
+        side_hi, side_lo, chord = crossing_alignment(hull, d, o)
         # through the widest part: off-centre lines meet a round object's wall at a slant
         through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
-        # the levels along the fingers, and one below the fingertips (the object goes on down there)
-        shares = torch.tensor((2 * _LEVELS[0] - _LEVELS[1],) + _LEVELS, device=tip.device)
-        levels = tip[:, None] + shares[None] * g.finger_depth                                    # (G, 1 + L)
-        # each slab point belongs to the level it is within _LEVEL_HALF finger lengths of (levels are evenly
-        # spaced, so at most one): its index, or an extra bin for none
-        n_levels = shares.numel()
-        spacing = (_LEVELS[1] - _LEVELS[0]) * g.finger_depth
-        rel = (hh - levels[:, :1]) / spacing                                                    # (G, N)
-        index = torch.round(rel)
-        member = slab & ((rel - index).abs() * spacing <= _LEVEL_HALF * g.finger_depth) & (index >= 0) \
-            & (index < n_levels)
-        index = torch.where(member, index.long(), torch.full_like(index, n_levels, dtype=torch.long))
-        seen = torch.zeros(tip.shape[0], n_levels + 1, device=tip.device).scatter_add_(
-            1, index, torch.ones_like(along))[:, :n_levels] >= 1
+        levels, seen, ext_hi, ext_lo, spacing = outermost_per_level(slab, hh, along, tip, g.finger_depth)
         # a level within a few millimetres of the top meets an edge or a rounded top, not a side; below, a
         # side without points (hidden, or a camera straight above) is taken as upright
         top = torch.where(slab, hh, -big).amax(1)
         usable = levels[:, 1:] <= top[:, None] - _BELOW_TOP
-        floor = torch.full((tip.shape[0], n_levels + 1), -1e3, device=tip.device)
-        ext_hi = floor.scatter_reduce(1, index, along, 'amax')[:, :n_levels]
-        ext_lo = floor.scatter_reduce(1, index, -along, 'amax')[:, :n_levels]
         # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
         # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
         # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
@@ -380,14 +362,14 @@ class GraspPlanner:
         # ...but a side hidden below its top edge is taken to flare out as far as the seen side opposite does
         # along the fingers (a ball or a lying can seen from low down has its far silhouette near its top: the
         # hidden side bulges below it like the seen one); a box's upright sides do not flare
-        flares = [_flare(ext[:, 1:], seen[:, 1:], _NOISE) for ext in (ext_hi, ext_lo)]
+        flares = [flare(ext[:, 1:], seen[:, 1:], _NOISE) for ext in (ext_hi, ext_lo)]
         widen_hi = torch.where(edges[0], flares[1], torch.zeros_like(flares[1]))
         widen_lo = torch.where(edges[1], flares[0], torch.zeros_like(flares[0]))
         fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, clearance)
         ok &= fits
         fitting = bool(ok.any())
         cos_fc = math.cos(math.atan(c.friction))
-        slopes = [_level_slopes(ext, seen, spacing, _NOISE) for ext in (ext_hi, ext_lo)]             # (G, L) each
+        slopes = [level_slopes(ext, seen, spacing, _NOISE) for ext in (ext_hi, ext_lo)]             # (G, L) each
         per_jaw = []
         for side, slope, mirror, widened in ((side_hi, slopes[0], slopes[1], widen_hi),
                                              (side_lo, slopes[1], slopes[0], widen_lo)):
@@ -564,9 +546,9 @@ class GraspPlanner:
 
 def _round_circle(flat: torch.Tensor, spacing: float, max_radius: float, at_border: torch.Tensor):
     """(centre (2,), radius) of the circle the object's outline seen from above (``flat``: its points'
-    coordinates along the support) follows, or None. A circle wider than half ``max_radius`` must be seen along _WIDE_ROUND_ARC_DEG
-    (the near half of an oval fits a large circle along a shorter arc). An object at the image border has none
-    (its outline may be cut)."""
+    coordinates along the support) follows, or None. A circle wider than half ``max_radius`` must be seen along
+    _WIDE_ROUND_ARC_DEG (the near half of an oval fits a large circle along a shorter arc). An object at the
+    image border has none (its outline may be cut)."""
     if bool(at_border.any()):
         return None
     return round_outline(flat.detach().cpu().numpy(), max(_ROUND_TOLERANCE, spacing), max_radius,
@@ -611,128 +593,6 @@ def _tilts(cone_deg: float, steps: int) -> List[float]:
     for k in range(1, steps):
         out += [half * k / (steps - 1), -half * k / (steps - 1)]
     return out
-
-
-def _convex_hull(flat: torch.Tensor) -> Optional[torch.Tensor]:
-    """(V, 2) counter-clockwise hull vertices of 2-D points, or None when they are degenerate."""
-    from scipy.spatial import ConvexHull
-    try:
-        hull = ConvexHull(flat.detach().cpu().numpy().astype(np.float64))
-    except Exception:   # collinear or too few points
-        return None
-    return flat[torch.from_numpy(hull.vertices).to(flat.device)]
-
-
-def _closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
-    """Unit 2-D directions: the normals of the hull's longer sides (a box's faces) and ``uniform`` spread ones,
-    one per half turn (a jaw closes both ways)."""
-    edges = torch.roll(hull, -1, 0) - hull
-    length = edges.norm(dim=1)
-    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length.clamp_min(1e-9)[:, None]
-    long_sides = normals[length >= 0.25 * float(length.max())]
-    angles = torch.arange(uniform, device=hull.device) * (math.pi / uniform)
-    spread = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-    directions = torch.cat([long_sides, spread])
-    # fold to half a turn and drop near-duplicates (within 3 degrees)
-    theta = torch.atan2(directions[:, 1], directions[:, 0]) % math.pi
-    theta, _ = torch.sort(theta)
-    keep = torch.ones_like(theta, dtype=torch.bool)
-    keep[1:] = (theta[1:] - theta[:-1]) > math.radians(3)
-    theta = theta[keep]
-    return torch.stack([torch.cos(theta), torch.sin(theta)], 1)
-
-
-def _level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: float) -> torch.Tensor:
-    """(G, L) how steeply the contact side leans at each of the levels 1..L (level 0 lies below them): the
-    gentler of the two one-sided changes of the outermost point per unit height, less ``noise``. An upright
-    side, or the widest part of a round one, changes by no more than the noise; a slanted face moves on both
-    sides alike, and a ridge between two slanted faces recedes on both. A neighbour without points tells
-    nothing: a level at least as far out as the one neighbour seen may be the widest part of a round side
-    whose other half is hidden (a lying can seen from above), and counts as upright."""
-    level = extreme[:, 1:]
-    below, above = extreme[:, :-1], torch.cat([extreme[:, 2:], extreme[:, -1:]], 1)
-    seen_below = seen[:, :-1]
-    seen_above = torch.cat([seen[:, 2:], torch.zeros_like(seen[:, -1:])], 1)
-    seen_here = seen[:, 1:]
-    down = torch.where(seen_below & seen_here, level - below, torch.zeros_like(level))   # > 0: wider here
-    up = torch.where(seen_above & seen_here, level - above, torch.zeros_like(level))
-    gentler = torch.minimum(torch.where(seen_below & seen_here, down.abs(), torch.full_like(down, 1e3)),
-                            torch.where(seen_above & seen_here, up.abs(), torch.full_like(up, 1e3)))
-    gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
-    one_sided_widest = (seen_below ^ seen_above) & (down >= -noise) & (up >= -noise)
-    return torch.where(one_sided_widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
-
-
-def _flare(extreme: torch.Tensor, seen: torch.Tensor, noise: float) -> torch.Tensor:
-    """(G,) how much farther out, beyond ``noise``, a contact side reaches at some level along the fingers than
-    at the highest level where it was seen (0 for an upright side)."""
-    levels = torch.arange(seen.shape[1], device=seen.device)
-    highest = torch.where(seen, levels, -1).amax(1)
-    at_highest = extreme.gather(1, highest.clamp_min(0)[:, None])[:, 0]
-    widest = torch.where(seen, extreme, torch.full_like(extreme, -1e3)).amax(1)
-    return torch.where(highest >= 0, (widest - at_highest - noise).clamp_min(0), torch.zeros_like(widest))
-
-
-def _widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
-    """(D,) per closing direction, the across-offset of the longest chord of the hull (the mean offset of the
-    chords within 2 mm of the longest, so a box's flat stretch gives its middle)."""
-    e = torch.stack([-directions[:, 1], directions[:, 0]], 1)
-    hull_e = hull @ e.T                                                          # (V, D)
-    lo, hi = hull_e.min(0).values, hull_e.max(0).values
-    f = torch.linspace(0.05, 0.95, samples, device=hull.device)
-    o = lo[:, None] + f[None] * (hi - lo)[:, None]                               # (D, S)
-    d_rep = directions.repeat_interleave(samples, 0)
-    chord = _chords(hull, d_rep, o.reshape(-1))[1].view(-1, samples)
-    near_max = chord >= chord.amax(1, keepdim=True) - 0.002
-    return (o * near_max).sum(1) / near_max.sum(1).clamp_min(1)
-
-
-def _chords(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor):
-    """Where the lines {p : p . e = o} along d (e = d turned left) cross the hull's sides: ((crosses (V, G),
-    position along d (V, G), sides (V, 2), side lengths (V,)), chord length (G,))."""
-    e = torch.stack([-d[:, 1], d[:, 0]], 1)
-    nxt = torch.roll(hull, -1, 0)
-    edges = nxt - hull
-    length = edges.norm(dim=1).clamp_min(1e-9)
-    s0 = hull @ e.T - o                                                                  # (V, G)
-    s1 = nxt @ e.T - o
-    crosses = (s0 * s1) <= 0
-    t = s0 / (s0 - s1).where((s0 - s1).abs() > 1e-12, torch.full_like(s0, 1e-12))
-    y = ((hull @ d.T) + t * (edges @ d.T))                                               # (V, G)
-    big = torch.full_like(y, 1e3)
-    chord = (torch.where(crosses, y, -big).amax(0) - torch.where(crosses, y, big).amin(0)).clamp_min(0)
-    return (crosses, y, edges, length), torch.where(crosses.any(0), chord, torch.zeros_like(chord))
-
-
-def _crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
-    """For closing lines {p : p . e = o} along d (e = d turned left), the cosines between the line and the
-    outward normals of the hull's sides where it leaves (the +d jaw) and enters (the -d jaw), 1 = square; and
-    the length of the chord.
-    Normals are averaged over the hull's boundary within a finger's reach of each crossing, so that the
-    many short sides of a noisy round outline give the wall's direction."""
-    (crosses, y, edges, length), _ = _chords(hull, d, o)
-    e = torch.stack([-d[:, 1], d[:, 0]], 1)
-    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length[:, None]            # (V, 2) outward (CCW)
-    big = torch.full_like(y, 1e3)
-    exit_y, exit_edge = torch.where(crosses, y, -big).max(0)
-    entry_y, entry_edge = torch.where(crosses, y, big).min(0)
-    result = []
-    for target, edge, sign in ((exit_y, exit_edge, 1.0), (entry_y, entry_edge, -1.0)):
-        at = target[:, None] * d + o[:, None] * e                                        # (G, 2)
-        # distance from the crossing to each side (a segment)
-        k = (((at[None] - hull[:, None]) * edges[:, None]).sum(-1) / (length ** 2)[:, None]).clamp(0, 1)
-        near = (hull[:, None] + k[..., None] * edges[:, None] - at[None]).norm(dim=-1) <= 0.01  # (V, G)
-        # only sides turning gently away from the crossed one: a corner is not smoothed away
-        crossed = normals[edge]                                                          # (G, 2)
-        near &= (normals @ crossed.T) >= math.cos(math.radians(_SMOOTH_TURN_DEG))
-        w = torch.where(near, length[:, None], torch.zeros_like(y))
-        n = (w[..., None] * normals[:, None]).sum(0)                                     # (G, 2)
-        n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
-        result.append((n * d).sum(1) * sign)
-    valid = crosses.any(0)
-    zero = torch.zeros_like(result[0])
-    return torch.where(valid, result[0], zero), torch.where(valid, result[1], zero), \
-        torch.where(valid, exit_y - entry_y, zero)
 
 
 def _thin(points: torch.Tensor, voxel: float) -> torch.Tensor:

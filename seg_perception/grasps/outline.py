@@ -1,0 +1,105 @@
+"""The outline of an object seen from above: its points projected on the support (2-D, along the support's axes),
+their convex hull, the directions a parallel-jaw hand may close in, and where closing lines cross the outline
+(chord lengths and how squarely they meet its sides). A camera sees one side of an object, but from above it
+sees most of its outline, so these are what the planner trusts most.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+
+_SMOOTH_TURN_DEG = 20.0    # outline sides within this turn of the crossed side are averaged with it
+
+
+def convex_hull(flat: torch.Tensor) -> Optional[torch.Tensor]:
+    """(V, 2) counter-clockwise hull vertices of 2-D points, or None when they are degenerate."""
+    from scipy.spatial import ConvexHull
+    try:
+        hull = ConvexHull(flat.detach().cpu().numpy().astype(np.float64))
+    except Exception:   # collinear or too few points
+        return None
+    return flat[torch.from_numpy(hull.vertices).to(flat.device)]
+
+
+def closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
+    """Unit 2-D directions: the normals of the hull's longer sides (a box's faces) and ``uniform`` spread ones,
+    one per half turn (a jaw closes both ways)."""
+    edges = torch.roll(hull, -1, 0) - hull
+    length = edges.norm(dim=1)
+    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length.clamp_min(1e-9)[:, None]
+    long_sides = normals[length >= 0.25 * float(length.max())]
+    angles = torch.arange(uniform, device=hull.device) * (math.pi / uniform)
+    spread = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    directions = torch.cat([long_sides, spread])
+    # fold to half a turn and drop near-duplicates (within 3 degrees)
+    theta = torch.atan2(directions[:, 1], directions[:, 0]) % math.pi
+    theta, _ = torch.sort(theta)
+    keep = torch.ones_like(theta, dtype=torch.bool)
+    keep[1:] = (theta[1:] - theta[:-1]) > math.radians(3)
+    theta = theta[keep]
+    return torch.stack([torch.cos(theta), torch.sin(theta)], 1)
+
+
+def widest_chords(hull: torch.Tensor, directions: torch.Tensor, samples: int = 21) -> torch.Tensor:
+    """(D,) per closing direction, the across-offset of the longest chord of the hull (the mean offset of the
+    chords within 2 mm of the longest, so a box's flat stretch gives its middle)."""
+    e = torch.stack([-directions[:, 1], directions[:, 0]], 1)
+    hull_e = hull @ e.T                                                          # (V, D)
+    lo, hi = hull_e.min(0).values, hull_e.max(0).values
+    f = torch.linspace(0.05, 0.95, samples, device=hull.device)
+    o = lo[:, None] + f[None] * (hi - lo)[:, None]                               # (D, S)
+    d_rep = directions.repeat_interleave(samples, 0)
+    chord = chords(hull, d_rep, o.reshape(-1))[1].view(-1, samples)
+    near_max = chord >= chord.amax(1, keepdim=True) - 0.002
+    return (o * near_max).sum(1) / near_max.sum(1).clamp_min(1)
+
+
+def chords(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor):
+    """Where the lines {p : p . e = o} along d (e = d turned left) cross the hull's sides: ((crosses (V, G),
+    position along d (V, G), sides (V, 2), side lengths (V,)), chord length (G,))."""
+    e = torch.stack([-d[:, 1], d[:, 0]], 1)
+    nxt = torch.roll(hull, -1, 0)
+    edges = nxt - hull
+    length = edges.norm(dim=1).clamp_min(1e-9)
+    s0 = hull @ e.T - o                                                                  # (V, G)
+    s1 = nxt @ e.T - o
+    crosses = (s0 * s1) <= 0
+    t = s0 / (s0 - s1).where((s0 - s1).abs() > 1e-12, torch.full_like(s0, 1e-12))
+    y = ((hull @ d.T) + t * (edges @ d.T))                                               # (V, G)
+    big = torch.full_like(y, 1e3)
+    chord = (torch.where(crosses, y, -big).amax(0) - torch.where(crosses, y, big).amin(0)).clamp_min(0)
+    return (crosses, y, edges, length), torch.where(crosses.any(0), chord, torch.zeros_like(chord))
+
+
+def crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+    """For closing lines {p : p . e = o} along d (e = d turned left), the cosines between the line and the
+    outward normals of the hull's sides where it leaves (the +d jaw) and enters (the -d jaw), 1 = square; and
+    the length of the chord.
+    Normals are averaged over the hull's boundary within a finger's reach of each crossing, so that the
+    many short sides of a noisy round outline give the wall's direction."""
+    (crosses, y, edges, length), _ = chords(hull, d, o)
+    e = torch.stack([-d[:, 1], d[:, 0]], 1)
+    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length[:, None]            # (V, 2) outward (CCW)
+    big = torch.full_like(y, 1e3)
+    exit_y, exit_edge = torch.where(crosses, y, -big).max(0)
+    entry_y, entry_edge = torch.where(crosses, y, big).min(0)
+    result = []
+    for target, edge, sign in ((exit_y, exit_edge, 1.0), (entry_y, entry_edge, -1.0)):
+        at = target[:, None] * d + o[:, None] * e                                        # (G, 2)
+        # distance from the crossing to each side (a segment)
+        k = (((at[None] - hull[:, None]) * edges[:, None]).sum(-1) / (length ** 2)[:, None]).clamp(0, 1)
+        near = (hull[:, None] + k[..., None] * edges[:, None] - at[None]).norm(dim=-1) <= 0.01  # (V, G)
+        # only sides turning gently away from the crossed one: a corner is not smoothed away
+        crossed = normals[edge]                                                          # (G, 2)
+        near &= (normals @ crossed.T) >= math.cos(math.radians(_SMOOTH_TURN_DEG))
+        w = torch.where(near, length[:, None], torch.zeros_like(y))
+        n = (w[..., None] * normals[:, None]).sum(0)                                     # (G, 2)
+        n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
+        result.append((n * d).sum(1) * sign)
+    valid = crosses.any(0)
+    zero = torch.zeros_like(result[0])
+    return torch.where(valid, result[0], zero), torch.where(valid, result[1], zero), \
+        torch.where(valid, exit_y - entry_y, zero)
