@@ -24,12 +24,12 @@ far side has no points. Objects stand on the support, so the planner works in th
    widest part of the outline are preferred (off-centre, a round wall meets the finger at a slant);
 5. approaches straight down the support's normal and tilted about the closing axis up to half of
    ``approach_cone_deg``; finger and palm boxes inflated by ``collision_margin`` must hold no scene point
-   (neighbours included; the support is a surface the fingertips keep clear of), and the fingers must stay in
-   space the camera saw as empty (not behind what it sees), except beyond an object's top edge, where a box or
-   a can ends even if its side is hidden (a side hidden below its top edge is taken to flare out along the
-   fingers as far as the seen side opposite does: the opening grows by that, and that side leans like the seen
-   one); a jaw never closes where the object meets the image border or a
-   neighbour at least 5 cm nearer the camera at the fingers' heights (it may go on out of view there);
+   (hand.py; neighbours included; the support is a surface the fingertips keep clear of), and the fingers must
+   stay in space the camera saw as empty (visibility.py: not behind what it sees), except beyond an object's
+   top edge, where a box or a can ends even if its side is hidden (a side hidden below its top edge is taken
+   to flare out along the fingers as far as the seen side opposite does: the opening grows by that, and that
+   side leans like the seen one); a jaw never closes where the object meets the image border or a neighbour at
+   least 5 cm nearer the camera at the fingers' heights (it may go on out of view there);
 6. score from antipodal quality (0.5), approach alignment (0.15), centring (0.1), contact sides seen rather than
    assumed (0.1) and clearance (0.15, twice the margin free); collision tests run best first until enough are
    free; non-maximum suppression, the best ``top_k`` per object.
@@ -48,13 +48,13 @@ import torch
 
 from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
-from ..lens import project_torch
 from ..types import CameraModel, GraspCandidate, ObjectCloud
 from .finger_levels import flare, level_slopes, outermost_per_level
-from .hand import hand_reach, palm_half_width
+from .hand import hand_hits, hand_reach, palm_half_width
 from .outline import chords, closing_directions, convex_hull, crossing_alignment, widest_chords
 from .rim import find_opening, rim_candidates
 from .round_outline import round_outline
+from .visibility import at_image_border, behind_neighbour, border_reach, fingers_seen
 
 _MAX_OBJECT_POINTS = 800
 _SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
@@ -66,14 +66,9 @@ _OFFSETS = (0.0, -0.1, 0.1, -0.2, 0.2, -0.3, 0.3)  # closing lines across the ob
                                                     # from its middle
 _TIP_CLEARANCE = 1.5       # fingertips stay this many collision margins above the support surface
 _SUPPORT_POINTS = 2.0      # scene points up to this many margins above the support are the support itself
-_HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surface the camera sees are in
-                           # space it could not see into (the far side of an object may be there)
 _TOP_EDGE = 0.006          # m: a jaw's outermost points this close below the top are the object's top edge
                            # (a voxel straddling the edge and depth noise put them a few millimetres lower)
 _BELOW_TOP = 0.006         # m: contacts at least this far below the object's top
-_BORDER_PIXELS = 2         # object points this close to the image border (pixels of the processed grid), or a
-                           # voxel of their cloud if that is more, may be where the object leaves the view (voxel
-                           # averaging pulls them up to a voxel inwards)
 _NOISE = 0.002             # m: change of the outermost point between levels that sensor noise explains
 _W_QUALITY, _W_APPROACH, _W_CENTRING, _W_OBSERVED, _W_CLEAR = 0.5, 0.15, 0.1, 0.1, 0.15   # score weights
 _COLLISION_BATCH = 64      # candidates collision-tested at once, best first
@@ -82,7 +77,6 @@ _ROUND_TOLERANCE = 0.002   # m: outline points this close to a fitted circle fol
 _ROUND_OFFSET = 0.1        # closing lines of a round object stay this share of its diameter from the axis
 _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from the object's own points when
                            # the hand opens fully for an object near its limit
-_OCCLUSION_STEP = 0.05     # m: a neighbour this much nearer the camera next to an object may hide part of it
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 _WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted when seen along this arc
 
@@ -170,8 +164,8 @@ class GraspPlanner:
         a, b = basis
         h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
-        edge_px = self._border_reach(spacing)
-        at_border = self._at_image_border(pts, edge_px)
+        edge_px = border_reach(spacing, self._view.cloud_voxel)
+        at_border = at_image_border(self._view, pts, edge_px)
         # the open-rim test on every point: its shares (rim points on the ring) sit near their limits on real
         # bowls, and a random subset tipped them one way or the other as a few pixels changed
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
@@ -202,7 +196,7 @@ class GraspPlanner:
             return []
         directions = closing_directions(hull, c.closing_directions)                 # (D, 2)
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
-        cut = at_border | self._behind_neighbour(pts, target, edge_px)
+        cut = at_border | behind_neighbour(self._view, pts, target, edge_px)
         cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
         return self._choose(target, cand, pts, h, up, basis, scene, own)
 
@@ -249,13 +243,13 @@ class GraspPlanner:
         clear_of_points = False
         for start in range(0, order.numel(), _COLLISION_BATCH):
             idx = order[start:start + _COLLISION_BATCH]
-            free = ~self._hits(rot[idx], origin[idx], width[idx], scene, c.collision_margin, own, own_margin[idx])
+            free = ~hand_hits(g, rot[idx], origin[idx], width[idx], scene, c.collision_margin, own, own_margin[idx])
             clear_of_points |= bool(free.any())
-            free &= self._fingers_seen(rot[idx], origin[idx], width[idx], top_edge[idx], target)
+            free &= fingers_seen(self._view, g, rot[idx], origin[idx], width[idx], top_edge[idx], target)
             idx = idx[free]
             if idx.numel():
-                clear = ~self._hits(rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin, own,
-                                    own_margin[idx])
+                clear = ~hand_hits(g, rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin, own,
+                                   own_margin[idx])
                 kept.append(idx)
                 clearances.append(clear.float())
                 found += idx.numel()
@@ -451,97 +445,6 @@ class GraspPlanner:
         return rim_candidates(flat, h, opening, g.finger_width, g.finger_depth, self._clearance(spacing),
                               g.max_opening, _TIP_CLEARANCE * g.collision_margin, g.friction, leans)
 
-    def _border_reach(self, spacing: float) -> int:
-        """How far (pixels of the processed grid) the outermost points of an object seen at ``spacing`` m per pixel
-        may lie from where it leaves the view: _BORDER_PIXELS, or a voxel of its cloud if that is more (on every
-        pixel of a 640x480 frame a 5 mm voxel at 0.5 m spans 6)."""
-        if spacing <= 0:
-            return _BORDER_PIXELS
-        return max(_BORDER_PIXELS, math.ceil(self._view.cloud_voxel / spacing))
-
-    def _behind_neighbour(self, pts: torch.Tensor, target: int, edge_px: int) -> torch.Tensor:
-        """(N,) whether each point lies within ``edge_px`` pixels of another object's pixel that is nearer the
-        camera by more than _OCCLUSION_STEP: the object may go on hidden behind that one there."""
-        view = self._view
-        if view.camera is None:
-            return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
-        h, w = view.depth.shape
-        u, v, z = project_torch(pts, view.camera)
-        steps = torch.arange(-edge_px, edge_px + 1, device=pts.device)
-        du, dv = (t.reshape(-1) for t in torch.meshgrid(steps, steps, indexing='ij'))
-        uu = (u.round().long()[:, None] + du[None]).clamp(0, w - 1)                          # (N, window)
-        vv = (v.round().long()[:, None] + dv[None]).clamp(0, h - 1)
-        depth, labels = view.depth.to(pts.device)[vv, uu], view.labels.to(pts.device)[vv, uu]
-        nearer = (labels > 0) & (labels != target) & (depth > 0) & (depth < z[:, None] - _OCCLUSION_STEP)
-        return nearer.any(1)
-
-    def _at_image_border(self, pts: torch.Tensor, edge_px: int) -> torch.Tensor:
-        """(N,) whether each point lies within ``edge_px`` pixels of the border of the image it was seen in."""
-        view = self._view
-        if view.camera is None:
-            return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
-        h, w = view.depth.shape
-        u, v, _ = project_torch(pts, view.camera)
-        return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
-
-    def _hits(self, rot, origin, width, scene, margin: float, own: torch.Tensor,
-              own_margin: torch.Tensor) -> torch.Tensor:
-        """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point; the fingers'
-        inner faces are inflated by only ``own_margin`` (G,) towards the target's ``own`` points (M,), which
-        lie between the fingers by construction (a tight grasp leaves less than the margin there)."""
-        g = self.cfg
-        if scene.shape[0] == 0 or rot.shape[0] == 0:
-            return torch.zeros(rot.shape[0], dtype=torch.bool, device=rot.device)
-        # the points in each grasp frame, one contiguous (G, M) product per axis
-        shift = torch.einsum('gk,gkj->gj', origin, rot)                              # (G, 3)
-        scene_t = scene.T
-        lx = torch.addmm(-shift[:, 0:1], rot[:, :, 0], scene_t)
-        ay = torch.addmm(-shift[:, 1:2], rot[:, :, 1], scene_t).abs_()
-        az = torch.addmm(-shift[:, 2:3], rot[:, :, 2], scene_t).abs_()
-        half = width[:, None] / 2
-        inner = torch.where(own[None], own_margin[:, None].clamp_max(margin), margin)
-        hand_depth = (lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= margin)
-        fingers = ((lx >= -g.finger_depth - margin) & (az <= g.finger_width / 2 + margin)
-                   & (ay >= half - inner) & (ay <= half + g.finger_thickness + margin))
-        palm = ((lx <= -g.finger_depth + margin) & (ay <= palm_half_width(g) + margin)
-                & (az <= g.palm_height / 2 + margin))
-        return (hand_depth & (fingers | palm)).any(1)
-
-    def _fingers_seen(self, rot, origin, width, top_edge, target: int) -> torch.Tensor:
-        """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
-        measured depth at its pixel (or where there is no measurement), not hidden behind a surface; a
-        finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden."""
-        view = self._view
-        if view.camera is None:
-            return torch.ones_like(width, dtype=torch.bool)
-        g, cam = self.cfg, view.camera
-        dev = width.device
-        # per finger 3 x 3 samples along its depth (x) and width (z), on the finger's middle and on its inner face
-        # (the object must not reach into space the fingers close over and the camera could not see behind it);
-        # groups: +y finger, +y inner face, -y finger, -y inner face
-        xs = torch.tensor([-0.9, -0.5, -0.1], device=dev) * g.finger_depth
-        zs = torch.tensor([-0.5, 0.0, 0.5], device=dev) * g.finger_width
-        gx, gz = (t.reshape(-1) for t in torch.meshgrid(xs, zs, indexing='ij'))               # (9,)
-        side = torch.tensor([1.0, 1.0, -1.0, -1.0], device=dev)
-        beyond = torch.tensor([g.finger_thickness / 2, -g.collision_margin] * 2, device=dev)
-        gy = side * (width[:, None] / 2 + beyond)                                               # (G, 4)
-        axes = rot.transpose(1, 2)                                                              # (G, 3 axes, 3)
-        points = (origin[:, None, None] + gx[None, None, :, None] * axes[:, None, None, 0]
-                  + gy[:, :, None, None] * axes[:, None, None, 1]
-                  + gz[None, None, :, None] * axes[:, None, None, 2]).reshape(width.shape[0], -1, 3)
-        n = gx.numel()
-        allowed = top_edge[:, [0, 0, 1, 1]].repeat_interleave(n, 1)                           # (G, 36)
-        inner = torch.tensor([False, True, False, True], device=dev).repeat_interleave(n)      # (36,)
-        u, v, z = project_torch(points, cam)
-        u, v = u.round().long(), v.round().long()
-        h, w = view.depth.shape
-        inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        u, v = u.clamp(0, w - 1), v.clamp(0, h - 1)
-        seen = view.depth[v, u]
-        hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
-        # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
-        hidden &= ~inner[None] | (view.labels[v, u] == target)
-        return ~hidden.any(1)
 
 
 def _round_circle(flat: torch.Tensor, spacing: float, max_radius: float, at_border: torch.Tensor):
