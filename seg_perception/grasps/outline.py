@@ -74,32 +74,35 @@ def chords(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor):
     return (crosses, y, edges, length), torch.where(crosses.any(0), chord, torch.zeros_like(chord))
 
 
-def crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+def crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor, crossings=None) -> torch.Tensor:
     """For closing lines {p : p . e = o} along d (e = d turned left), the cosines between the line and the
     outward normals of the hull's sides where it leaves (the +d jaw) and enters (the -d jaw), 1 = square; and
-    the length of the chord.
+    the length of the chord. ``crossings``: the first part of what :func:`chords` gives for these lines, when
+    already at hand.
     Normals are averaged over the hull's boundary within a finger's reach of each crossing, so that the
     many short sides of a noisy round outline give the wall's direction."""
-    (crosses, y, edges, length), _ = chords(hull, d, o)
+    crosses, y, edges, length = crossings if crossings is not None else chords(hull, d, o)[0]
     e = torch.stack([-d[:, 1], d[:, 0]], 1)
     normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length[:, None]            # (V, 2) outward (CCW)
     big = torch.full_like(y, 1e3)
     exit_y, exit_edge = torch.where(crosses, y, -big).max(0)
     entry_y, entry_edge = torch.where(crosses, y, big).min(0)
-    result = []
-    for target, edge, sign in ((exit_y, exit_edge, 1.0), (entry_y, entry_edge, -1.0)):
-        at = target[:, None] * d + o[:, None] * e                                        # (G, 2)
-        # distance from the crossing to each side (a segment)
-        k = (((at[None] - hull[:, None]) * edges[:, None]).sum(-1) / (length ** 2)[:, None]).clamp(0, 1)
-        near = (hull[:, None] + k[..., None] * edges[:, None] - at[None]).norm(dim=-1) <= 0.01  # (V, G)
-        # only sides turning gently away from the crossed one: a corner is not smoothed away
-        crossed = normals[edge]                                                          # (G, 2)
-        near &= (normals @ crossed.T) >= math.cos(math.radians(_SMOOTH_TURN_DEG))
-        w = torch.where(near, length[:, None], torch.zeros_like(y))
-        n = (w[..., None] * normals[:, None]).sum(0)                                     # (G, 2)
-        n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
-        result.append((n * d).sum(1) * sign)
+    # both jaws at once: the exits (+d), then the entries (-d)
+    target, edge = torch.cat([exit_y, entry_y]), torch.cat([exit_edge, entry_edge])      # (2G,)
+    d2, o2, e2 = d.repeat(2, 1), o.repeat(2), e.repeat(2, 1)
+    at = target[:, None] * d2 + o2[:, None] * e2                                         # (2G, 2)
+    # distance from the crossing to each side (a segment)
+    k = (((at[None] - hull[:, None]) * edges[:, None]).sum(-1) / (length ** 2)[:, None]).clamp(0, 1)
+    near = (hull[:, None] + k[..., None] * edges[:, None] - at[None]).norm(dim=-1) <= 0.01  # (V, 2G)
+    # only sides turning gently away from the crossed one: a corner is not smoothed away
+    crossed = normals[edge]                                                              # (2G, 2)
+    near &= (normals @ crossed.T) >= math.cos(math.radians(_SMOOTH_TURN_DEG))
+    w = torch.where(near, length[:, None], torch.zeros_like(near, dtype=length.dtype))
+    n = (w[..., None] * normals[:, None]).sum(0)                                         # (2G, 2)
+    n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
+    facing = (n * d2).sum(1) * torch.cat([torch.ones_like(o), -torch.ones_like(o)])
     valid = crosses.any(0)
-    zero = torch.zeros_like(result[0])
-    return torch.where(valid, result[0], zero), torch.where(valid, result[1], zero), \
+    zero = torch.zeros_like(exit_y)
+    exits, entries = facing.chunk(2)
+    return torch.where(valid, exits, zero), torch.where(valid, entries, zero), \
         torch.where(valid, exit_y - entry_y, zero)

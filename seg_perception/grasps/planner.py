@@ -220,14 +220,15 @@ class GraspPlanner:
         base = (h - pts @ up).mean()                 # height = point . up + base, near this object
         contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
             up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
-        rots, origins, tilt_cos = [], [], []
-        for angle in _tilts(c.approach_cone_deg, c.approach_steps):
-            x = down * math.cos(angle) + across * math.sin(angle)
-            rots.append(torch.stack([x, closing, torch.linalg.cross(x, closing)], 2))
-            origins.append(contact + x * (_FINGER_MIDDLE * g.finger_depth))
-            tilt_cos.append(cos_lean[:, 0] * math.cos(angle))
-        n_tilts = len(rots)
-        rot, origin, align = torch.cat(rots), torch.cat(origins), torch.cat(tilt_cos)
+        # every tilt of every candidate at once, tilt by tilt: (T * G, ...)
+        angles = torch.tensor(_tilts(c.approach_cone_deg, c.approach_steps), device=down.device)
+        n_tilts = angles.numel()
+        cos_t, sin_t = torch.cos(angles)[:, None, None], torch.sin(angles)[:, None, None]
+        x = (down[None] * cos_t + across[None] * sin_t).reshape(-1, 3)
+        closing_t = closing.repeat(n_tilts, 1)
+        rot = torch.stack([x, closing_t, torch.linalg.cross(x, closing_t)], 2)
+        origin = contact.repeat(n_tilts, 1) + x * (_FINGER_MIDDLE * g.finger_depth)
+        align = (cos_lean[:, 0][None] * cos_t[:, :, 0]).reshape(-1)
         width = cand['width'].repeat(n_tilts)
         own_margin = cand['own_margin'].repeat(n_tilts)
         cone = math.cos(math.radians(c.approach_cone_deg / 2))
@@ -310,7 +311,8 @@ class GraspPlanner:
                     f'{100 * g.max_opening:.1f} cm opening')
         # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
         # the widest chord per direction is taken over all of its lines first
-        widest = chords(hull, d, o)[1].view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
+        crossings, chord = chords(hull, d, o)
+        widest = chord.view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
         line = torch.nonzero(ok).squeeze(1)
         if line.numel() == 0:
             self._why = (too_wide(middle) if bool(middle.any()) else too_wide(held) if bool(held.any())
@@ -319,6 +321,8 @@ class GraspPlanner:
         d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok = (
             t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok))
         across = across[:, line]
+        crosses, crossing_y, sides, side_lengths = crossings
+        crossings = (crosses[:, line], crossing_y[:, line], sides, side_lengths)
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
         at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
@@ -340,7 +344,7 @@ class GraspPlanner:
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
         # move from one height to the next: a dome or a slanted face recedes)
-        side_hi, side_lo, chord = crossing_alignment(hull, d, o)
+        side_hi, side_lo, chord = crossing_alignment(hull, d, o, crossings)
         # through the widest part: off-centre lines meet a round object's wall at a slant
         through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
         levels, seen, ext_hi, ext_lo, spacing = outermost_per_level(slab, hh, along, tip, g.finger_depth)
@@ -356,14 +360,16 @@ class GraspPlanner:
         # ...but a side hidden below its top edge is taken to flare out as far as the seen side opposite does
         # along the fingers (a ball or a lying can seen from low down has its far silhouette near its top: the
         # hidden side bulges below it like the seen one); a box's upright sides do not flare
-        flares = [flare(ext[:, 1:], seen[:, 1:], _NOISE) for ext in (ext_hi, ext_lo)]
+        # both jaws at once: the +along extremes, then the -along ones
+        both_seen = seen.repeat(2, 1)
+        flares = flare(torch.cat([ext_hi, ext_lo])[:, 1:], both_seen[:, 1:], _NOISE).chunk(2)
         widen_hi = torch.where(edges[0], flares[1], torch.zeros_like(flares[1]))
         widen_lo = torch.where(edges[1], flares[0], torch.zeros_like(flares[0]))
         fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, clearance)
         ok &= fits
         fitting = bool(ok.any())
         cos_fc = math.cos(math.atan(c.friction))
-        slopes = [level_slopes(ext, seen, spacing, _NOISE) for ext in (ext_hi, ext_lo)]             # (G, L) each
+        slopes = level_slopes(torch.cat([ext_hi, ext_lo]), both_seen, spacing, _NOISE).chunk(2)     # (G, L) each
         per_jaw = []
         for side, slope, mirror, widened in ((side_hi, slopes[0], slopes[1], widen_hi),
                                              (side_lo, slopes[1], slopes[0], widen_lo)):
