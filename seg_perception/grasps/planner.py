@@ -221,7 +221,7 @@ class GraspPlanner:
         contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
             up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
         # every tilt of every candidate at once, tilt by tilt: (T * G, ...)
-        angles = torch.tensor(_tilts(c.approach_cone_deg, c.approach_steps), device=down.device)
+        angles = torch.tensor(_tilts(c.approach_cone_deg, c.approach_steps), dtype=down.dtype, device=down.device)
         n_tilts = angles.numel()
         cos_t, sin_t = torch.cos(angles)[:, None, None], torch.sin(angles)[:, None, None]
         x = (down[None] * cos_t + across[None] * sin_t).reshape(-1, 3)
