@@ -323,6 +323,31 @@ def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
         [], {cut_obj.instance_id: 'it leaves the image or goes on behind a nearer object where the jaws would close'})
 
 
+@pytest.mark.slow
+def test_a_box_half_hidden_behind_a_taller_one_is_said_to_be_hidden_where_it_would_be_gripped():
+    """Its 4 cm sides face the camera, and the taller box 9 cm in front hides the lower part of the near one:
+    the lines across those sides would hold, but a jaw closes where the box may go on out of sight; the lines
+    still in view cross its ends at a slant. The reason names what stops the lines that would hold."""
+    from seg_perception.synthetic import Renderer, generate_scene
+    from seg_perception.types import RGBDFrame
+    seed = 3
+    room = generate_scene(seed, SceneConfig())
+    eye, ray = room.camera_to_world[:3, 3], room.camera_to_world[:3, 2]
+    towards = (eye - (eye + (room.table_height - eye[2]) / ray[2] * ray))[:2]
+    towards /= np.linalg.norm(towards)
+    yaw = float(np.arctan2(towards[1], towards[0]))
+    nearer = {'shape': 'box', 'size': [0.04, 0.08, 0.2]}
+    scene, r = staged_scene(seed, [(BOX, 0.0, 0.0, yaw, 0.04), (nearer, *(0.09 * towards), yaw, 0.1)])
+    result = Pipeline(load_config(None, {'device': 'cpu'})).process(
+        RGBDFrame(r.color, r.depth, Renderer.camera_of(scene)))
+    hidden = [o.instance_id for o in result.objects
+              if np.bincount(r.instances[result.instances.labels == o.instance_id]).argmax() == 1]
+    assert len(hidden) == 1 and not any(g.object_id == hidden[0] for g in result.grasps)
+    assert result.grasp_notes[hidden[0]] == ('where its sides face each other, it leaves the image or goes on '
+                                             'behind a nearer object')
+    assert any(g.object_id != hidden[0] for g in result.grasps)      # the nearer box is gripped
+
+
 def test_the_border_check_allows_for_the_voxels_of_the_cloud():
     """Voxel averaging leaves a cloud's outermost points up to a voxel inside the object's outline: on a fine
     grid (every pixel, as on a GPU) that is more than the border check's two pixels."""

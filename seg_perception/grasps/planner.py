@@ -339,7 +339,9 @@ class GraspPlanner:
         touching = bool(ok.any())
         # no jaw closes where the object leaves the view at the fingers' heights (below them, a tall object cut
         # off by the image border does not meet the fingers)
-        ok &= ~(jaw & at_border[None] & (hh >= tip[:, None] - c.collision_margin)).any(1)
+        reachable = ok
+        in_view_lines = ~(jaw & at_border[None] & (hh >= tip[:, None] - c.collision_margin)).any(1)
+        ok = ok & in_view_lines
         in_view = bool(ok.any())
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
@@ -378,13 +380,16 @@ class GraspPlanner:
             per_jaw.append(side[:, None] / torch.sqrt(1 + slope ** 2))
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
-        quality = torch.where(ok, antipodal * through_middle, torch.zeros_like(antipodal))
+        holds = antipodal * through_middle
         if bool(completed.any()):
             # a round object: only lines near its axis meet the wall squarely, and the fitted axis is a few
             # millimetres uncertain
-            quality = torch.where(f.abs() <= _ROUND_OFFSET, quality, torch.zeros_like(quality))
+            holds = torch.where(f.abs() <= _ROUND_OFFSET, holds, torch.zeros_like(holds))
+        quality = torch.where(ok, holds, torch.zeros_like(holds))
         keep = quality > 0
         if not bool(keep.any()):
+            # lines whose sides would face each other but whose jaws close where the object leaves the view
+            held_out_of_view = bool((reachable & ~in_view_lines & fits & (holds > 0)).any())
             if not touching:
                 self._why = 'no points between the fingertips and the palm'
             elif not in_view:
@@ -393,6 +398,9 @@ class GraspPlanner:
                 self._why = 'too wide for the hand once its hidden sides are allowed for'
             elif not middle_fits and bool(middle.any()):
                 self._why = too_wide(middle, ' across its middle') + '; nearer its ends its sides slant'
+            elif held_out_of_view:
+                self._why = ('where its sides face each other, it leaves the image or goes on behind a nearer '
+                             'object')
             else:
                 self._why = 'no two sides face each other within the friction cone where the fingers reach'
             return None
