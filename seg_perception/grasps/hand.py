@@ -19,7 +19,7 @@ def hand_reach(cfg: GraspConfig) -> float:
     return math.hypot(cfg.finger_depth + cfg.palm_depth, math.hypot(palm_half_width(cfg), cfg.palm_height / 2)) + 0.02
 
 
-def hand_hits(g: GraspConfig, rot, origin, width, scene, margin: float, own: torch.Tensor,
+def hand_hits(cfg: GraspConfig, rot, origin, width, scene, margin: float, own: torch.Tensor,
               own_margin: torch.Tensor) -> torch.Tensor:
     """Candidates whose finger or palm volume, inflated by ``margin``, holds a scene point; the fingers'
     inner faces are inflated by only ``own_margin`` (G,) towards the target's ``own`` points (M,), which
@@ -34,9 +34,9 @@ def hand_hits(g: GraspConfig, rot, origin, width, scene, margin: float, own: tor
     az = torch.addmm(-shift[:, 2:3], rot[:, :, 2], scene_t).abs_()
     half = width[:, None] / 2
     inner = torch.where(own[None], own_margin[:, None].clamp_max(margin), margin)
-    hand_depth = (lx >= -g.finger_depth - g.palm_depth - margin) & (lx <= margin)
-    fingers = ((lx >= -g.finger_depth - margin) & (az <= g.finger_width / 2 + margin)
-               & (ay >= half - inner) & (ay <= half + g.finger_thickness + margin))
-    palm = ((lx <= -g.finger_depth + margin) & (ay <= palm_half_width(g) + margin)
-            & (az <= g.palm_height / 2 + margin))
+    hand_depth = (lx >= -cfg.finger_depth - cfg.palm_depth - margin) & (lx <= margin)
+    fingers = ((lx >= -cfg.finger_depth - margin) & (az <= cfg.finger_width / 2 + margin)
+               & (ay >= half - inner) & (ay <= half + cfg.finger_thickness + margin))
+    palm = ((lx <= -cfg.finger_depth + margin) & (ay <= palm_half_width(cfg) + margin)
+            & (az <= cfg.palm_height / 2 + margin))
     return (hand_depth & (fingers | palm)).any(1)

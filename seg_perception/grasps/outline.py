@@ -1,12 +1,11 @@
 """The outline of an object seen from above: its points projected on the support (2-D, along the support's axes),
 their convex hull, the directions a parallel-jaw hand may close in, and where closing lines cross the outline
-(chord lengths and how squarely they meet its sides). A camera sees one side of an object, but from above it
-sees most of its outline, so these are what the planner trusts most.
+(chord lengths and how squarely they meet its sides).
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -74,7 +73,8 @@ def chords(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor):
     return (crosses, y, edges, length), torch.where(crosses.any(0), chord, torch.zeros_like(chord))
 
 
-def crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor, crossings=None) -> torch.Tensor:
+def crossing_alignment(hull: torch.Tensor, d: torch.Tensor, o: torch.Tensor,
+                       crossings=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For closing lines {p : p . e = o} along d (e = d turned left), the cosines between the line and the
     outward normals of the hull's sides where it leaves (the +d jaw) and enters (the -d jaw), 1 = square; and
     the length of the chord. ``crossings``: the first part of what :func:`chords` gives for these lines, when

@@ -57,7 +57,7 @@ def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px: int) -> torc
     return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
 
 
-def fingers_seen(view: 'GraspScene', g: GraspConfig, rot, origin, width, top_edge, target: int) -> torch.Tensor:
+def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_edge, target: int) -> torch.Tensor:
     """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
     measured depth at its pixel (or where there is no measurement), not hidden behind a surface; a
     finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden."""
@@ -68,11 +68,11 @@ def fingers_seen(view: 'GraspScene', g: GraspConfig, rot, origin, width, top_edg
     # per finger 3 x 3 samples along its depth (x) and width (z), on the finger's middle and on its inner face
     # (the object must not reach into space the fingers close over and the camera could not see behind it);
     # groups: +y finger, +y inner face, -y finger, -y inner face
-    xs = torch.tensor([-0.9, -0.5, -0.1], device=dev) * g.finger_depth
-    zs = torch.tensor([-0.5, 0.0, 0.5], device=dev) * g.finger_width
+    xs = torch.tensor([-0.9, -0.5, -0.1], device=dev) * cfg.finger_depth
+    zs = torch.tensor([-0.5, 0.0, 0.5], device=dev) * cfg.finger_width
     gx, gz = (t.reshape(-1) for t in torch.meshgrid(xs, zs, indexing='ij'))               # (9,)
     side = torch.tensor([1.0, 1.0, -1.0, -1.0], device=dev)
-    beyond = torch.tensor([g.finger_thickness / 2, -g.collision_margin] * 2, device=dev)
+    beyond = torch.tensor([cfg.finger_thickness / 2, -cfg.collision_margin] * 2, device=dev)
     gy = side * (width[:, None] / 2 + beyond)                                               # (G, 4)
     axes = rot.transpose(1, 2)                                                              # (G, 3 axes, 3)
     points = (origin[:, None, None] + gx[None, None, :, None] * axes[:, None, None, 0]
