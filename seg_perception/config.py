@@ -40,6 +40,10 @@ class DepthConfig:
     min: float = param(0.1, 'Closest valid depth in metres; nearer pixels are treated as missing.', min=0.0, max=10.0)
     max: float = param(3.0, 'Farthest valid depth in metres; farther pixels are treated as missing.',
                        min=0.05, max=50.0)
+    sharpen_ramps: int = param(0, 'For depth a sensor smooths across object edges (a ZED, a RealSense with its '
+                               'spatial filter): half width (pixels) of the window in which such ramps are cut '
+                               'sharp by colour, about 2.5 times the smear (8 for a smear of 3 pixels); 0 = off '
+                               '(sharp depth: time-of-flight, stereo with its filters off).', min=0, max=32)
 
     def check(self, prefix: str) -> None:
         if self.min >= self.max:

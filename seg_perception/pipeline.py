@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .config import Config, validate
+from .depth_edges import sharpen_depth_ramps
 from .instances import make_instance_segmenter
 from .instances.stable_ids import StableIds
 from .grasps import GraspPlanner, GraspScene
@@ -85,7 +86,7 @@ class Pipeline:
         total = time.perf_counter()
         stride = processing_stride(self.config.stride, frame.width, frame.camera.fx, self.device)
         with self._timed(timings, 'prepare'):
-            pf = prepare_frame(frame, self.device, self.config.depth.min, self.config.depth.max,
+            pf = prepare_frame(self._sharpened(frame), self.device, self.config.depth.min, self.config.depth.max,
                                self.config.surfaces.up_vector or None, stride)
         with self._timed(timings, 'surfaces'):
             surfaces = self.surfaces.segment(pf)
@@ -180,6 +181,18 @@ class Pipeline:
         inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
+
+    def _sharpened(self, frame: RGBDFrame) -> RGBDFrame:
+        """The frame whose depth every stage works on: as measured, or with the ramps a smoothing sensor made of
+        occlusion edges cut sharp by colour (``depth.sharpen_ramps``; depth_edges.py)."""
+        reach = self.config.depth.sharpen_ramps
+        if reach <= 0:
+            return frame
+        depth = clip_depth(torch.from_numpy(np.nan_to_num(frame.depth, nan=0.0)).to(self.device),
+                           self.config.depth.min, self.config.depth.max)
+        color = torch.from_numpy(np.ascontiguousarray(frame.color)).to(self.device)
+        sharp = sharpen_depth_ramps(depth, color, reach, self.config.instances.depth_jump)
+        return replace(frame, depth=sharp.cpu().numpy())
 
     @contextmanager
     def _timed(self, timings: Dict[str, float], name: str):

@@ -349,6 +349,23 @@ def test_a_colour_edge_in_a_smeared_depth_ramp_separates_touching_objects(pipeli
     assert with_ramps > mean_f() + 0.03
 
 
+def test_sharpening_depth_ramps_by_colour_separates_objects_on_smeared_frames():
+    """``depth.sharpen_ramps`` (off by default) gives the pixels of a smoothed occlusion edge to the side whose
+    colour they have. Measured: Overlap F 0.699 -> 0.751 on these smeared frames (a 1.5-pixel smear at 320x240, the
+    3 pixels of the 80-frame evaluation at 640x480), 0.852 -> 0.851 on sharp ones."""
+    from seg_perception.synthetic.render import NoiseConfig
+
+    def mean_f(reach, frames):
+        sharpening = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False,
+                                                 'depth.sharpen_ramps': reach}))
+        return np.mean([overlap_metrics(sharpening.perceive(f.rgbd())[0].instances.labels,
+                                        f.rendered.instances)['f'] for f in frames])
+    smeared = [synthesize(seed, SMALL, NoiseConfig(edge_smear_px=1.5)) for seed in range(101, 107)]
+    assert mean_f(4, smeared) > mean_f(0, smeared) + 0.03
+    sharp = _frames(range(101, 105))
+    assert abs(mean_f(4, sharp) - mean_f(0, sharp)) < 0.005
+
+
 @pytest.mark.parametrize('index, true_id', [(53, 2), (11, 4)])
 def test_thin_upright_objects_are_not_slivers(pipeline, index, true_id):
     """A 2.2 cm rod standing 24 cm tall and a 2 cm thin box on its side, 1.1 m away (640x480): their normals
