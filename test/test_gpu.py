@@ -58,6 +58,21 @@ def test_cuda_pipeline_agrees_with_cpu(frames):
             assert np.linalg.norm(a.centroid - b.centroid) < 0.005
 
 
+def test_cuda_sharpens_depth_ramps_like_the_cpu(frames):
+    """depth.sharpen_ramps on the GPU: the same pixels dropped and moved as on the CPU."""
+    from scipy.ndimage import gaussian_filter
+    from seg_perception.depth_edges import sharpen_depth_ramps
+    rgbd = frames[0].rgbd
+    valid = (rgbd.depth > 0).astype(np.float32)
+    # smeared like a filtering stereo camera, over the measured pixels only
+    smeared = gaussian_filter(rgbd.depth * valid, 1.5) / np.maximum(gaussian_filter(valid, 1.5), 1e-6) * valid
+    depth, color = torch.from_numpy(smeared.astype(np.float32)), torch.from_numpy(rgbd.color)
+    cpu = sharpen_depth_ramps(depth, color, 8, 0.012)
+    gpu = sharpen_depth_ramps(depth.cuda(), color.cuda(), 8, 0.012).cpu()
+    assert (cpu != depth).sum() > 100
+    assert (torch.abs(gpu - cpu) > 1e-5).float().mean() < 1e-3
+
+
 def test_cuda_grasps_are_planned_on_the_gpu(frames):
     result = _run('cuda', frames[0], **{'grasps.enabled': True})
     assert result.grasps and all(0.0 <= g.score <= 1.0 for g in result.grasps)
