@@ -32,13 +32,13 @@ def test_a_smoothed_occlusion_edge_is_cut_where_the_colour_changes():
     out = _sharpen(depth, colour)
     near, far = np.zeros(depth.shape, bool), np.zeros(depth.shape, bool)
     near[:, :EDGE], far[:, EDGE:] = True, True
-    # the object keeps its depth up to its edge and the surface behind loses the depth the filter invented, but
-    # for the pixel or two at either end of the ramp whose window reaches into the slope
+    # the object keeps its depth up to its edge and the surface behind gets its own depth back, but for the pixel
+    # or two at either end of the ramp whose window reaches into the slope
     assert depth[near & between].max() > 0.72 and depth[far & between].min() < 0.78
-    assert np.abs(out[near & between] - 0.6).max() < 0.07
-    assert np.mean(np.abs(out[near & between] - 0.6) < 0.001) >= 0.5
-    assert np.mean(out[far & between] == 0) >= 0.5
-    assert np.abs(out[far & between & (out > 0)] - 0.9).max() < 0.07
+    for side, level in ((near, 0.6), (far, 0.9)):
+        error = np.abs(out[side & between] - level)
+        assert error.max() < 0.07 and np.mean(error < 0.005) >= 0.5
+    assert (out > 0).all()
     # away from the edge nothing changes
     np.testing.assert_array_equal(out[:, :EDGE - 10], depth[:, :EDGE - 10])
     np.testing.assert_array_equal(out[:, EDGE + 10:], depth[:, EDGE + 10:])
@@ -75,3 +75,18 @@ def test_columns_are_sharpened_like_rows():
     rows = _sharpen(depth, colour)
     columns = _sharpen(np.ascontiguousarray(depth.T), np.ascontiguousarray(colour.transpose(1, 0, 2)))
     np.testing.assert_array_equal(columns, rows.T)
+
+
+def test_sharp_synthetic_frames_keep_their_depth_almost_everywhere():
+    """On depth with sharp edges there is next to nothing to sharpen: measured 0.013-0.045 % of the pixels change
+    on these frames (0.09-0.26 % if the window's ends need not go on along their own lines: round and textured
+    surfaces then count as ramps)."""
+    from seg_perception.synthetic import SceneConfig, synthesize
+    small = SceneConfig(width=320, height=240, fx=307.5, fy=307.5)
+    changed = []
+    for seed in range(101, 105):
+        frame = synthesize(seed, small).rgbd()
+        depth = torch.from_numpy(frame.depth)
+        out = sharpen_depth_ramps(depth, torch.from_numpy(frame.color), 4, 0.012)
+        changed.append(float(((out != depth) & (depth > 0)).sum() / (depth > 0).sum()))
+    assert np.mean(changed) < 0.0006
