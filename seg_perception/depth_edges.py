@@ -65,18 +65,24 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     # the pixel itself is on the slope, not on either end's level
     share = (z - z_before) / torch.where(ramp, jump, torch.ones_like(jump))
     ramp &= (share > _INSIDE) & (share < 1 - _INSIDE)
+    rows, cols = torch.nonzero(ramp, as_tuple=True)
+    jump, own_depth = jump[rows, cols].abs(), z[rows, cols]
+
+    def sample(offset: int) -> torch.Tensor:
+        return padded[rows, cols + pad + offset]
     # each end goes on along its own line over the window's outer half (a level table or a slanted face next to
     # the edge), and the pixel lies off both lines: on a plane, a ridge's face or a round side seen at a slant it
     # would lie on one of them
+    keep = torch.ones_like(jump, dtype=torch.bool)
     lines = []
-    for end, inner, outer in ((z_before, at(-half), at(-k - half)), (z_after, at(half), at(k + half))):
+    for sign in (-1, 1):
+        outer, end, inner = sample(sign * pad), sample(sign * k), sample(sign * half)
         step = torch.where(outer > 0, end - outer, torch.zeros_like(end))      # per half window, towards the pixel
-        ramp &= (inner > 0) & ((inner - end - step).abs() < _LEVEL * jump.abs())
+        keep &= (inner > 0) & ((inner - end - step).abs() < _LEVEL * jump)
         line = end + step * (k / half)                                          # the line's depth at the pixel
-        ramp &= (z - line).abs() > _INSIDE * jump.abs()
+        keep &= (own_depth - line).abs() > _INSIDE * jump
         lines.append(line)
-    rows, cols = torch.nonzero(ramp, as_tuple=True)
-    jump = jump[rows, cols].abs()
+    rows, cols, jump, lines = rows[keep], cols[keep], jump[keep], [line[keep] for line in lines]
     # no sharp step inside the window (an edge the sensor kept): the steps between measured neighbours, across
     # missing pixels too, at most _SHARP_STEP of the jump
     window = padded[rows[:, None], cols[:, None] + half + torch.arange(2 * k + 1, device=z.device)]   # (N, 2k + 1)
@@ -85,7 +91,7 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     measured = window.gather(1, last.clamp_min(0))      # each pixel's depth, or the last measured one before it
     steps = (measured[:, 1:] - measured[:, :-1]).abs() * (last[:, :-1] >= 0)
     keep = steps.amax(1) < _SHARP_STEP * jump
-    rows, cols = rows[keep], cols[keep]
+    rows, cols, lines = rows[keep], cols[keep], [line[keep] for line in lines]
 
     # the colours: each end's averaged over _SIDE_PIXELS pixels outwards from it; the two must differ
     def colour(offsets) -> torch.Tensor:
@@ -95,7 +101,7 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     own = rgb[rows, cols].float()
     like_before = ((own - before) ** 2).sum(1) < ((own - after) ** 2).sum(1)
     # the pixel takes the depth of its side's surface, extended to it
-    side_depth = torch.where(like_before, lines[0][rows, cols], lines[1][rows, cols]).clamp_min(1e-3)
+    side_depth = torch.where(like_before, lines[0], lines[1]).clamp_min(1e-3)
     return rows[distinct], cols[distinct], side_depth[distinct]
 
 
