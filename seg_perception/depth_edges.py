@@ -60,8 +60,8 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
         return padded[:, pad + offset:pad + offset + width]
     z_before, z_after = at(-k), at(k)
     jump = z_after - z_before
-    ramp = (z > 0) & (torch.minimum(z_before, z_after) > 0)
-    ramp &= jump.abs() > _RAMP_STEPS * jump_per_m * torch.minimum(z_before, z_after)
+    near = torch.minimum(z_before, z_after)
+    ramp = (z > 0) & (near > 0) & (jump.abs() > _RAMP_STEPS * jump_per_m * near)
     # the pixel itself is on the slope, not on either end's level
     share = (z - z_before) / torch.where(ramp, jump, torch.ones_like(jump))
     ramp &= (share > _INSIDE) & (share < 1 - _INSIDE)

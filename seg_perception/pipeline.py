@@ -188,8 +188,8 @@ class Pipeline:
         reach = self.config.depth.sharpen_ramps
         if reach <= 0:
             return frame
-        depth = clip_depth(torch.from_numpy(np.nan_to_num(frame.depth, nan=0.0)).to(self.device),
-                           self.config.depth.min, self.config.depth.max)
+        # NaN fails clip_depth's range test: missing
+        depth = clip_depth(torch.from_numpy(frame.depth).to(self.device), self.config.depth.min, self.config.depth.max)
         color = torch.from_numpy(np.ascontiguousarray(frame.color)).to(self.device)
         sharp = sharpen_depth_ramps(depth, color, reach, self.config.instances.depth_jump)
         return replace(frame, depth=sharp.cpu().numpy())
