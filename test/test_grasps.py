@@ -261,11 +261,14 @@ def test_contact_sides_lean_as_the_outermost_points_say():
     assert torch.allclose(slope[1], torch.full((5,), 0.5))
     assert slope[2, 1] == 0 and (slope[2, 3:] > 0).all()        # grip a ball at its equator, not above it
     assert (slope[3] > 1).all()                                 # a ridge is no place for a finger either
-    # ...unless one of its sides was not seen: then it may be the equator of a lying can whose lower half is
-    # hidden
+    # one of its sides not seen: a level as far out as the one seen neighbour may be the equator of a lying can
+    # whose lower half is hidden...
     half_seen = seen.clone()
-    half_seen[3, :2] = False
-    assert level_slopes(extreme, half_seen, 1.0, 0.5)[3, 1] == 0
+    half_seen[2:, :2] = False
+    round_side = torch.tensor([[0.0, 0, 10, 8.8, 6, 3]])      # recedes 1.2 steps: a circle can (radius 1.5 steps)
+    assert level_slopes(round_side, half_seen[2:3], 1.0, 0.5)[0, 1] == 0
+    # ...but not when it recedes further than any circle's widest part could: a face slanted 2 per level
+    assert level_slopes(extreme, half_seen, 1.0, 0.5)[3, 1] > 1
     # a hidden side (no points at the neighbouring levels) tells nothing: taken as upright
     hidden = seen.clone()
     hidden[1, 2:] = False

@@ -4,12 +4,14 @@ where it was seen. A level without points tells nothing, and sensor noise moves 
 """
 from __future__ import annotations
 
+import math
 from typing import Tuple
 
 import torch
 
 LEVELS = (0.15, 0.35, 0.55, 0.75, 0.95)   # heights along the fingers (shares of their length from the tips)
 _LEVEL_HALF = 0.1          # points within this share of the finger length of a level belong to it
+_ROUND_RECESSION = math.sqrt(2.0)   # level steps: the most a round side recedes from its widest level to the next
 
 
 def outermost_per_level(slab: torch.Tensor, heights: torch.Tensor, along: torch.Tensor, tip: torch.Tensor,
@@ -44,7 +46,10 @@ def level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: 
     side, or the widest part of a round one, changes by no more than the noise; a slanted face moves on both
     sides alike, and a ridge between two slanted faces recedes on both. A neighbour without points tells
     nothing: a level at least as far out as the one neighbour seen may be the widest part of a round side
-    whose other half is hidden (a lying can seen from above), and counts as upright."""
+    whose other half is hidden (a lying can seen from above), and counts as upright — unless it lies more than
+    sqrt(2) level steps (and the noise) beyond that neighbour: a circle whose widest part is at most half a step
+    from a level recedes by at most that much to the next level still on it, so a steeper change is a slanted
+    face (a flat rock's) seen from one side, and counts as one."""
     level = extreme[:, 1:]
     below, above = extreme[:, :-1], torch.cat([extreme[:, 2:], extreme[:, -1:]], 1)
     seen_below = seen[:, :-1]
@@ -55,7 +60,9 @@ def level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: 
     gentler = torch.minimum(torch.where(seen_below & seen_here, down.abs(), torch.full_like(down, 1e3)),
                             torch.where(seen_above & seen_here, up.abs(), torch.full_like(up, 1e3)))
     gentler = torch.where(gentler >= 1e3, torch.zeros_like(gentler), gentler)
-    one_sided_widest = (seen_below ^ seen_above) & (down >= -noise) & (up >= -noise)
+    recession = torch.where(seen_below, down, up)    # to the one neighbour seen
+    one_sided_widest = (seen_below ^ seen_above) & (down >= -noise) & (up >= -noise) & \
+        (recession <= _ROUND_RECESSION * step + noise)
     return torch.where(one_sided_widest, torch.zeros_like(level), (gentler - noise).clamp_min(0) / step)
 
 
