@@ -117,6 +117,10 @@ class InstancesConfig:
     score_threshold: float = param(0.5, 'Least detection score of a learned instance.', min=0.0, max=1.0)
     mask_threshold: float = param(0.5, 'Mask probability above which a pixel belongs to a learned instance.',
                                   min=0.0, max=1.0)
+    max_detections: int = param(100, 'Most detections of a learned backend kept per image, best scores first (a '
+                                'torchvision Mask R-CNN stops there, so its mask head runs on no more; lower it '
+                                'to the most objects a scene holds: every kept one costs a cloud and grasp '
+                                'planning).', min=1, max=1000)
     fill_unclaimed: bool = param(True, 'Add object regions that no learned mask claims, found by the clusters '
                                  "backend, as class 'unknown'.")
     min_inside: float = param(0.5, 'Least share of a region that must lie over the support footprint for it '

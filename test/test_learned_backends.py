@@ -33,10 +33,15 @@ def _check_instances(result, names=None):
 
 
 class _Halves(torch.nn.Module):
-    """A stand-in exported model: two masks (left / right half), scores 0.9 / 0.3, labels 1 / 2."""
+    """A stand-in exported model: two masks (left / right half), scores 0.9 / 0.3, labels 1 / 2; masks at
+    1 / ``shrink`` of the image's size (models often predict coarser masks)."""
+
+    def __init__(self, shrink: int = 1):
+        super().__init__()
+        self.shrink = shrink
 
     def forward(self, image):
-        h, w = image.shape[2], image.shape[3]
+        h, w = image.shape[2] // self.shrink, image.shape[3] // self.shrink
         cols = torch.arange(w, device=image.device).view(1, 1, w).expand(2, h, w)
         left = (cols < w // 2).float()
         masks = torch.stack([left[0], 1 - left[1]])
@@ -67,6 +72,25 @@ def test_torchscript_instances_follow_the_contract(tmp_path, frame):
     result = p.process(frame.rgbd())
     _check_instances(result, {'left', 'unknown'})
     assert 'unknown' in result.instances.class_names
+
+
+def test_learned_detections_are_capped_best_first(tmp_path, frame):
+    path = tmp_path / 'inst.pt'
+    torch.jit.save(torch.jit.script(_Halves()), str(path))
+    settings = {'instances.backend': 'torchscript', 'instances.model_path': str(path), 'instances.score_threshold':
+                0.0, 'instances.class_names': ['bg', 'left', 'right'], 'instances.fill_unclaimed': False}
+    both = _pipeline(**settings).process(frame.rgbd())
+    assert sorted(both.instances.class_names) == ['left', 'right']
+    best = _pipeline(**settings, **{'instances.max_detections': 1}).process(frame.rgbd())
+    _check_instances(best, {'left'})
+    assert best.instances.class_names == ('left',)             # the 0.9-score mask, not the 0.3 one
+    # coarse masks are brought to the frame's size; with none above the threshold there is nothing to resize
+    torch.jit.save(torch.jit.script(_Halves(shrink=2)), str(path))
+    coarse = _pipeline(**settings).process(frame.rgbd())
+    assert sorted(coarse.instances.class_names) == ['left', 'right']
+    none = _pipeline(**{**settings, 'instances.score_threshold': 0.95}).process(frame.rgbd())
+    _check_instances(none)
+    assert none.instances.count == 0
 
 
 def test_onnx_backends_follow_the_contract(tmp_path, frame):
@@ -120,6 +144,17 @@ def test_torchvision_mask_rcnn_from_random_weights(tmp_path, frame, arch):
     result = p.process(frame.rgbd())
     from seg_perception.models import coco_category_names
     _check_instances(result, set(coco_category_names()) | {'unknown'})
+    # the model itself stops at max_detections (its mask head runs on no more), also when set at run time
+    config = load_config(None, {'device': 'cpu', 'instances.backend': 'torchvision', 'instances.model_arch': arch,
+                                'instances.model_path': str(path), 'instances.score_threshold': 0.0,
+                                'instances.fill_unclaimed': False, 'instances.max_detections': 3})
+    p.update(config)
+    result = p.process(frame.rgbd())
+    assert p.instances.model.roi_heads.detections_per_img == 3
+    _check_instances(result, set(coco_category_names()))
+    assert result.instances.count <= 3
+    masks, scores, labels = p.instances._detect(torch.rand(1, 3, 240, 320))
+    assert masks.shape[0] == scores.numel() == labels.numel() == 3
 
 
 def test_missing_and_corrupt_weights_fail_at_configure_time(tmp_path):

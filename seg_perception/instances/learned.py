@@ -51,13 +51,17 @@ class LearnedInstanceSegmenter:
         h, w = pf.shape
         with torch.inference_mode():
             masks, scores, labels = self._detect(image_tensor(pf.color, self.half))
-        masks = masks.float()
+        scores = scores.float()
+        keep = torch.nonzero(scores >= self.cfg.score_threshold).squeeze(1)
+        if keep.numel() > self.cfg.max_detections:    # the best ones (a torchvision model stopped there itself)
+            keep = keep[torch.topk(scores[keep], self.cfg.max_detections).indices]
+        masks, scores, labels = masks[keep].float(), scores[keep], labels[keep]
         if masks.dim() == 4:
             masks = masks[:, 0]
-        if masks.shape[-2:] != (h, w):
-            masks = torch.nn.functional.interpolate(masks[None], size=(h, w), mode='bilinear')[0]
-        keep = scores.float() >= self.cfg.score_threshold
-        masks, scores, labels = masks[keep] > self.cfg.mask_threshold, scores[keep].float(), labels[keep]
+        if masks.shape[-2:] != (h, w):   # (interpolate refuses an empty batch: no detection kept)
+            masks = (torch.nn.functional.interpolate(masks[None], size=(h, w), mode='bilinear')[0] if keep.numel()
+                     else masks.new_zeros((0, h, w)))
+        masks = masks > self.cfg.mask_threshold
         standing = surfaces.labels == SURFACE_OBJECT
         allowed = standing | ~pf.valid
         out = torch.zeros((h, w), dtype=torch.int64, device=pf.device)
@@ -96,6 +100,8 @@ class TorchvisionInstanceSegmenter(LearnedInstanceSegmenter):
             self.names = coco_category_names()
 
     def _detect(self, image):
+        # set per call: the parameter may change at run time, the loaded model stays
+        self.model.roi_heads.detections_per_img = self.cfg.max_detections
         with torch.autocast('cuda', dtype=torch.float16, enabled=self.half):
             out = self.model([image[0].float()])[0]
         return out['masks'], out['scores'], out['labels']
