@@ -7,7 +7,7 @@ the other are joined by depth with no step between them. The colour image keeps 
 ramp is given to the side whose colour it has and takes the depth of that side's surface, extended to the pixel.
 
 A pixel is in a ramp along a row (or a column) when the depth ``reach`` pixels before and after it differs by more
-than _RAMP_STEPS single-step limits (``jump_per_m`` x depth), its own depth lies well inside that range, each end of
+than RAMP_STEPS single-step limits (``jump_per_m`` x depth), its own depth lies well inside that range, each end of
 the window goes on along its own line over the window's outer half (a level table, a slanted face) while the pixel
 lies off both lines (on a plane, a ridge's face or a round side seen at a slant it would lie on one), and no step
 between neighbouring pixels inside the window is sharp (an edge the sensor kept). The two sides' colours must differ,
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import torch
 
-_RAMP_STEPS = 3.0       # a ramp spans more than this many single-step limits between the window's ends
+RAMP_STEPS = 3.0        # a ramp spans more than this many single-step limits between the window's ends
+                        # (instances/clusters.py finds ramps by the same measure)
 _INSIDE = 0.15          # the pixel's depth lies at least this share of the jump away from both ends
 _LEVEL = 0.2            # an end goes on along its line when its outer half of the window strays from it by less
                         # than this share of the jump
@@ -61,7 +62,7 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     z_before, z_after = at(-k), at(k)
     jump = z_after - z_before
     near = torch.minimum(z_before, z_after)
-    ramp = (z > 0) & (near > 0) & (jump.abs() > _RAMP_STEPS * jump_per_m * near)
+    ramp = (z > 0) & (near > 0) & (jump.abs() > RAMP_STEPS * jump_per_m * near)
     # the pixel itself is on the slope, not on either end's level
     share = (z - z_before) / torch.where(ramp, jump, torch.ones_like(jump))
     ramp &= (share > _INSIDE) & (share < 1 - _INSIDE)

@@ -345,7 +345,7 @@ def test_a_colour_edge_in_a_smeared_depth_ramp_separates_touching_objects(pipeli
         return np.mean([overlap_metrics(pipeline.perceive(f.rgbd())[0].instances.labels, f.rendered.instances)['f']
                         for f in frames])
     with_ramps = mean_f()
-    monkeypatch.setattr(clusters, '_RAMP_STEPS', float('inf'))     # colour edges next to single steps only
+    monkeypatch.setattr(clusters, 'RAMP_STEPS', float('inf'))     # colour edges next to single steps only
     assert with_ramps > mean_f() + 0.03
 
 

@@ -22,6 +22,7 @@ from dataclasses import replace
 import torch
 
 from ..config import Config
+from ..depth_edges import RAMP_STEPS
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
 from ..prepare import PreparedFrame, pixel_areas
@@ -39,8 +40,9 @@ _SLIVER_AREAS = 4         # regions under this many min_area may be slivers of s
 _EDGE_ON_DEG = 75.0       # ... when their depth steps like a surface turned this far from the camera ...
 _EDGE_ON_SHARE = 0.5      # ... at more than this share of their pixels
 _RAMP_REACH = 6           # full-resolution pixels either side of a pixel over which a smeared depth step is sought
-_RAMP_STEPS = 3.0         # ... a change of this many single-step limits across them (measured on synthetic frames
-                          # smeared by 3 px: F 0.802 -> 0.805; 5: no change; sharp frames unchanged)
+                          # ... and a change of RAMP_STEPS single-step limits across them (depth_edges.py; 3
+                          # measured on synthetic frames smeared by 3 px: F 0.802 -> 0.805; 5: no change; sharp
+                          # frames unchanged)
 
 
 def _crease_step(stride: int) -> int:
@@ -292,8 +294,8 @@ def depth_steps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float):
 
 def _ramps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float, reach: int) -> torch.Tensor:
     """Pixels in a depth ramp: the depth ``reach`` pixels before and after them (along x or y) differs by more than
-    _RAMP_STEPS single-step limits (``jump_per_m`` x depth); what a smoothing sensor makes of an occlusion edge."""
-    limit = _RAMP_STEPS * jump_per_m * z.clamp_min(0.1)
+    RAMP_STEPS single-step limits (``jump_per_m`` x depth); what a smoothing sensor makes of an occlusion edge."""
+    limit = RAMP_STEPS * jump_per_m * z.clamp_min(0.1)
     out = torch.zeros_like(valid)
     k = reach
     if z.shape[1] > 2 * k:
