@@ -366,6 +366,31 @@ def test_sharpening_depth_ramps_by_colour_separates_objects_on_smeared_frames():
     assert abs(mean_f(4, sharp) - mean_f(0, sharp)) < 0.005
 
 
+def test_small_regions_that_nothing_holds_up_are_no_objects():
+    """Seen straight down from 1 m: a 10 cm box (1), a piece beside it 5 mm lower, cut off from it but touching it
+    without a depth step and nowhere the table (2), a 6 mm lid lying on the box (3) and a small object alone on
+    the table (4). The piece rests on nothing and goes; the lid stands on the box and stays."""
+    from seg_perception.instances.clusters import ClusterInstanceSegmenter
+    from seg_perception.prepare import prepare_frame
+    from seg_perception.types import SURFACE_SUPPORT, SurfaceResult
+    depth = np.full((120, 160), 1.0, np.float32)
+    labels = np.zeros((120, 160), np.int64)
+    for region, (rows, cols, z) in enumerate([((40, 80), (40, 80), 0.900), ((50, 56), (80, 86), 0.905),
+                                             ((60, 66), (55, 61), 0.894), ((90, 96), (20, 26), 0.980)], 1):
+        depth[rows[0]:rows[1], cols[0]:cols[1]] = z
+        labels[rows[0]:rows[1], cols[0]:cols[1]] = region
+    camera = camera_from_intrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
+    frame = RGBDFrame(np.zeros((120, 160, 3), np.uint8), depth, camera)
+    pf = prepare_frame(frame, torch.device('cpu'), 0.1, 3.0)
+    labels = torch.from_numpy(labels)
+    surfaces = SurfaceResult(torch.where(labels > 0, SURFACE_OBJECT, SURFACE_SUPPORT).to(torch.uint8), (),
+                             torch.tensor([0.0, 0.0, -1.0]), None, heights=1.0 - pf.depth)
+    segmenter = ClusterInstanceSegmenter(load_config(None, {'device': 'cpu'}))
+    kept, count = segmenter._drop_unsupported_pieces(surfaces, pf, labels, 4)
+    assert count == 3
+    assert [int(kept[r, c]) for r, c in ((60, 45), (52, 82), (62, 57), (92, 22))] == [1, 0, 2, 3]
+
+
 @pytest.mark.parametrize('index, true_id', [(53, 2), (11, 4)])
 def test_thin_upright_objects_are_not_slivers(pipeline, index, true_id):
     """A 2.2 cm rod standing 24 cm tall and a 2 cm thin box on its side, 1.1 m away (640x480): their normals
