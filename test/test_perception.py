@@ -369,7 +369,8 @@ def test_sharpening_depth_ramps_by_colour_separates_objects_on_smeared_frames():
 def test_small_regions_that_nothing_holds_up_are_no_objects():
     """Seen straight down from 1 m: a 10 cm box (1), a piece beside it 5 mm lower, cut off from it but touching it
     without a depth step and nowhere the table (2), a 6 mm lid lying on the box (3) and a small object alone on
-    the table (4). The piece rests on nothing and goes; the lid stands on the box and stays."""
+    the table (4). The piece rests on nothing and goes; the lid stands on the box and stays, and so does the small
+    object, which touches no other region (seen from above, depth steps part it from the table)."""
     from seg_perception.instances.clusters import ClusterInstanceSegmenter
     from seg_perception.prepare import prepare_frame
     from seg_perception.types import SURFACE_SUPPORT, SurfaceResult
