@@ -367,29 +367,32 @@ def test_sharpening_depth_ramps_by_colour_separates_objects_on_smeared_frames():
 
 
 def test_small_regions_that_nothing_holds_up_are_no_objects():
-    """Seen straight down from 1 m: a 10 cm box (1), a piece beside it 5 mm lower, cut off from it but touching it
-    without a depth step and nowhere the table (2), a 6 mm lid lying on the box (3) and a small object alone on
-    the table (4). The piece rests on nothing and goes; the lid stands on the box and stays, and so does the small
-    object, which touches no other region (seen from above, depth steps part it from the table)."""
+    """Seen straight down from 1 m: a 10 cm box (1); a piece of it 5 mm lower, cut off from it along a notch of its
+    outline, touching it without a depth step and the table only across a step (2); a 6 mm lid lying on the box
+    (3); a small object alone on the table (4); and a flat object beside the box, as low as the piece and touching
+    the box likewise, but with most of its outline on the table (5). The piece rests on nothing and goes; the lid
+    stands on the box, the lone object touches no other region and the flat one stands on the table: they stay."""
     from seg_perception.instances.clusters import ClusterInstanceSegmenter
     from seg_perception.prepare import prepare_frame
     from seg_perception.types import SURFACE_SUPPORT, SurfaceResult
     depth = np.full((120, 160), 1.0, np.float32)
     labels = np.zeros((120, 160), np.int64)
-    for region, (rows, cols, z) in enumerate([((40, 80), (40, 80), 0.900), ((50, 56), (80, 86), 0.905),
-                                             ((60, 66), (55, 61), 0.894), ((90, 96), (20, 26), 0.980)], 1):
+    for region, (rows, cols, z) in enumerate([((40, 80), (40, 80), 0.900), ((50, 56), (74, 80), 0.905),
+                                             ((60, 66), (55, 61), 0.894), ((90, 96), (20, 26), 0.980),
+                                             ((70, 76), (80, 86), 0.905)], 1):
         depth[rows[0]:rows[1], cols[0]:cols[1]] = z
         labels[rows[0]:rows[1], cols[0]:cols[1]] = region
     camera = camera_from_intrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
     frame = RGBDFrame(np.zeros((120, 160, 3), np.uint8), depth, camera)
     pf = prepare_frame(frame, torch.device('cpu'), 0.1, 3.0)
     labels = torch.from_numpy(labels)
+    heights = 1.0 - pf.depth
     surfaces = SurfaceResult(torch.where(labels > 0, SURFACE_OBJECT, SURFACE_SUPPORT).to(torch.uint8), (),
-                             torch.tensor([0.0, 0.0, -1.0]), None, heights=1.0 - pf.depth)
+                             torch.tensor([0.0, 0.0, -1.0]), None, heights=heights, raised=heights > 0.005)
     segmenter = ClusterInstanceSegmenter(load_config(None, {'device': 'cpu'}))
-    kept, count = segmenter._drop_unsupported_pieces(surfaces, pf, labels, 4)
-    assert count == 3
-    assert [int(kept[r, c]) for r, c in ((60, 45), (52, 82), (62, 57), (92, 22))] == [1, 0, 2, 3]
+    kept, count = segmenter._drop_unsupported_pieces(surfaces, pf, labels, 5)
+    assert count == 4
+    assert [int(kept[r, c]) for r, c in ((45, 45), (52, 77), (62, 57), (92, 22), (72, 82))] == [1, 0, 2, 3, 4]
 
 
 @pytest.mark.parametrize('index, true_id', [(53, 2), (11, 4)])

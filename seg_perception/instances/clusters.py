@@ -9,8 +9,8 @@ pixels rejoin their neighbouring region. A boundary is
 - a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
 small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
-silhouette, cut off from it) go, and so do small regions that touch no table and stand no higher than the
-region they touch (nothing holds them up: a piece cut off an object, a smeared silhouette); regions mostly
+silhouette, cut off from it) go, and so do small regions that hardly touch the table and stand no higher than
+the region they touch (nothing holds them up: a piece cut off an object, a smeared silhouette); regions mostly
 beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; a low part inside a smaller
 object's outline seen from above joins it (a bowl's floor: inner_parts.py), and so does ground it encloses a
 few millimetres above the table (a thin floor taken for support); small depth holes enclosed by one object are
@@ -44,6 +44,9 @@ _EDGE_ON_SHARE = 0.5      # ... at more than this share of their pixels
 _PIECE_RISE = 0.003       # m: a small region off the support standing less than this above what it touches rests on
                           # nothing (such regions of 3 x 80 synthetic frames, sharp and smeared: 29 pieces of an
                           # object, 27 of them below 3 mm; 13 whole objects, 9 of them 3.5-94 mm above)
+_TABLE_OUTLINE = 1 / 3    # ... unless this share of its outline lies on the table (a flat rock beside a can over
+                          # three renders: 0.46-0.51; the pieces of the real frames 0-0.18, two of 11 0.42 and 0.57)
+_TABLE_BELOW = 0.02       # m: unraised pixels down to this below the support are the table (the floor is further)
 _RAMP_REACH = 6           # full-resolution pixels either side of a pixel over which a smeared depth step is sought
                           # ... and a change of RAMP_STEPS single-step limits across them (depth_edges.py; 3
                           # measured on synthetic frames smeared by 3 px: F 0.802 -> 0.805; 5: no change; sharp
@@ -214,8 +217,9 @@ class ClusterInstanceSegmenter:
 
     def _drop_unsupported_pieces(self, surfaces: SurfaceResult, pf: PreparedFrame, labels: torch.Tensor,
                                  count: int):
-        """Small regions (under _SLIVER_AREAS x min_area) that meet the support along no smooth border and stand
-        less than _PIECE_RISE above the region they share the longest smooth border with: nothing holds them up.
+        """Small regions (under _SLIVER_AREAS x min_area) that meet the table along no smooth border nor along a
+        _TABLE_OUTLINE share of their outline, and stand less than _PIECE_RISE above the region they share the
+        longest smooth border with: nothing holds them up.
         They are pieces of that region's object cut off by a crease or a colour edge, or its depth smeared beyond
         its silhouette, and go like the slivers (their points still count as obstacles for grasps). An object
         stacked on another stands on top of it."""
@@ -225,10 +229,12 @@ class ClusterInstanceSegmenter:
         small[0] = False
         if not bool(small.any()):
             return labels, count
-        # the support's pixels as one more region, so that the border counts tell which regions touch it
+        # the table's pixels (unlabelled, not raised above the support) as one more region, so that the border
+        # counts tell which regions touch it without a depth step
+        table = (labels == 0) & pf.valid & ~surfaces.raised & (surfaces.heights > -_TABLE_BELOW)
         support = count + 1
-        with_support = torch.where((labels == 0) & (surfaces.labels == SURFACE_SUPPORT), support, labels)
-        border = _border_counts(with_support, pf.depth, self.cfg.depth_jump * pf.stride, support)
+        border = _border_counts(torch.where(table, support, labels), pf.depth, self.cfg.depth_jump * pf.stride,
+                                support)
         between = border[:support, :support].clone()
         between[:, 0] = 0
         between.fill_diagonal_(0)
@@ -236,7 +242,12 @@ class ClusterInstanceSegmenter:
         drop = torch.zeros_like(pieces)
         for i in torch.nonzero(pieces).view(-1).tolist():
             piece = labels == i
-            contact = (labels == int(between[i].argmax())) & dilate(piece, 1)
+            around = dilate(piece, 1) & ~piece
+            # a flat object's outline meets the table across lost or stepping depth (its edges seen at a grazing
+            # angle); a piece is held in its object's outline
+            if float((around & table).sum()) >= _TABLE_OUTLINE * float(around.sum()):
+                continue
+            contact = (labels == int(between[i].argmax())) & around
             if bool(contact.any()):
                 rise = surfaces.heights[piece].median() - surfaces.heights[contact].median()
                 drop[i] = bool(rise < _PIECE_RISE)
