@@ -231,14 +231,16 @@ class ClusterInstanceSegmenter:
             return labels, count
         # the table's pixels (unlabelled, not raised above the support) as one more region, so that the border
         # counts tell which regions touch it without a depth step
-        table = (labels == 0) & pf.valid & ~surfaces.raised & (surfaces.heights > -_TABLE_BELOW)
-        support = count + 1
-        border = _border_counts(torch.where(table, support, labels), pf.depth, self.cfg.depth_jump * pf.stride,
-                                support)
-        between = border[:support, :support].clone()
+        heights = surfaces.heights
+        table = (labels == 0) & pf.valid & ~surfaces.raised & (heights > -_TABLE_BELOW) & \
+            (heights < self.cfg.max_height)
+        table_id = count + 1
+        border = _border_counts(torch.where(table, table_id, labels), pf.depth, self.cfg.depth_jump * pf.stride,
+                                table_id)
+        between = border[:table_id, :table_id].clone()
         between[:, 0] = 0
         between.fill_diagonal_(0)
-        pieces = small & (border[:support, support] == 0) & (between.max(1).values > 0)
+        pieces = small & (border[:table_id, table_id] == 0) & (between.max(1).values > 0)
         drop = torch.zeros_like(pieces)
         for i in torch.nonzero(pieces).view(-1).tolist():
             piece = labels == i
@@ -249,7 +251,7 @@ class ClusterInstanceSegmenter:
                 continue
             contact = (labels == int(between[i].argmax())) & around
             if bool(contact.any()):
-                rise = surfaces.heights[piece].median() - surfaces.heights[contact].median()
+                rise = heights[piece].median() - heights[contact].median()
                 drop[i] = bool(rise < _PIECE_RISE)
         if not bool(drop.any()):
             return labels, count
