@@ -196,6 +196,12 @@ class ClusterInstanceSegmenter:
             labels = target[labels]
         return _compact(labels)
 
+    def _small_regions(self, pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:
+        """(count+1,) regions under _SLIVER_AREAS x min_area: small enough to be no object of their own."""
+        small = _region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
+        small[0] = False
+        return small
+
     def _drop_edge_on_slivers(self, pf: PreparedFrame, labels: torch.Tensor, count: int):
         """Small regions (under _SLIVER_AREAS x min_area) most of whose pixels step in depth like a surface seen
         edge-on: the depth ramp a sensor smears across an object's silhouette (between the object and the table
@@ -203,8 +209,7 @@ class ClusterInstanceSegmenter:
         not normals: a pen's normals are unreliable, the depth across it is not."""
         if count == 0:
             return labels, count
-        small = _region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
-        small[0] = False
+        small = self._small_regions(pf, labels, count)
         if not bool(small.any()):
             return labels, count
         edge_on, measured = _edge_on_pixels(pf, labels)
@@ -225,8 +230,7 @@ class ClusterInstanceSegmenter:
         stacked on another stands on top of it."""
         if count == 0 or surfaces.heights is None:
             return labels, count
-        small = _region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
-        small[0] = False
+        small = self._small_regions(pf, labels, count)
         if not bool(small.any()):
             return labels, count
         # the table's pixels (unlabelled, not raised above the support) as one more region, so that the border
