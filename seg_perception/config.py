@@ -121,6 +121,11 @@ class InstancesConfig:
                                 'torchvision Mask R-CNN stops there, so its mask head runs on no more; lower it '
                                 'to the most objects a scene holds: every kept one costs a cloud and grasp '
                                 'planning).', min=1, max=1000)
+    input_size: int = param(800, 'Shorter image side (pixels) a torchvision Mask R-CNN scales its input to before '
+                            "detecting: 800, torchvision's default and the scale its COCO weights were trained at, "
+                            'enlarges a 640x480 image 1.67 times; 0 keeps the image as the pipeline processes it '
+                            '(every pixel on a GPU, the grid on the CPU), about twice as fast at 640x480 with less '
+                            'detail on small objects. Match what your model was trained at.', min=0, max=2000)
     fill_unclaimed: bool = param(True, 'Add object regions that no learned mask claims, found by the clusters '
                                  "backend, as class 'unknown'.")
     min_inside: float = param(0.5, 'Least share of a region that must lie over the support footprint for it '

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from seg_perception.config import load_config
+from seg_perception.config import flatten, load_config
 from seg_perception.models import ModelLoadError
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import SceneConfig, synthesize
@@ -155,6 +155,14 @@ def test_torchvision_mask_rcnn_from_random_weights(tmp_path, frame, arch):
     assert result.instances.count <= 3
     masks, scores, labels = p.instances._detect(torch.rand(1, 3, 240, 320))
     assert masks.shape[0] == scores.numel() == labels.numel() == 3
+    # the image the backbone works on: enlarged to torchvision's 800 rows by default, as it is with input_size 0
+    seen = []
+    p.instances.model.backbone.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    p.instances._detect(torch.rand(1, 3, 240, 320))
+    p.update(load_config(None, {**flatten(config), 'instances.input_size': 0}))
+    masks, _, _ = p.instances._detect(torch.rand(1, 3, 240, 320))
+    assert seen == [(800, 1088), (256, 320)]   # padded to a multiple of 32
+    assert masks.shape[-2:] == (240, 320)
 
 
 def test_missing_and_corrupt_weights_fail_at_configure_time(tmp_path):

@@ -25,6 +25,7 @@ from ..types import SURFACE_OBJECT, InstanceResult, SurfaceResult
 from .clusters import ClusterInstanceSegmenter, order_left_to_right
 
 _MIN_STANDING = 0.5   # share of a mask's measured pixels that must stand on the support
+_LONGER_SIDE = 1333 / 800   # torchvision's cap on a detection input's longer side, relative to its shorter one
 
 
 class LearnedInstanceSegmenter:
@@ -100,11 +101,24 @@ class TorchvisionInstanceSegmenter(LearnedInstanceSegmenter):
             self.names = coco_category_names()
 
     def _detect(self, image):
-        # set per call: the parameter may change at run time, the loaded model stays
+        # set per call: the parameters may change at run time, the loaded model stays
         self.model.roi_heads.detections_per_img = self.cfg.max_detections
+        scale_input(self.model.transform, self.cfg.input_size, image.shape[-2:])
         with torch.autocast('cuda', dtype=torch.float16, enabled=self.half):
             out = self.model([image[0].float()])[0]
         return out['masks'], out['scores'], out['labels']
+
+
+def scale_input(transform, shorter_side: int, image_size) -> None:
+    """Set a torchvision detection model's input ``transform`` to scale images to ``shorter_side`` pixels (their
+    longer side at most torchvision's 1333 / 800 of that), or with 0 to leave images of ``image_size`` (H, W) as
+    they are."""
+    if shorter_side > 0:
+        transform.min_size = (shorter_side,)
+        transform.max_size = round(shorter_side * _LONGER_SIDE)
+    else:
+        transform.min_size = (int(min(image_size)),)
+        transform.max_size = int(max(image_size))
 
 
 class TorchScriptInstanceSegmenter(LearnedInstanceSegmenter):
