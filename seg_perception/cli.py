@@ -184,6 +184,7 @@ def write_result(out: Path, result) -> dict:
 
 
 def cmd_segment(args) -> int:
+    from .depth_edges import smoothed_depth_advice
     from .pipeline import Pipeline
     from .prepare import depth_out_of_range
     from .surfaces.outline import outline_area
@@ -193,6 +194,9 @@ def cmd_segment(args) -> int:
     if problem:
         print(f'warning: {problem}', file=sys.stderr)
     pipeline = Pipeline(config)
+    advice = smoothed_depth_advice(pipeline.depth_edge_spread(frame), config.depth.sharpen_ramps)
+    if advice:
+        print(f'warning: {advice}', file=sys.stderr)
     result = pipeline.process(frame)
     summary = write_result(args.out, result)
     support = 'NOT found'

@@ -14,8 +14,16 @@ between neighbouring pixels inside the window is sharp (an edge the sensor kept)
 or colour cannot tell them apart. A cup's rim meeting its steep inner wall of another colour, or a box's top meeting
 a side face, can look the same, which is why this is for smoothing sensors only (``depth.sharpen_ramps``, off by
 default).
+
+Whether a sensor smooths at all is measured (:func:`edge_spread`): how many pixels its occlusion edges change over,
+1-2.5 for sharp depth; the node and ``segment`` warn when it is more (:class:`EdgeSpreadWatch`,
+:func:`smoothed_depth_advice`).
 """
 from __future__ import annotations
+
+import math
+import statistics
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -106,3 +114,116 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     return rows[distinct], cols[distinct], side_depth[distinct]
 
 
+
+
+# -- how far a sensor spreads its occlusion edges -------------------------------------------------------------------
+
+SMOOTHED_SPREAD = 3.0   # px: edges spread over this many pixels or more (median) come from a smoothing sensor; sharp
+                        # depth measures 1-2.5 (a step, or a mixed pixel or two), a Gaussian smear of 1.5 px about 3.8
+_SPREAD_REACH = 8       # px either side of an edge's steepest step that the edge may spread over
+_SPREAD_FLAT = 0.25     # either end of the window changes per pixel by less than this share of the steepest step
+_SPREAD_ROWS = 2        # every this many rows (and columns) are measured: plenty of edges, a quarter of the work
+_MIN_EDGES = 30         # fewer edges than this say nothing
+_SPREAD_SCALES = (1, 2, 4)   # pixel spacings a smear is measured at, finest first
+_SPREAD_WIDE = 5.0      # px at a spacing: a spread this wide may be cut short by the window: measured coarser too
+
+
+def edge_spread(depth: torch.Tensor, jump_per_m: float) -> Tuple[float, int]:
+    """How many pixels the occlusion edges of ``depth`` (H, W) in metres (0 = missing) spread over: the median over
+    its edges, NaN when it has fewer than _MIN_EDGES; and the number of edges measured.
+
+    An edge is a window of 2 x _SPREAD_REACH + 1 steps between neighbouring pixels of a row (or a column), every
+    pixel measured, whose steepest step lies in its middle, whose ends are nearly level (a slanted table changes
+    about as much per pixel everywhere: no edge) and across which the depth changes by more than RAMP_STEPS
+    single-step limits (``jump_per_m`` x depth) beyond what the ends' slope explains. Its spread is that change
+    over the steepest step: 1 for a clean step, about 2.5 x sigma for a Gaussian smear of sigma pixels. A smear
+    too wide for the window (its ends are not level) is measured again on every second pixel, then every fourth."""
+    z = torch.nan_to_num(depth.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    spread, edges = float('nan'), 0
+    for scale in _SPREAD_SCALES:
+        zz = z[::scale, ::scale]
+        found = torch.cat([_spreads_along_rows(g[::_SPREAD_ROWS].contiguous(), jump_per_m) for g in (zz, zz.T)])
+        if found.numel() >= _MIN_EDGES:
+            wider = scale * float(found.median())
+            if not wider <= spread:   # the first finite measure, or a wider one at a coarser scale
+                spread, edges = wider, int(found.numel())
+        elif scale == 1:
+            edges = int(found.numel())
+        if spread < _SPREAD_WIDE * scale:
+            break
+    return spread, edges
+
+
+def _spreads_along_rows(z: torch.Tensor, jump_per_m: float) -> torch.Tensor:
+    """The spread of every edge along the rows of ``z`` (R, W) (see :func:`edge_spread`)."""
+    k = _SPREAD_REACH
+    if z.shape[1] < 2 * k + 3:
+        return z.new_zeros(0)
+    step = z[:, 1:] - z[:, :-1]                                                  # (R, W - 1): step i from pixel i
+    size = step.abs()
+    steepest = torch.nn.functional.max_pool1d(size[:, None], 2 * k + 1, stride=1, padding=k)[:, 0]
+    missing = torch.nn.functional.pad((z <= 0).cumsum(1), (1, 0))               # missing pixels before each column
+    n = step.shape[1] - 2 * k                                                    # windows: centres k .. k + n - 1
+    # the window of steps centre-k .. centre+k spans pixels centre-k .. centre+k+1: all of them measured
+    measured = missing[:, 2 * k + 2:2 * k + 2 + n] == missing[:, :n]
+    middle = size[:, k:k + n]
+    # the steepest step is at least the edge's share of the change over the window (sensor noise mostly is not)
+    least = RAMP_STEPS * jump_per_m * z[:, k:k + n] / (2 * (2 * k + 1))
+    rows, at = torch.nonzero(measured & (middle == steepest[:, k:k + n]) & (middle > least), as_tuple=True)
+    at = at + k
+    window = step[rows[:, None], at[:, None] + torch.arange(-k, k + 1, device=z.device)]   # (N, 2k + 1)
+    ends = (window[:, :2].mean(1), window[:, -2:].mean(1))
+    change = (window.sum(1) - window.shape[1] * (ends[0] + ends[1]) / 2).abs()
+    level = torch.maximum(window[:, :2].abs().mean(1), window[:, -2:].abs().mean(1)) < _SPREAD_FLAT * size[rows, at]
+    near = torch.minimum(z[rows, at - k], z[rows, at + k + 1])
+    edge = level & (change > RAMP_STEPS * jump_per_m * near)
+    return change[edge] / size[rows, at][edge]
+
+
+def smoothed_depth_advice(spread: float, sharpen_reach: int, frames: int = 1) -> Optional[str]:
+    """What to do about depth whose edges spread over ``spread`` pixels (median over ``frames`` frames), or None
+    when they are sharp enough or ``depth.sharpen_ramps`` (``sharpen_reach``) is already on."""
+    if not spread >= SMOOTHED_SPREAD or sharpen_reach > 0:   # NaN: too few edges to tell
+        return None
+    over = 'one frame' if frames == 1 else f'{frames} frames'
+    return (f'depth edges spread over {spread:.1f} px (median over {over}; sharp depth: 1-2.5): the depth is '
+            'smoothed or resampled across object edges, which widens objects with a skirt of table and joins '
+            "neighbours. Switch the camera's depth smoothing off where it has one (a RealSense's spatial and "
+            'hole-filling filters); where it cannot be, compare with depth.sharpen_ramps: 8 (README: Sharpening '
+            'the ramps by colour)')
+
+
+class EdgeSpreadWatch:
+    """The edge spread of a stream of depth images, as the median of the last ``keep`` measurements: of the first
+    ``least`` frames that have enough edges, then of every ``every``-th frame (a few milliseconds each). Advice
+    once, when the median of at least ``least`` measurements says the depth comes smoothed."""
+
+    def __init__(self, every: int = 30, keep: int = 10, least: int = 3):
+        self.every, self.keep, self.least = every, keep, least
+        self._seen = 0
+        self._spreads: List[float] = []
+        self._advised = False
+
+    def due(self) -> bool:
+        """Count a frame: whether its edge spread is to be measured (then :meth:`record` it)."""
+        self._seen += 1
+        return len(self._spreads) < self.least or (self._seen - 1) % self.every == 0
+
+    def record(self, spread: float) -> None:
+        """A frame's edge spread (:func:`edge_spread`; NaN, too few edges to tell, is left out)."""
+        if not math.isnan(spread):
+            self._spreads = (self._spreads + [spread])[-self.keep:]
+
+    @property
+    def spread(self) -> float:
+        """Median spread (px) of the last measurements; NaN before any frame had enough edges."""
+        return statistics.median(self._spreads) if self._spreads else float('nan')
+
+    def advice(self, sharpen_reach: int) -> Optional[str]:
+        """:func:`smoothed_depth_advice` on the median of at least ``least`` measurements, the first time it has
+        any; None before and after."""
+        if self._advised or len(self._spreads) < self.least:
+            return None
+        text = smoothed_depth_advice(self.spread, sharpen_reach, len(self._spreads))
+        self._advised = text is not None
+        return text

@@ -41,6 +41,22 @@ def test_synth_edge_smear_renders_the_same_scene_with_ramps(dataset, tmp_path):
     assert moved[~near_step].mean() < 0.01
 
 
+def test_segment_warns_when_the_depth_is_smoothed_across_edges(dataset, tmp_path, capsys):
+    smeared = tmp_path / 'smeared'
+    assert main(['synth', '--count', '1', '--seed', '9', '--out', str(smeared), '--width', '320', '--height', '240',
+                 '--edge-smear', '2']) == 0
+    capsys.readouterr()
+    for frame, settings in ((dataset / '000000', []), (smeared / '000000', []),
+                            (smeared / '000000', ['--set', 'depth.sharpen_ramps=8'])):
+        assert main(['segment', '--color', str(frame / 'color.png'), '--depth', str(frame / 'depth.png'),
+                     '--camera-info', str(frame / 'camera.yaml'), '--out', str(tmp_path / 'out')] + settings) == 0
+        err = capsys.readouterr().err
+        # the same scene: said for its smeared depth (5.8 px), not for its sharp depth (1.0 px) nor once sharpened
+        warned = 'warning: depth edges spread over' in err
+        assert warned == (frame.parent == smeared and not settings), (frame, settings, err)
+        assert not warned or 'depth.sharpen_ramps: 8' in err
+
+
 def test_synth_camera_elevation_and_distance(tmp_path):
     out = tmp_path / 'top_down'
     assert main(['synth', '--count', '2', '--seed', '3', '--out', str(out), '--width', '160', '--height', '120',

@@ -89,6 +89,9 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert 'an image stamped 0.000 s is not newer than the last pair taken' in node_out, node_out
     diag = report['diagnostic_values']   # and /diagnostics counts them
     assert int(diag['images_unpaired']) > 0 and int(diag['images_stale']) > 0 and int(diag['stamp_jumps_back']) >= 1
+    # how far the depth spreads its edges (the synthetic camera's are sharp: 1.0 px; NaN until measured)
+    assert 0.9 < float(diag['depth_edge_spread_px']) < 2.0, diag
+    assert 'depth edges spread over' not in node_out
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
     # a distorting lens is corrected, and said once for that camera model

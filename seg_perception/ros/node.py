@@ -148,6 +148,7 @@ class PerceptionNode(LifecycleNode):
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from ..depth_edges import EdgeSpreadWatch
         from ..grasps.hysteresis import GraspHysteresis
         from ..instances.stable_ids import StableIds
         from ..pipeline import Pipeline
@@ -199,6 +200,8 @@ class PerceptionNode(LifecycleNode):
         self._ids = StableIds(self.pipeline.config.instances.keep_splits)
         self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
         self._stream_frame_id = None
+        # whether the camera smooths depth across object edges: a setup matter, said once per configuration
+        self._edge_watch = EdgeSpreadWatch()
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
         return TransitionCallbackReturn.SUCCESS
@@ -409,6 +412,11 @@ class PerceptionNode(LifecycleNode):
                            'turned about its optical axis needs surfaces.image_up, or the extrinsics)')
             if self._plan_grasps(result, scene, header) is False:
                 return
+            if self._edge_watch.due():   # after the frame's outputs: a few ms once a second at 30 Hz
+                self._edge_watch.record(self.pipeline.depth_edge_spread(frame))
+                advice = self._edge_watch.advice(self.pipeline.config.depth.sharpen_ramps)
+                if advice:
+                    self.get_logger().warning(advice)
 
     def _plan_grasps(self, result, scene, header):
         """Grasps of the frame's objects, then the frame's last outputs: in the child process when there is one
@@ -519,7 +527,7 @@ class PerceptionNode(LifecycleNode):
                   'frames_out': str(self.frames_out), 'frames_dropped': str(self.frames_dropped),
                   'latency_p50_ms': f'{lat[0]:.1f}', 'latency_p95_ms': f'{lat[1]:.1f}',
                   'labels_latency_p50_ms': f'{labels_lat[0]:.1f}', 'labels_latency_p95_ms': f'{labels_lat[1]:.1f}',
-                  'device': str(self.pipeline.device)}
+                  'device': str(self.pipeline.device), 'depth_edge_spread_px': f'{self._edge_watch.spread:.2f}'}
         values.update({f'stage_{k}_ms': f'{v:.1f}' for k, v in self._stage_ms.items()})
         sync = self._sync
         if sync is not None:   # since the last activation: images that found no partner, came too late, time jumps
