@@ -114,8 +114,6 @@ def _ramps_along_rows(z: torch.Tensor, rgb: torch.Tensor, k: int, jump_per_m: fl
     return rows[distinct], cols[distinct], side_depth[distinct]
 
 
-
-
 # -- how far a sensor spreads its occlusion edges -------------------------------------------------------------------
 
 SMOOTHED_SPREAD = 3.0   # px: edges spread over this many pixels or more (median) come from a smoothing sensor; sharp

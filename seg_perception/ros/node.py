@@ -28,6 +28,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
+from ..depth_edges import EdgeSpreadWatch
 from ..extrinsics import pose_matrix, result_in_base
 from ..lens import distortion_shift, distortion_warning
 from ..prepare import depth_out_of_range
@@ -148,7 +149,6 @@ class PerceptionNode(LifecycleNode):
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        from ..depth_edges import EdgeSpreadWatch
         from ..grasps.hysteresis import GraspHysteresis
         from ..instances.stable_ids import StableIds
         from ..pipeline import Pipeline
@@ -200,7 +200,8 @@ class PerceptionNode(LifecycleNode):
         self._ids = StableIds(self.pipeline.config.instances.keep_splits)
         self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
         self._stream_frame_id = None
-        # whether the camera smooths depth across object edges: a setup matter, said once per configuration
+        # whether the camera smooths depth across object edges: a setup matter, said once per configuration and
+        # camera
         self._edge_watch = EdgeSpreadWatch()
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
@@ -398,6 +399,7 @@ class PerceptionNode(LifecycleNode):
             if header.frame_id != self._stream_frame_id:   # another camera: nothing carries over
                 self._ids.reset()
                 self._ranking.reset()
+                self._edge_watch = EdgeSpreadWatch()
                 self._stream_frame_id = header.frame_id
             ids = self._ids if self.pipeline.config.instances.stable_ids else None
             try:
