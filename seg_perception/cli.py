@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -233,6 +234,7 @@ def cmd_eval(args) -> int:
     import re
     from collections import Counter
     from .dataset import list_frames, read_frame, read_ground_truth
+    from .depth_edges import smoothed_depth_advice
     from .evaluation import overlap_metrics, surface_iou
     from .pipeline import Pipeline
     pipeline = Pipeline(_load_config(args))
@@ -251,7 +253,8 @@ def cmd_eval(args) -> int:
         segmented += len(result.objects)
         # why objects got no grasp, tallied with the numbers in the texts (sizes) left out
         no_grasp.update(re.sub(r'\d+(?:\.\d+)?', 'N', text) for text in result.grasp_notes.values())
-        row = {'frame': folder.name}
+        spread = pipeline.depth_edge_spread(frame)   # None (JSON null): too few edges to tell
+        row = {'frame': folder.name, 'depth_edge_spread_px': None if math.isnan(spread) else spread}
         if gt.instances is not None:
             row.update(overlap_metrics(result.instances.labels, gt.instances, args.min_gt_pixels))
         if gt.surfaces is not None:
@@ -267,6 +270,8 @@ def cmd_eval(args) -> int:
         summary['no_grasp_reasons'] = dict(no_grasp.most_common())
     summary['frames'] = len(rows)
     summary['latency_ms'] = summarize(times)
+    spreads = [r['depth_edge_spread_px'] for r in rows if r['depth_edge_spread_px'] is not None]
+    summary['depth_edge_spread_px'] = float(np.median(spreads)) if spreads else None
     print(f"{len(rows)} frames from {args.data}, device {pipeline.device}")
     print(f"{'instances':<22} {'precision':>9} {'recall':>9} {'F':>9} {'%>=75':>9}")
     if 'f' in summary:
@@ -298,6 +303,13 @@ def cmd_eval(args) -> int:
             print(f"  {count:5d}  {text}")
     lat = summary['latency_ms']
     print(f"latency per frame: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+    if spreads:
+        print(f"depth edges spread over {summary['depth_edge_spread_px']:.1f} px (median over {len(spreads)} frames; "
+              "sharp depth: 1-2.5)")
+        advice = smoothed_depth_advice(summary['depth_edge_spread_px'], pipeline.config.depth.sharpen_ramps,
+                                       len(spreads))
+        if advice:
+            print(f'warning: {advice}', file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({'summary': summary, 'per_frame': rows}, indent=1))
     return 0

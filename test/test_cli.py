@@ -142,7 +142,8 @@ def test_segment_rejects_mismatched_sizes(dataset, tmp_path, capsys):
 def test_eval_prints_and_writes_metrics(dataset, tmp_path, capsys):
     out = tmp_path / 'metrics.json'
     assert main(['eval', '--data', str(dataset), '--json', str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert 'overlap' in text and 'support' in text
     data = json.loads(out.read_text())
     assert data['summary']['frames'] == 3 and len(data['per_frame']) == 3
@@ -150,6 +151,11 @@ def test_eval_prints_and_writes_metrics(dataset, tmp_path, capsys):
     assert 0 <= data['summary']['phantoms'] <= data['summary']['predicted']
     assert data['summary']['phantoms'] == sum(r['phantoms'] for r in data['per_frame'])
     assert 'objects found where no object is' in text
+    # the synthetic camera's depth edges are sharp: said, not warned about
+    spreads = [r['depth_edge_spread_px'] for r in data['per_frame']]
+    assert all(s is None or 0.9 < s < 2.5 for s in spreads) and any(s is not None for s in spreads), spreads
+    assert 0.9 < data['summary']['depth_edge_spread_px'] < 2.5
+    assert 'depth edges spread over' in text and 'depth edges spread over' not in captured.err
 
 
 def test_config_command_prints_the_shipped_defaults(capsys):
