@@ -5,6 +5,7 @@ Optical frame (REP 103): x right, y down, z forward; metres.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -27,6 +28,27 @@ def camera_from_K(K: Union[np.ndarray, Sequence[float]], width: int, height: int
     return CameraModel(width=int(width), height=int(height), fx=float(K[0, 0]), fy=float(K[1, 1]),
                        cx=float(K[0, 2]), cy=float(K[1, 2]), distortion_model=distortion_model,
                        distortion=tuple(float(x) for x in distortion))
+
+
+def binned_camera(camera: CameraModel, binning_x: int = 0, binning_y: int = 0,
+                  roi: Sequence[int] = (0, 0, 0, 0)) -> CameraModel:
+    """The model of the images a camera_info with binning and a region of interest describes (REP 104): its K and
+    size are the whole sensor's, its images the ``roi`` (x_offset, y_offset, width, height; all zero: the whole
+    sensor) with every ``binning_x`` x ``binning_y`` block of pixels combined (0 counts as 1), as image_proc's
+    crop_decimate publishes them. K is adjusted as image_geometry adjusts it."""
+    bx, by = max(1, int(binning_x)), max(1, int(binning_y))
+    x0, y0, w, h = (int(v) for v in roi)
+    if (x0, y0, w, h) == (0, 0, 0, 0):
+        w, h = camera.width, camera.height
+    if bx == by == 1 and (x0, y0, w, h) == (0, 0, camera.width, camera.height):
+        return camera
+    if w <= 0 or h <= 0 or x0 < 0 or y0 < 0 or x0 + w > camera.width or y0 + h > camera.height:
+        raise ValueError(f'camera_info roi (x_offset {x0}, y_offset {y0}, {w}x{h}) does not lie within its '
+                         f'{camera.width}x{camera.height} sensor')
+    if w < bx or h < by:
+        raise ValueError(f'camera_info binning {bx}x{by} leaves no pixel of its {w}x{h} region')
+    return replace(camera, width=w // bx, height=h // by, fx=camera.fx / bx, fy=camera.fy / by,
+                   cx=(camera.cx - x0) / bx, cy=(camera.cy - y0) / by)
 
 
 def camera_from_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> CameraModel:
@@ -53,11 +75,14 @@ def camera_from_camera_info(info: Mapping[str, Any]) -> CameraModel:
             width, height = info['width'], info['height']
             dist = _matrix_data(info.get('d', []))
         model = str(info.get('distortion_model', '') or '')
+        roi = info.get('roi') or {}
+        roi = tuple(int(roi.get(k, 0)) for k in ('x_offset', 'y_offset', 'width', 'height'))
+        binning = int(info.get('binning_x', 0) or 0), int(info.get('binning_y', 0) or 0)
     except KeyError as exc:
         raise ValueError(f'camera_info is missing the field {exc.args[0]!r}') from None
     if len(K) != 9:
         raise ValueError(f'camera_info camera matrix must have 9 entries, got {len(K)}')
-    return camera_from_K(K, width, height, dist, model)
+    return binned_camera(camera_from_K(K, width, height, dist, model), *binning, roi)
 
 
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraModel:

@@ -86,6 +86,29 @@ def test_camera_info_to_model():
         camera_info_to_model(CameraInfo(width=640, height=480))
 
 
+def test_camera_info_binning_and_roi_describe_the_smaller_images():
+    """REP 104, as image_proc's crop_decimate publishes: K and the size are the sensor's, the images are the
+    region of interest with every 2x2 block combined."""
+    from sensor_msgs.msg import RegionOfInterest
+    k = [615.0, 0, 320.0, 0, 616.0, 240.0, 0, 0, 1]
+    info = CameraInfo(width=640, height=480, k=k, d=[0.1, 0, 0, 0, 0], distortion_model='plumb_bob',
+                      binning_x=2, binning_y=2)
+    cam = camera_info_to_model(info)
+    assert (cam.width, cam.height, cam.fx, cam.fy, cam.cx, cam.cy) == (320, 240, 307.5, 308.0, 160.0, 120.0)
+    assert cam.distortion == (0.1, 0, 0, 0, 0)       # distortion acts on normalised coordinates: unchanged
+    info.roi = RegionOfInterest(x_offset=100, y_offset=40, width=400, height=300)
+    cam = camera_info_to_model(info)
+    assert (cam.width, cam.height, cam.cx, cam.cy) == (200, 150, 110.0, 100.0)
+    # a pixel's ray is the same seen in the sensor's image and in the decimated crop
+    full = camera_info_to_model(CameraInfo(width=640, height=480, k=k))
+    u, v = 100 + 2 * 37.0, 40 + 2 * 81.0
+    assert np.isclose((u - full.cx) / full.fx, (37.0 - cam.cx) / cam.fx)
+    assert np.isclose((v - full.cy) / full.fy, (81.0 - cam.cy) / cam.fy)
+    info.roi = RegionOfInterest(x_offset=400, y_offset=0, width=400, height=300)
+    with pytest.raises(ValueError, match='roi .* does not lie within its 640x480 sensor'):
+        camera_info_to_model(info)
+
+
 _FIELD_TYPES = st.sampled_from([np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
                                 np.float32, np.float64])
 

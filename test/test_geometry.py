@@ -55,6 +55,10 @@ def test_camera_info_yaml_round_trip_and_message_dump(tmp_path):
     dump = {'width': 640, 'height': 480, 'k': [615.0, 0, 320.5, 0, 616.0, 240.5, 0, 0, 1],
             'd': [], 'distortion_model': ''}
     assert camera_from_camera_info(dump).fx == 615.0
+    # a dump of a decimated crop (`ros2 topic echo` of image_proc's crop_decimate): the images' own intrinsics
+    cropped = camera_from_camera_info(dict(dump, binning_x=2, binning_y=2,
+                                           roi={'x_offset': 100, 'y_offset': 40, 'width': 400, 'height': 300}))
+    assert (cropped.width, cropped.height, cropped.fx, cropped.cx, cropped.cy) == (200, 150, 307.5, 110.25, 100.25)
     with pytest.raises(ValueError, match="missing the field 'k'"):
         camera_from_camera_info({'width': 1, 'height': 1})
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
-from ..geometry import camera_from_K, depth_to_metres
+from ..geometry import binned_camera, camera_from_K, depth_to_metres
 from ..types import CameraModel
 
 # encoding -> (dtype, channels)
@@ -110,7 +110,10 @@ def camera_info_to_model(msg: CameraInfo) -> CameraModel:
         raise ValueError('camera_info is uncalibrated: K is all zeros')
     if msg.width == 0 or msg.height == 0:
         raise ValueError('camera_info has zero width or height')
-    return camera_from_K(K, msg.width, msg.height, list(msg.d), msg.distortion_model)
+    # binning and a region of interest (image_proc's crop_decimate) make the images smaller than the sensor
+    roi = msg.roi
+    return binned_camera(camera_from_K(K, msg.width, msg.height, list(msg.d), msg.distortion_model),
+                         msg.binning_x, msg.binning_y, (roi.x_offset, roi.y_offset, roi.width, roi.height))
 
 
 # ---------------------------------------------------------------------------------------------
