@@ -6,8 +6,9 @@ from hypothesis import strategies as st
 from sensor_msgs.msg import CameraInfo, Image
 
 from seg_perception.ros.convert import (IMAGE_ENCODINGS, UnsupportedEncodingError, camera_info_to_model,
-                                        color_image_to_rgb, depth_image_to_metres, image_to_numpy, make_header,
-                                        numpy_to_image, numpy_to_pointcloud2, pointcloud2_to_numpy, stamp_to_sec)
+                                        color_image_to_rgb, compressed_to_image, depth_image_to_metres,
+                                        image_to_numpy, make_header, numpy_to_image, numpy_to_pointcloud2,
+                                        pointcloud2_to_numpy, stamp_to_sec)
 
 
 def _random_image(rng, encoding, h, w):
@@ -151,3 +152,52 @@ def test_header_stamp_round_trip():
     header = make_header(1700000000.25, 'cam')
     assert (header.stamp.sec, header.stamp.nanosec, header.frame_id) == (1700000000, 250000000, 'cam')
     assert stamp_to_sec(header.stamp) == pytest.approx(1700000000.25)
+
+
+def compressed_message(array, fmt, header=None, quant=(0, 0.0, 0.0)):
+    """A CompressedImage as image_transport writes one: ``fmt`` "rgb8; png compressed bgr8" encodes ``array``
+    (already in the order inside) with the codec named; a compressedDepth format puts the 12-byte header first."""
+    import struct
+
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    codec = '.jpg' if 'jpeg' in fmt else '.png'
+    ok, buf = cv2.imencode(codec, array)
+    assert ok
+    data = buf.tobytes()
+    if 'compressedDepth' in fmt:
+        data = struct.pack('<iff', *quant) + data
+    return CompressedImage(header=header or make_header(1.5, 'cam'), format=fmt, data=data)
+
+
+def test_compressed_images_decode_as_image_transport_wrote_them():
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    # colour: PNG exactly, in either channel order inside; JPEG approximately; the header kept
+    for fmt, inside in (('rgb8; png compressed bgr8', rgb[..., ::-1]), ('rgb8; png compressed rgb8', rgb),
+                        ('png', rgb[..., ::-1])):
+        image = compressed_to_image(compressed_message(np.ascontiguousarray(inside), fmt))
+        np.testing.assert_array_equal(color_image_to_rgb(image), rgb)
+        assert (image.header.frame_id, stamp_to_sec(image.header.stamp)) == ('cam', 1.5)
+    smooth = np.tile(np.linspace(0, 250, 40, dtype=np.uint8)[None, :, None], (30, 1, 3))
+    jpeg = color_image_to_rgb(compressed_to_image(compressed_message(smooth, 'rgb8; jpeg compressed bgr8')))
+    assert jpeg.shape == (30, 40, 3) and np.abs(jpeg.astype(int) - smooth).max() <= 8
+    # depth, millimetres: exact, 0 stays missing
+    mm = rng.integers(300, 3000, (30, 40), dtype=np.uint16)
+    mm[:5] = 0
+    for fmt in ('16UC1; compressedDepth png', '16UC1; compressedDepth'):
+        metres = depth_image_to_metres(compressed_to_image(compressed_message(mm, fmt)))
+        np.testing.assert_allclose(metres, mm * 0.001, atol=1e-7)
+    # depth in metres, as quantised inverse depth (value = A / depth + B; the plugin's defaults A 100, max 10 m)
+    depth = rng.uniform(0.3, 3.0, (30, 40)).astype(np.float32)
+    quant_a, quant_b = 100.0, 1 - 100.0 / 10.0
+    value = np.round(quant_a / depth + quant_b).astype(np.uint16)
+    value[:5] = 0
+    metres = depth_image_to_metres(compressed_to_image(compressed_message(
+        value, '32FC1; compressedDepth png', quant=(0, quant_a, quant_b))))
+    assert np.all(np.isnan(metres[:5]) | (metres[:5] == 0))
+    np.testing.assert_allclose(metres[5:], depth[5:], rtol=0.02)      # quantisation: 1 in A / depth
+    with pytest.raises(ValueError, match='RVL codec'):
+        compressed_to_image(compressed_message(mm, '16UC1; compressedDepth rvl'))
+    with pytest.raises(ValueError, match='no 16-bit PNG'):
+        compressed_to_image(compressed_message(rgb, '16UC1; compressedDepth png'))

@@ -52,3 +52,46 @@ def test_replays_a_rosbag2(ros_env, tmp_path):
     report = _receive(ros_env, ['-p', f'path:={bag}', '-p', 'speed:=2.0'])
     assert report['size'] == [160, 120] and report['frame_ids'] == ['cam']
     assert report['depth_median'] == pytest.approx(0.8, abs=1e-3)
+
+
+def test_replays_a_rosbag2_of_compressed_images(ros_env, tmp_path):
+    """A bag recorded through image_transport (jpeg colour, compressedDepth png) beside a raw topic of no use:
+    the compressed streams are found by their formats and published decoded."""
+    import cv2
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    from sensor_msgs.msg import CompressedImage
+
+    from seg_perception.geometry import camera_from_intrinsics
+    from seg_perception.ros.camera_publisher import camera_info_message
+    from seg_perception.ros.convert import make_header, numpy_to_image
+
+    cam = camera_from_intrinsics(150, 150, 79.5, 59.5, 160, 120)
+    typestore = get_typestore(Stores.ROS2_HUMBLE)
+    bag = tmp_path / 'bag'
+    depth_png = cv2.imencode('.png', np.full((120, 160), 800, np.uint16))[1].tobytes()
+    with Writer(bag, version=8) as writer:
+        conns = {name: writer.add_connection(topic, msgtype, typestore=typestore) for name, topic, msgtype in (
+            ('ir', '/camera/infra1/image_rect_raw', 'sensor_msgs/msg/Image'),
+            ('color', '/camera/color/image_raw/compressed', 'sensor_msgs/msg/CompressedImage'),
+            ('depth', '/camera/aligned_depth_to_color/image_raw/compressedDepth', 'sensor_msgs/msg/CompressedImage'),
+            ('info', '/camera/color/camera_info', 'sensor_msgs/msg/CameraInfo'))}
+        for k in range(10):
+            t = 1_000_000_000 + k * 100_000_000
+            header = make_header(t * 1e-9, 'cam')
+            bgr = np.full((120, 160, 3), (40, 90, 200), np.uint8)     # red 200, green 90, blue 40
+            messages = {
+                'ir': numpy_to_image(np.zeros((120, 160), np.uint16), 'mono16', header),
+                'color': CompressedImage(header=header, format='rgb8; jpeg compressed bgr8',
+                                         data=cv2.imencode('.jpg', bgr)[1].tobytes()),
+                'depth': CompressedImage(header=header, format='16UC1; compressedDepth png',
+                                         data=bytes(12) + depth_png),
+                'info': camera_info_message(cam, header)}
+            for name, msg in messages.items():
+                writer.write(conns[name], t, serialize_message(msg))
+    report = _receive(ros_env, ['-p', f'path:={bag}', '-p', 'speed:=2.0'])
+    assert report['size'] == report['depth_size'] == [160, 120] and report['frame_ids'] == ['cam']
+    assert report['color_encoding'] == 'bgr8' and report['depth_encoding'] == '16UC1'
+    assert report['depth_median'] == pytest.approx(0.8, abs=1e-3)
+    assert report['color_mean'] == pytest.approx((200 + 90 + 40) / 3, abs=3)

@@ -1,13 +1,16 @@
 """sensor_msgs <-> numpy, without cv_bridge (not available as wheels, and the PyPI look-alikes are broken).
 
 Images: rgb8, bgr8, rgba8, bgra8, mono8, mono16, 16UC1, 32FC1 with row padding (``step``) and either byte
-order. PointCloud2: numpy structured arrays with any field layout and padding.
+order; CompressedImage as image_transport's ``compressed`` and ``compressedDepth`` plugins write it (recordings).
+PointCloud2: numpy structured arrays with any field layout and padding.
 """
 from __future__ import annotations
 
+import struct
 import sys
+
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
 from ..geometry import binned_camera, camera_from_K, depth_to_metres
 from ..types import CameraModel
@@ -102,6 +105,46 @@ def depth_image_to_metres(msg: Image, min_depth: float = 0.0, max_depth: float =
     """float32 metres, 0 = invalid (REP 118: 16UC1/mono16 in millimetres, 32FC1 in metres)."""
     _encoding_layout(msg.encoding, DEPTH_ENCODINGS)
     return depth_to_metres(image_to_numpy(msg), min_depth=min_depth, max_depth=max_depth)
+
+
+_DEPTH_HEADER = 12   # compressedDepth: int32 format, float32 depthQuantA, depthQuantB, then the PNG
+
+
+def compressed_to_image(msg: CompressedImage) -> Image:
+    """The Image a CompressedImage holds, with the same header. ``format`` as image_transport writes it:
+    "rgb8; jpeg compressed bgr8" (the encoding published, the codec, the channel order inside it; a bare "jpeg"
+    or "png" means bgr8) or "16UC1; compressedDepth png" / "32FC1; compressedDepth" (a 12-byte header, then a
+    16-bit PNG: millimetres, or for 32FC1 quantised inverse depth, depth = A / (value - B), 0 = missing)."""
+    import cv2
+    parts = [p.strip() for p in msg.format.split(';')]
+    codec = parts[1].lower() if len(parts) > 1 else parts[0].lower()
+    data = np.frombuffer(bytes(msg.data), np.uint8)
+    if 'compresseddepth' in codec:
+        if 'rvl' in codec:
+            raise ValueError(f"compressed depth '{msg.format}': the RVL codec is not read here; republish the "
+                             'topic raw (image_transport republish) or record it with the png codec')
+        png = cv2.imdecode(data[_DEPTH_HEADER:], cv2.IMREAD_UNCHANGED) if data.size > _DEPTH_HEADER else None
+        if png is None or png.dtype != np.uint16 or png.ndim != 2:
+            raise ValueError(f"compressed depth '{msg.format}' holds no 16-bit PNG")
+        if parts[0] == '32FC1':
+            _, quant_a, quant_b = struct.unpack('<iff', bytes(data[:_DEPTH_HEADER]))
+            value = png.astype(np.float32)
+            with np.errstate(divide='ignore'):
+                depth = np.where(png > 0, quant_a / (value - quant_b), np.nan).astype(np.float32)
+            return numpy_to_image(depth, '32FC1', msg.header)
+        return numpy_to_image(png, '16UC1', msg.header)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"compressed image '{msg.format}' could not be decoded")
+    if image.ndim == 2:
+        published = parts[0] if len(parts) > 1 else ''
+        if image.dtype == np.uint16:
+            return numpy_to_image(image, '16UC1' if published == '16UC1' else 'mono16', msg.header)
+        return numpy_to_image(image, 'mono8', msg.header)
+    inside = codec.split('compressed')[-1].strip() if 'compressed' in codec else 'bgr8'
+    if image.shape[2] == 4:
+        return numpy_to_image(image, 'rgba8' if inside == 'rgba8' else 'bgra8', msg.header)
+    return numpy_to_image(image, 'rgb8' if inside == 'rgb8' else 'bgr8', msg.header)
 
 
 def camera_info_to_model(msg: CameraInfo) -> CameraModel:

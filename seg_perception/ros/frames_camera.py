@@ -1,7 +1,8 @@
 """frames_camera: replays recorded RGB-D frames as a camera would publish them.
 
 ``path`` is either a folder in the frame folder format (one sub-folder per frame: color.png, depth.png,
-camera.yaml; see README) or a rosbag2 (directory or .mcap/.db3 file, read with ``rosbags``). Publishes
+camera.yaml; see README) or a rosbag2 (directory or .mcap/.db3 file, read with ``rosbags``; its images raw or as
+image_transport's ``compressed`` / ``compressedDepth``, decoded as they are published). Publishes
 ``color/image_raw``, ``depth/image_raw`` and ``color/camera_info`` (relative to the node's namespace) with
 identical headers. Folders play at ``rate`` Hz; bags keep their recorded timing (times ``speed``). With
 ``restamp`` (default) headers carry the current time, so a perception node sees fresh frames; otherwise the
@@ -18,11 +19,12 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from ..dataset import list_frames, read_frame
 from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
+from .convert import compressed_to_image
 from .spin import spin_node
 
 _COLOR = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
@@ -31,27 +33,33 @@ _DEPTH = ('16UC1', 'mono16', '32FC1')
 
 def read_bag(path: Path, color_topic: str = '', depth_topic: str = '', info_topic: str = ''
              ) -> List[Tuple[int, str, object]]:
-    """(recorded time ns, 'color' | 'depth' | 'info', message) in recorded order. Topics left empty are chosen
-    by type and encoding: the first colour image, depth image and camera_info topics of the bag."""
+    """(recorded time ns, 'color' | 'depth' | 'info', message) in recorded order; compressed images stay
+    compressed (decoded when published). Topics left empty are chosen by type and encoding: a colour image, a depth
+    image and the first camera_info topic of the bag; of several, one named for its stream ("color" or "rgb",
+    "depth") and a raw one before a compressed one."""
     from rosbags.highlevel import AnyReader
     out = []
     with AnyReader([Path(path)]) as reader:
-        images = [c for c in reader.connections if c.msgtype == 'sensor_msgs/msg/Image']
+        types = {c.topic: CompressedImage if c.msgtype == 'sensor_msgs/msg/CompressedImage' else Image
+                 for c in reader.connections if c.msgtype in _IMAGE_TYPES}
+        images = sorted((c for c in reader.connections if c.topic in types), key=lambda c: types[c.topic] is not Image)
         infos = [c for c in reader.connections if c.msgtype == 'sensor_msgs/msg/CameraInfo']
         roles = {}
         for conn in images:
             if conn.topic in (color_topic, depth_topic):
                 roles[conn.topic] = 'color' if conn.topic == color_topic else 'depth'
-        if not color_topic or not depth_topic:
-            for conn, _, raw in reader.messages(connections=images):
-                if conn.topic in roles:
-                    continue
-                encoding = deserialize_message(raw, Image).encoding
-                role = 'color' if encoding in _COLOR else 'depth' if encoding in _DEPTH else None
-                if role and role not in roles.values():
-                    roles[conn.topic] = role
-                if len(roles) == 2:
-                    break
+        candidates = {'color': [], 'depth': []}
+        for conn in images if not color_topic or not depth_topic else []:
+            raw = next((r for _, _, r in reader.messages(connections=[conn])), None)
+            role = None if raw is None else _image_role(deserialize_message(raw, types[conn.topic]))
+            if role and role not in roles.values():
+                candidates[role].append(conn.topic)
+        for role, topics in candidates.items():
+            # a topic named for its stream first (a RealSense bag's 16-bit infrared is no depth), raw before
+            # compressed
+            named = [t for t in topics if any(word in t.lower() for word in _NAMES[role])]
+            if (named or topics) and role not in roles.values():
+                roles[(named or topics)[0]] = role
         info = info_topic or (infos[0].topic if infos else '')
         if info:
             roles[info] = 'info'
@@ -62,8 +70,24 @@ def read_bag(path: Path, color_topic: str = '', depth_topic: str = '', info_topi
         wanted = [c for c in reader.connections if c.topic in roles]
         for conn, timestamp, raw in reader.messages(connections=wanted):
             kind = roles[conn.topic]
-            out.append((timestamp, kind, deserialize_message(raw, CameraInfo if kind == 'info' else Image)))
+            message_type = CameraInfo if kind == 'info' else types[conn.topic]
+            out.append((timestamp, kind, deserialize_message(raw, message_type)))
     return out
+
+
+_IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+_NAMES = {'color': ('color', 'rgb'), 'depth': ('depth',)}
+
+
+def _image_role(msg) -> Optional[str]:
+    """'color' or 'depth' for an image of a bag by its encoding (a compressed one's format: "rgb8; jpeg compressed
+    bgr8", "16UC1; compressedDepth png"), None for neither."""
+    if isinstance(msg, CompressedImage):
+        published = msg.format.split(';')[0].strip()
+        if 'compresseddepth' in msg.format.lower() or published in _DEPTH:
+            return 'depth'
+        return 'color' if published in _COLOR or published.lower() in ('jpeg', 'jpg', 'png') else None
+    return 'color' if msg.encoding in _COLOR else 'depth' if msg.encoding in _DEPTH else None
 
 
 class FramesCameraNode(Node):
@@ -76,7 +100,8 @@ class FramesCameraNode(Node):
         self.loop = p('loop', True, 'start over at the end')
         self.restamp = p('restamp', True, 'stamp headers with the current time')
         self.frame_id = p('frame_id', 'camera_color_optical_frame', 'header frame_id for frame folders')
-        self.depth_encoding = p('depth_encoding', '16UC1', f'depth encoding for frame folders: {DEPTH_OUTPUT_ENCODINGS}')
+        self.depth_encoding = p('depth_encoding', '16UC1',
+                                f'depth encoding for frame folders: {DEPTH_OUTPUT_ENCODINGS}')
         topics = [p(f'{k}_topic', '', f'bag topic of the {k} stream (empty: found by type)')
                   for k in ('color', 'depth', 'info')]
         if not str(self.path) or not self.path.exists():
@@ -140,6 +165,12 @@ class FramesCameraNode(Node):
                         restamped.clear()
                     restamped[key] = self.get_clock().now().to_msg()
                 msg.header.stamp = restamped[key]
+            if isinstance(msg, CompressedImage):
+                try:
+                    msg = compressed_to_image(msg)
+                except ValueError as exc:
+                    self.get_logger().warning(f'skipping a {kind} image: {exc}', throttle_duration_sec=5.0)
+                    continue
             publishers[kind].publish(msg)
 
     def destroy_node(self):
