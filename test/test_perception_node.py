@@ -59,6 +59,8 @@ def test_parameters_are_validated_and_lifecycle_stops_and_resumes(ros_env):
     assert not ok and 'instances.min_height' in reason and '-1.0' in reason
     assert report['params']['good'] is True
     assert report['params']['read_only'] is False            # device needs a reconfigure
+    ok, reason = report['params']['transport']
+    assert not ok and 'transport.depth must be one of raw, compressedDepth, compressed' in reason
     box = report['workspace']
     assert box['frame_base'] and box['frame_camera'] and box['camera_box'], box
     assert box['box_without_pose'][0] is False and 'extrinsics.camera_pose' in box['box_without_pose'][1]
@@ -96,6 +98,24 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert node_out.count("'yuv422'") <= 2
     # a distorting lens is corrected, and said once for that camera model
     assert node_out.count('correcting lens distortion (plumb_bob): it moves the image border by up to') == 1, node_out
+
+
+def test_compressed_images_in_give_the_outputs_of_raw_ones(ros_env):
+    """Colour and depth through image_transport's compressed and compressedDepth plugins (lossless PNG): the same
+    objects as the frame gives raw. Remapping the raw topics moves their sub-topics along, as with image_transport."""
+    from seg_perception.config import load_config
+    from seg_perception.pipeline import Pipeline
+    from seg_perception.synthetic import SceneConfig, synthesize
+    frame = synthesize(11, SceneConfig(width=320, height=240, fx=307.5, fy=307.5)).rgbd()
+    objects = int(Pipeline(load_config(None, {'device': 'cpu'})).process(frame).instances.labels.max())
+    report, _, (_, node_out) = report_while_running(
+        [[SCRIPTS / 'publish_compressed.py'],
+         _node('transport.color:=compressed', 'transport.depth:=compressedDepth')
+         + ['-r', 'color/image_raw:=rgb/image_rect', '-r', 'depth/image_raw:=depth_registered/image']],
+        [SCRIPTS / 'receive_outputs.py', 60, 2, '/perception_node'], ros_env, 90)
+    assert report['counts']['instances/labels'] >= 2, node_out
+    assert objects >= 2 and report['instances']['max'] == objects, (objects, report['instances'], node_out)
+    assert 'bad input' not in node_out
 
 
 def test_extrinsics_give_base_frame_outputs(ros_env):

@@ -23,7 +23,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
@@ -33,7 +33,8 @@ from ..extrinsics import pose_matrix, result_in_base
 from ..lens import distortion_shift, distortion_warning
 from ..prepare import depth_out_of_range
 from ..types import RGBDFrame
-from .convert import camera_info_to_model, color_image_to_rgb, depth_image_to_metres, stamp_to_sec
+from .convert import (camera_info_to_model, color_image_to_rgb, compressed_to_image, depth_image_to_metres,
+                      stamp_to_sec)
 from .outputs import (grasp_cloud, grasp_markers, grasp_poses, label_images, object_boxes, object_cloud,
                       object_markers, overlay_image, support_polygon)
 from .sync import ApproximateTimeSync
@@ -51,12 +52,18 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                        'leaves the other cores to the message callbacks, the grasp process and the camera driver: '
                        'on a 2-core machine running the synthetic camera too, 8.9 Hz against 4.6-5.3 Hz with two '
                        '(measured with grasps planned in the worker).'),
+    'transport.color': ('raw', "How colour arrives: 'raw' (color/image_raw) or 'compressed' (image_transport's JPEG "
+                               "or PNG on color/image_raw/compressed, as over a network). Takes effect at activation."),
+    'transport.depth': ('raw', "How depth arrives: 'raw' (depth/image_raw), 'compressedDepth' (image_transport's "
+                               "compressedDepth PNG on depth/image_raw/compressedDepth) or 'compressed' (a 16-bit PNG "
+                               "on depth/image_raw/compressed). Takes effect at activation."),
     'grasp_process': (True, 'Plan grasps on the CPU in a child process, beside the next frame\'s segmentation '
                             '(another core; a thread would wait for the GIL; about 500 MiB more memory), also when '
                             'segmenting on a GPU, where the many small planning operations gain nothing. Off: in the '
                             'worker thread on the pipeline\'s device, after the object clouds. Takes effect at '
                             'configure, and only when grasps.enabled is true then.'),
 }
+_TRANSPORTS = {'color': ('raw', 'compressed'), 'depth': ('raw', 'compressedDepth', 'compressed')}
 _WARN_PERIOD = 5.0
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 _ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, str: Parameter.Type.STRING_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
@@ -87,6 +94,7 @@ class PerceptionNode(LifecycleNode):
         self.pipeline = None
         self._camera_to_base, self._base_frame = None, ''
         self._subs = []
+        self._topics = ('color/image_raw', 'depth/image_raw')   # the image topics subscribed to (transport.*)
         self._latest: Optional[tuple] = None
         self._camera_info = None
         self._lock = threading.Lock()
@@ -132,6 +140,11 @@ class PerceptionNode(LifecycleNode):
                 for k, v in values.items()}
 
     def _validate_parameters(self, params) -> SetParametersResult:
+        for p in params:
+            stream = p.name[len('transport.'):] if p.name.startswith('transport.') else None
+            if stream in _TRANSPORTS and p.value not in _TRANSPORTS[stream]:
+                return SetParametersResult(successful=False, reason=f"{p.name} must be one of "
+                                           f"{', '.join(_TRANSPORTS[stream])}, got '{p.value}'")
         changes = {p.name: p.value for p in params if p.name in flatten(Config())}
         if not changes:
             return SetParametersResult(successful=True)
@@ -232,15 +245,38 @@ class PerceptionNode(LifecycleNode):
             qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self._sync = ApproximateTimeSync(2, float(self.get_parameter('sync.slop').value),
                                          int(self.get_parameter('sync.queue_size').value), self._on_pair)
+        try:
+            (color_type, color_topic), (depth_type, depth_topic) = self._image_topics()
+            self._topics = (color_topic, depth_topic)
+        except ValueError as exc:
+            self.get_logger().error(f'activate failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
         self._subs = [
-            self.create_subscription(Image, 'color/image_raw', lambda m: self._on_image(0, m), qos),
-            self.create_subscription(Image, 'depth/image_raw', lambda m: self._on_image(1, m), qos),
+            self.create_subscription(color_type, color_topic, lambda m: self._on_image(0, m), qos),
+            self.create_subscription(depth_type, depth_topic, lambda m: self._on_image(1, m), qos),
             self.create_subscription(CameraInfo, 'color/camera_info', self._on_info, qos),
         ]
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
         return super().on_activate(state)
+
+    def _image_topics(self):
+        """(message type, topic) of the colour and the depth images, as transport.color / transport.depth say
+        (image_transport's names: the raw topic, or its /compressed or /compressedDepth sub-topic, after the raw
+        topic's remapping, so that remapping color/image_raw and depth/image_raw is all a launch file does)."""
+        out = []
+        for stream in ('color', 'depth'):
+            transport = str(self.get_parameter(f'transport.{stream}').value)
+            if transport not in _TRANSPORTS[stream]:
+                raise ValueError(f"transport.{stream} must be one of {', '.join(_TRANSPORTS[stream])}, got "
+                                 f"'{transport}'")
+            topic = f'{stream}/image_raw'
+            if transport == 'raw':
+                out.append((Image, topic))
+            else:
+                out.append((CompressedImage, f'{self.resolve_topic_name(topic)}/{transport}'))
+        return out
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         for sub in self._subs:
@@ -297,7 +333,7 @@ class PerceptionNode(LifecycleNode):
     def _on_info(self, msg: CameraInfo):
         self._camera_info = msg
 
-    def _on_image(self, stream: int, msg: Image):
+    def _on_image(self, stream: int, msg):   # an Image, or a CompressedImage (transport.*)
         stats = self._sync.stats
         overflow, stale, jumps = stats.dropped_overflow, stats.dropped_stale, stats.time_jumps
         stamp = stamp_to_sec(msg.header.stamp)
@@ -318,7 +354,7 @@ class PerceptionNode(LifecycleNode):
         waiting, spread = self._sync.pending(), self._sync.stats.closest_spread
         if 0 in waiting or spread is None:
             missing, present = ('depth', 'colour') if waiting[1] == 0 else ('colour', 'depth')
-            topic = 'depth/image_raw' if missing == 'depth' else 'color/image_raw'
+            topic = self._topics[1] if missing == 'depth' else self._topics[0]
             return 'sync:' + missing, (
                 f'{present} images arrive but no {missing} images to pair them with: check that {topic} is remapped '
                 f"to the camera's {'aligned depth' if missing == 'depth' else 'colour'} topic and that it publishes "
@@ -355,6 +391,10 @@ class PerceptionNode(LifecycleNode):
     def _frame(self, color_msg, depth_msg, info, stamp) -> Optional[RGBDFrame]:
         """The messages as an RGBDFrame, or None (with a throttled warning) when they are unusable."""
         try:
+            if isinstance(color_msg, CompressedImage):   # decoded here: only the pair the worker takes
+                color_msg = compressed_to_image(color_msg)
+            if isinstance(depth_msg, CompressedImage):
+                depth_msg = compressed_to_image(depth_msg)
             color = color_image_to_rgb(color_msg)
             depth = depth_image_to_metres(depth_msg)
             camera = camera_info_to_model(info)

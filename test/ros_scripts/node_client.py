@@ -56,7 +56,9 @@ def main():
     bad = set_double('instances.min_height', -1.0)
     good = set_double('instances.min_height', 0.01)
     ro = set_string('device', 'cuda')
-    report['params'] = {'bad': [bad.successful, bad.reason], 'good': good.successful, 'read_only': ro.successful}
+    transport = set_string('transport.depth', 'jpeg')
+    report['params'] = {'bad': [bad.successful, bad.reason], 'good': good.successful, 'read_only': ro.successful,
+                        'transport': [transport.successful, transport.reason]}
     # a workspace box in the base frame of a node without extrinsics: refused, saying why; in the camera frame: fine
     base = set_string('workspace.frame', 'base').successful
     no_pose = set_boxes_atomically([-1.0, -1.0, 0.0], [1.0, 1.0, 2.0])
