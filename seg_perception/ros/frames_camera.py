@@ -24,11 +24,8 @@ from std_msgs.msg import Header
 
 from ..dataset import list_frames, read_frame
 from .camera_publisher import DEPTH_OUTPUT_ENCODINGS, RGBDPublisher
-from .convert import compressed_to_image
+from .convert import COLOR_ENCODINGS, DEPTH_ENCODINGS, compressed_to_image
 from .spin import spin_node
-
-_COLOR = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
-_DEPTH = ('16UC1', 'mono16', '32FC1')
 
 
 def read_bag(path: Path, color_topic: str = '', depth_topic: str = '', info_topic: str = ''
@@ -84,10 +81,10 @@ def _image_role(msg) -> Optional[str]:
     bgr8", "16UC1; compressedDepth png"), None for neither."""
     if isinstance(msg, CompressedImage):
         published = msg.format.split(';')[0].strip()
-        if 'compresseddepth' in msg.format.lower() or published in _DEPTH:
+        if 'compresseddepth' in msg.format.lower() or published in DEPTH_ENCODINGS:
             return 'depth'
-        return 'color' if published in _COLOR or published.lower() in ('jpeg', 'jpg', 'png') else None
-    return 'color' if msg.encoding in _COLOR else 'depth' if msg.encoding in _DEPTH else None
+        return 'color' if published in COLOR_ENCODINGS or published.lower() in ('jpeg', 'jpg', 'png') else None
+    return 'color' if msg.encoding in COLOR_ENCODINGS else 'depth' if msg.encoding in DEPTH_ENCODINGS else None
 
 
 class FramesCameraNode(Node):

@@ -64,6 +64,13 @@ NODE_PARAMETERS = {  # ROS-only settings, beside the config tree
                             'configure, and only when grasps.enabled is true then.'),
 }
 _TRANSPORTS = {'color': ('raw', 'compressed'), 'depth': ('raw', 'compressedDepth', 'compressed')}
+
+
+def _transport_problem(stream: str, value) -> Optional[str]:
+    """Why ``value`` is no transport for the colour or depth ``stream``, or None when it is one."""
+    if value in _TRANSPORTS[stream]:
+        return None
+    return f"transport.{stream} must be one of {', '.join(_TRANSPORTS[stream])}, got '{value}'"
 _WARN_PERIOD = 5.0
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 _ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, str: Parameter.Type.STRING_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
@@ -142,9 +149,9 @@ class PerceptionNode(LifecycleNode):
     def _validate_parameters(self, params) -> SetParametersResult:
         for p in params:
             stream = p.name[len('transport.'):] if p.name.startswith('transport.') else None
-            if stream in _TRANSPORTS and p.value not in _TRANSPORTS[stream]:
-                return SetParametersResult(successful=False, reason=f"{p.name} must be one of "
-                                           f"{', '.join(_TRANSPORTS[stream])}, got '{p.value}'")
+            problem = _transport_problem(stream, p.value) if stream in _TRANSPORTS else None
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
         changes = {p.name: p.value for p in params if p.name in flatten(Config())}
         if not changes:
             return SetParametersResult(successful=True)
@@ -268,9 +275,9 @@ class PerceptionNode(LifecycleNode):
         out = []
         for stream in ('color', 'depth'):
             transport = str(self.get_parameter(f'transport.{stream}').value)
-            if transport not in _TRANSPORTS[stream]:
-                raise ValueError(f"transport.{stream} must be one of {', '.join(_TRANSPORTS[stream])}, got "
-                                 f"'{transport}'")
+            problem = _transport_problem(stream, transport)
+            if problem:
+                raise ValueError(problem)
             topic = f'{stream}/image_raw'
             if transport == 'raw':
                 out.append((Image, topic))
