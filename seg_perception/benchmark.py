@@ -36,7 +36,7 @@ class BenchRun:
     precision: str
     random_weights: bool
     stages: Dict[str, Dict[str, float]]
-    overlap_f: float
+    overlap_f: Optional[float]   # None: no frame had ground truth
 
     @property
     def total(self) -> Dict[str, float]:
@@ -50,7 +50,7 @@ class BenchRun:
 @dataclass
 class BenchReport:
     runs: List[BenchRun] = field(default_factory=list)
-    peer: Dict[str, Dict] = field(default_factory=dict)   # size -> {'stages': {...}, 'overlap_f': float}
+    peer: Dict[str, Dict] = field(default_factory=dict)   # size -> {'stages': {...}, 'overlap_f': float or None}
     frames: int = 0
     torch_threads: int = 0
     failed: List[str] = field(default_factory=list)   # 'size name: error' of runs that raised
@@ -107,22 +107,24 @@ def synthetic_frames(count: int, width: int, height: int, seed: int) -> List[Tup
     return out
 
 
-def recorded_frames(folder: Path, limit: int) -> Dict[str, List[Tuple[RGBDFrame, np.ndarray]]]:
-    """Frames of a folder-format dataset that has ground-truth instances, grouped by size ('WxH'), at most
-    ``limit`` per size."""
+def recorded_frames(folder: Path, limit: int) -> Dict[str, List[Tuple[RGBDFrame, Optional[np.ndarray]]]]:
+    """Frames of a folder-format dataset grouped by size ('WxH'), at most ``limit`` per size, each with its
+    ground-truth instances, or None where it has no instances.png (timed, but not scored)."""
     from .dataset import list_frames, read_frame, read_ground_truth
-    groups: Dict[str, List[Tuple[RGBDFrame, np.ndarray]]] = {}
+    groups: Dict[str, List[Tuple[RGBDFrame, Optional[np.ndarray]]]] = {}
     for sub in list_frames(folder):
-        gt = read_ground_truth(sub)
-        if gt.instances is None:
-            continue
         frame = read_frame(sub)
         group = groups.setdefault(f'{frame.width}x{frame.height}', [])
         if len(group) < limit:
-            group.append((frame, gt.instances))
+            group.append((frame, read_ground_truth(sub).instances))
     if not groups:
-        raise FileNotFoundError(f'bench: no frames with instances.png under {folder}')
+        raise FileNotFoundError(f'bench: no frame folders (camera.yaml, colour and depth images) under {folder}')
     return groups
+
+
+def _mean_f(scores: List[float]) -> Optional[float]:
+    """The mean Overlap F over the frames with ground truth, None when none had any."""
+    return float(np.mean(scores)) if scores else None
 
 
 def random_weight_files(folder: Path, surface_arch: str = 'deeplabv3_resnet50',
@@ -167,8 +169,9 @@ def variants(base: Config, devices: Sequence[str], learned_devices: Sequence[str
     return out
 
 
-def time_pipeline(config: Config, frames) -> Tuple[Dict[str, Dict[str, float]], float]:
-    """Per-stage latency summaries and the mean Overlap F over ``frames`` (after one warm-up frame)."""
+def time_pipeline(config: Config, frames) -> Tuple[Dict[str, Dict[str, float]], Optional[float]]:
+    """Per-stage latency summaries over ``frames`` (after one warm-up frame) and the mean Overlap F over those
+    with ground truth (None: none had any)."""
     from .pipeline import Pipeline
     pipeline = Pipeline(config)
     pipeline.process(frames[0][0])
@@ -180,14 +183,15 @@ def time_pipeline(config: Config, frames) -> Tuple[Dict[str, Dict[str, float]], 
             stages.setdefault(name, []).append(ms)
         # what the peer does too (it plans no grasps): the speed ratio compares this
         stages.setdefault(SEGMENTATION, []).append(result.timings_ms['total'] - result.timings_ms.get('grasps', 0.0))
-        scores.append(overlap_metrics(result.instances.labels, gt, MIN_GT_PIXELS)['f'])
+        if gt is not None:
+            scores.append(overlap_metrics(result.instances.labels, gt, MIN_GT_PIXELS)['f'])
     del pipeline
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return {name: summarize(v) for name, v in stages.items()}, float(np.mean(scores))
+    return {name: summarize(v) for name, v in stages.items()}, _mean_f(scores)
 
 
-def time_peer(frames) -> Tuple[Dict[str, Dict[str, float]], float]:
+def time_peer(frames) -> Tuple[Dict[str, Dict[str, float]], Optional[float]]:
     from .peer import ClassicTabletopPeer
     peer = ClassicTabletopPeer()
     peer.segment(frames[0][0])
@@ -196,8 +200,9 @@ def time_peer(frames) -> Tuple[Dict[str, Dict[str, float]], float]:
         start = time.perf_counter()
         labels = peer.segment(frame)
         times.append((time.perf_counter() - start) * 1000.0)
-        scores.append(overlap_metrics(labels, gt, MIN_GT_PIXELS)['f'])
-    return {'total': summarize(times)}, float(np.mean(scores))
+        if gt is not None:
+            scores.append(overlap_metrics(labels, gt, MIN_GT_PIXELS)['f'])
+    return {'total': summarize(times)}, _mean_f(scores)
 
 
 def available_devices() -> List[str]:
@@ -212,8 +217,8 @@ def peer_available() -> bool:
 def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, np.ndarray]]],
                   devices: Sequence[str], learned_devices: Sequence[str], peer: bool = True,
                   progress=print) -> BenchReport:
-    """``frame_sets``: size ('WxH') -> frames with ground-truth instances; learned backends are timed on
-    ``learned_devices`` (random weights)."""
+    """``frame_sets``: size ('WxH') -> frames with their ground-truth instances (None: timed only); learned
+    backends are timed on ``learned_devices`` (random weights)."""
     from .prepare import resolve_device
     report = BenchReport(frames=max(len(f) for f in frame_sets.values()), torch_threads=torch.get_num_threads())
     configured = resolve_device(base.device).type if base.device != 'cuda' or torch.cuda.is_available() else 'cpu'
@@ -249,19 +254,25 @@ def format_report(report: BenchReport) -> str:
                          else f"{'-':>12}" for s in stage_names)
         speedup = report.speedup(r)
         ratio = f'{speedup:7.1f}' if speedup is not None else f"{'-':>7}"
-        quality = f'{r.overlap_f:9.3f}' + ('*' if r.random_weights else ' ')
+        quality = _f_cell(r.overlap_f) + ('*' if r.random_weights else ' ')
         lines.append(f"{r.size:<9} {r.name:<22} {cells} {r.total['p50_ms']:7.1f}/{r.total['p95_ms']:<7.1f} "
                      f"{r.total['fps']:8.1f} {r.segmentation_p50:9.1f} {quality}{ratio}")
     for size, p in report.peer.items():
         t = p['stages']['total']
         lines.append(f"{size:<9} {'classic peer cpu':<22} " + ' '.join(f"{'-':>12}" for _ in stage_names) +
                      f" {t['p50_ms']:7.1f}/{t['p95_ms']:<7.1f} {t['fps']:8.1f} {t['p50_ms']:9.1f} "
-                     f"{p['overlap_f']:9.3f}  {'1.0':>6}")
+                     f"{_f_cell(p['overlap_f'])}  {'1.0':>6}")
     for failure in report.failed:
         lines.append(f'FAILED {failure}')
     if any(r.random_weights for r in report.runs):
         lines.append('* random weights: timing only, the Overlap F says nothing about a trained model')
+    if any(r.overlap_f is None for r in report.runs):
+        lines.append('Overlap F -: no frame had ground truth (instances.png), timing only')
     return '\n'.join(lines)
+
+
+def _f_cell(f: Optional[float]) -> str:
+    return f'{f:9.3f}' if f is not None else f"{'-':>9}"
 
 
 def plot_report(report: BenchReport, path: Path) -> None:

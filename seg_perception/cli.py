@@ -347,8 +347,8 @@ def _add_bench(sub) -> None:
     p.add_argument('--learned', nargs='?', const='all', default='', metavar='DEVICES',
                    help="also time the learned backends (DeepLabV3 + Mask R-CNN v2, random weights; fp32 and fp16 on "
                         "cuda) on every device, or on the comma-separated DEVICES only (e.g. --learned cuda)")
-    p.add_argument('--data', type=Path, help='time recorded frames in the folder format (with instances.png) '
-                   'instead of synthetic ones; --frames limits each size')
+    p.add_argument('--data', type=Path, help='time recorded frames in the folder format instead of synthetic ones '
+                   '(scored where they hold instances.png, timed only where not); --frames limits each size')
     p.add_argument('--no-peer', action='store_true', help='skip the classic open3d peer')
     p.add_argument('--seed', type=int, default=4242, help='seed of the synthetic frames')
     p.add_argument('--json', type=Path, help='write the figures here (keys speedup_vs_peer, overlap_f, '
@@ -404,8 +404,10 @@ def cmd_bench(args) -> int:
     print(format_report(report))
     data = report.to_json()
     if data.get('speedup_vs_peer') is not None:
-        print(f"default pipeline ({data['device']}, {data['size']}): {data['speedup_vs_peer']:.1f}x the peer's speed, "
-              f"Overlap F {data['overlap_f']:.3f} vs peer {data['peer_overlap_f']:.3f}")
+        quality = (f", Overlap F {data['overlap_f']:.3f} vs peer {data['peer_overlap_f']:.3f}"
+                   if data['overlap_f'] is not None and data['peer_overlap_f'] is not None else '')
+        print(f"default pipeline ({data['device']}, {data['size']}): {data['speedup_vs_peer']:.1f}x the peer's speed"
+              + quality)
     if args.json:
         args.json.write_text(json.dumps(data, indent=1))
     plot = args.plot or (args.json.with_suffix('.png') if args.json else None)

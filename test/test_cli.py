@@ -203,6 +203,30 @@ def test_bench_times_recorded_frames_and_rejects_bad_sizes(dataset, tmp_path, ca
     assert 'WxH' in capsys.readouterr().err
 
 
+def test_bench_times_recordings_without_ground_truth(dataset, tmp_path, capsys):
+    """A user's own frames (colour, depth, camera.yaml, no labels) are timed, the peer too; Overlap F is unknown,
+    not made up."""
+    import shutil
+    recordings = tmp_path / 'recordings'
+    for frame in sorted(dataset.iterdir())[:2]:
+        target = recordings / frame.name
+        target.mkdir(parents=True)
+        for name in ('camera.yaml', 'color.png', 'depth.png'):
+            shutil.copy(frame / name, target / name)
+    out = tmp_path / 'bench.json'
+    assert main(['bench', '--data', str(recordings), '--frames', '2', '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data['frames'] == 2 and data['stages']['total']['p50_ms'] > 0
+    assert data['overlap_f'] is None and data['peer_overlap_f'] is None
+    assert data['speedup_vs_peer'] > 0 and "the peer's speed" in text
+    assert 'no frame had ground truth' in text
+    # a folder with no frame folders in it says so
+    (tmp_path / 'empty').mkdir()
+    assert main(['bench', '--data', str(tmp_path / 'empty'), '--no-peer']) == 2
+    assert 'no frame folders' in capsys.readouterr().err
+
+
 def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     out = tmp_path / 'metrics.json'
     assert main(['eval', '--data', str(dataset), '--json', str(out), '--set', 'grasps.enabled=true']) == 0
