@@ -151,15 +151,22 @@ def random_weight_files(folder: Path, surface_arch: str = 'deeplabv3_resnet50',
 
 def variants(base: Config, devices: Sequence[str], learned_devices: Sequence[str], weights_dir: Optional[Path]
              ) -> List[Tuple[str, Config, bool]]:
-    """(name, config, random_weights) for each backend x device x precision to time."""
+    """(name, config, random_weights) for each backend x device x precision to time: the geometric backends,
+    the learned ones with random weights where asked for, and a configuration's own learned backends (a user's
+    trained models, ``configured``)."""
     from .config import flatten
     flat = flatten(base)
+    own_models = base.surfaces.backend != 'planes' or base.instances.backend != 'clusters'
     out = []
     for device in devices:
         precisions = ('fp32', 'fp16') if device == 'cuda' else ('fp32',)
         out.append((f'geometric {device} fp32', load_config(None, {**flat, 'device': device, 'fp16': False,
                                                                    'surfaces.backend': 'planes',
                                                                    'instances.backend': 'clusters'}), False))
+        if own_models:
+            for precision in precisions:
+                out.append((f'configured {device} {precision}',
+                            load_config(None, {**flat, 'device': device, 'fp16': precision == 'fp16'}), False))
         if device in learned_devices:
             models = random_weight_files(weights_dir)
             for precision in precisions:

@@ -203,6 +203,25 @@ def test_bench_times_recorded_frames_and_rejects_bad_sizes(dataset, tmp_path, ca
     assert 'WxH' in capsys.readouterr().err
 
 
+def test_bench_times_the_configured_models_beside_the_geometric_pipeline(tmp_path):
+    """A configuration with a learned backend (a user's own exported model) is timed as configured, its weights
+    not replaced by random ones; the default geometric pipeline stays the reference."""
+    import torch
+    model = tmp_path / 'surfaces.pt'
+    torch.jit.save(torch.jit.script(torch.nn.Conv2d(3, 3, 1)), str(model))
+    mine = tmp_path / 'mine.yaml'
+    mine.write_text(f'surfaces:\n  backend: torchscript\n  model_path: {model}\n  class_map: [1, 1, 1]\n')
+    out = tmp_path / 'bench.json'
+    assert main(['bench', '--config', str(mine), '--frames', '1', '--sizes', '160x120', '--devices', 'cpu',
+                 '--no-peer', '--json', str(out)]) == 0
+    data = json.loads(out.read_text())
+    runs = {r['name']: r for r in data['runs']}
+    assert set(runs) == {'geometric cpu fp32', 'configured cpu fp32'}
+    assert not runs['configured cpu fp32']['random_weights']
+    assert runs['configured cpu fp32']['stages']['surfaces']['p50_ms'] > 0
+    assert data['stages'] == runs['geometric cpu fp32']['stages']
+
+
 def test_bench_times_recordings_without_ground_truth(dataset, tmp_path, capsys):
     """A user's own frames (colour, depth, camera.yaml, no labels) are timed, the peer too; Overlap F is unknown,
     not made up."""
