@@ -221,7 +221,7 @@ def peer_available() -> bool:
     return importlib.util.find_spec('open3d') is not None
 
 
-def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, np.ndarray]]],
+def run_benchmark(base: Config, frame_sets: Dict[str, List[Tuple[RGBDFrame, Optional[np.ndarray]]]],
                   devices: Sequence[str], learned_devices: Sequence[str], peer: bool = True,
                   progress=print) -> BenchReport:
     """``frame_sets``: size ('WxH') -> frames with their ground-truth instances (None: timed only); learned
