@@ -163,16 +163,14 @@ def variants(base: Config, devices: Sequence[str], learned_devices: Sequence[str
         out.append((f'geometric {device} fp32', load_config(None, {**flat, 'device': device, 'fp16': False,
                                                                    'surfaces.backend': 'planes',
                                                                    'instances.backend': 'clusters'}), False))
-        if own_models:
+        # (label, model settings, random weights): the configuration's own models as they are, random ones
+        learned = ([('configured', {}, False)] if own_models else []) + \
+            ([('learned', random_weight_files(weights_dir), True)] if device in learned_devices else [])
+        for label, models, random_weights in learned:
             for precision in precisions:
-                out.append((f'configured {device} {precision}',
-                            load_config(None, {**flat, 'device': device, 'fp16': precision == 'fp16'}), False))
-        if device in learned_devices:
-            models = random_weight_files(weights_dir)
-            for precision in precisions:
-                out.append((f'learned {device} {precision}',
+                out.append((f'{label} {device} {precision}',
                             load_config(None, {**flat, **models, 'device': device, 'fp16': precision == 'fp16'}),
-                            True))
+                            random_weights))
     return out
 
 
