@@ -111,21 +111,27 @@ def _synth_benchmark(args, cfg, noise) -> int:
 def _add_config_options(p) -> None:
     p.add_argument('--config', type=Path, action='append',
                    help='YAML configuration (the node\'s params file or a plain tree); repeatable, later files win '
-                        '(e.g. config/seg_perception.yaml then config/gripper_robotiq_2f85.yaml)')
+                        '(e.g. config/seg_perception.yaml then one of your own)')
+    p.add_argument('--gripper', metavar='NAME|FILE',
+                   help='gripper preset applied after the --config files: franka_hand (the defaults) or '
+                        'robotiq_2f85, or a parameters file with grasps.*')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one parameter, e.g. --set instances.min_height=0.01 (repeatable)')
 
 
 def _load_config(args):
     import yaml
-    from .config import ConfigError, load_config
+    from .config import ConfigError, gripper_file, load_config
     overrides = {}
     for item in args.overrides:
         if '=' not in item:
             raise ConfigError(f'--set expects KEY=VALUE, got {item!r}')
         key, value = item.split('=', 1)
         overrides[key.strip()] = yaml.safe_load(value)
-    return load_config(args.config, overrides)
+    files = list(args.config or [])
+    if args.gripper:
+        files.append(gripper_file(args.gripper))
+    return load_config(files, overrides)
 
 
 # ------------------------------------------------------------------------------------------- segment

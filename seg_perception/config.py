@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -439,19 +440,40 @@ def load_config(path=None, overrides: Optional[Mapping[str, Any]] = None, node_n
     return from_flat(flat)
 
 
-def default_config_path() -> Path:
-    """The package's config/seg_perception.yaml (source tree or installed share directory)."""
+GRIPPER_PRESETS = ('franka_hand', 'robotiq_2f85')   # config/gripper_<name>.yaml
+
+
+def package_config_file(name: str) -> Path:
+    """The package's config/``name``: in the source tree, the ament share directory (a colcon install) or the
+    share directory of the Python environment (a pip install)."""
     here = Path(__file__).resolve().parent
-    candidates = [here.parent / 'config' / 'seg_perception.yaml']
+    candidates = [here.parent / 'config' / name]
     try:
         from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('seg_perception')) / 'config' / 'seg_perception.yaml')
-    except Exception:  # not in an ament environment: the source tree is the only place
+        candidates.append(Path(get_package_share_directory('seg_perception')) / 'config' / name)
+    except Exception:  # not in an ament environment
         pass
+    candidates.append(Path(sys.prefix) / 'share' / 'seg_perception' / 'config' / name)
     for c in candidates:
         if c.is_file():
             return c
-    raise ConfigError('config/seg_perception.yaml not found next to the package or in its share directory')
+    raise ConfigError(f'config/{name} not found next to the package or in its share directory')
+
+
+def default_config_path() -> Path:
+    """The package's config/seg_perception.yaml."""
+    return package_config_file('seg_perception.yaml')
+
+
+def gripper_file(name_or_path) -> Path:
+    """A gripper's parameters file: one of the package's presets by name (GRIPPER_PRESETS), or a YAML file."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if str(name_or_path) in GRIPPER_PRESETS:
+        return package_config_file(f'gripper_{name_or_path}.yaml')
+    raise ConfigError(f'unknown gripper {str(name_or_path)!r}: a preset ({", ".join(GRIPPER_PRESETS)}) or a '
+                      f'parameters file with grasps.*')
 
 
 def defaults_yaml(node_name: str = NODE_NAME) -> str:

@@ -170,6 +170,21 @@ def test_bad_parameter_is_a_clear_error(dataset, tmp_path, capsys):
     assert 'instances.min_height' in capsys.readouterr().err
 
 
+def test_gripper_option_loads_a_preset_by_name_or_a_file(dataset, tmp_path, capsys):
+    from seg_perception.cli import _load_config, build_parser
+    parse = build_parser().parse_args
+    args = ['segment', '--color', 'c.png', '--depth', 'd.png', '--intrinsics', '1,1,1,1', '--out', 'o']
+    assert _load_config(parse(args + ['--gripper', 'robotiq_2f85'])).grasps.max_opening == 0.085
+    own = tmp_path / 'my_gripper.yaml'
+    own.write_text('perception_node:\n  ros__parameters:\n    grasps:\n      max_opening: 0.11\n')
+    # the gripper comes after the --config files, --set last
+    loaded = _load_config(parse(args + ['--gripper', str(own), '--set', 'grasps.finger_depth=0.05']))
+    assert (loaded.grasps.max_opening, loaded.grasps.finger_depth) == (0.11, 0.05)
+    assert main(['eval', '--data', str(dataset), '--gripper', 'robotiq']) == 2
+    err = capsys.readouterr().err
+    assert "unknown gripper 'robotiq'" in err and 'franka_hand, robotiq_2f85' in err
+
+
 def test_bench_compares_stages_sizes_and_the_peer(tmp_path, capsys):
     out = tmp_path / 'bench.json'
     assert main(['bench', '--frames', '2', '--sizes', '160x120,192x144', '--devices', 'cpu,cuda',
@@ -250,7 +265,8 @@ def test_eval_reports_grasp_metrics_when_grasps_are_on(dataset, tmp_path):
     out = tmp_path / 'metrics.json'
     assert main(['eval', '--data', str(dataset), '--json', str(out), '--set', 'grasps.enabled=true']) == 0
     g = json.loads(out.read_text())['summary']['grasps']
-    assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage', 'top1_valid'} <= set(g)
+    assert {'fit', 'fit_with_grasp', 'fit_top1_valid', 'unfit', 'unfit_with_grasp', 'unfit_top1_valid', 'coverage',
+            'top1_valid'} <= set(g)
     assert g['fit_top1_valid'] <= g['fit_with_grasp'] <= g['fit']
     assert 'fit_graspable' not in g     # the upper bound's search only runs when asked for
     # what became of the fitting objects, by shape, adds up to them all and to the grasp counts

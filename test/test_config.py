@@ -15,6 +15,21 @@ def test_shipped_yaml_matches_dataclass_defaults():
     assert load_config(path) == Config()
 
 
+def test_gripper_presets_are_found_by_name_also_in_a_pip_install(tmp_path, monkeypatch):
+    assert load_config(cfgmod.gripper_file('robotiq_2f85')).grasps.max_opening == 0.085
+    assert load_config(cfgmod.gripper_file('franka_hand')).grasps == Config().grasps
+    with pytest.raises(ConfigError, match="unknown gripper 'franka'.*franka_hand, robotiq_2f85"):
+        cfgmod.gripper_file('franka')
+    # a pip install puts config/ under the environment's share directory
+    installed = tmp_path / 'share' / 'seg_perception' / 'config'
+    installed.mkdir(parents=True)
+    (installed / 'only_installed.yaml').write_text('device: cpu\n')
+    monkeypatch.setattr(cfgmod.sys, 'prefix', str(tmp_path))
+    assert cfgmod.package_config_file('only_installed.yaml') == installed / 'only_installed.yaml'
+    with pytest.raises(ConfigError, match='config/missing.yaml not found'):
+        cfgmod.package_config_file('missing.yaml')
+
+
 def test_flatten_round_trip_and_dotted_names():
     flat = flatten(Config())
     assert 'depth.max' in flat and 'device' in flat
