@@ -49,15 +49,16 @@ def test_launch_file_compiles_and_names_real_things(path):
         assert f'`{arg.args[0].value}`' in readme, arg.args[0].value
 
 
-def test_the_gripper_argument_names_a_preset_file_that_is_installed():
+@pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
+def test_the_gripper_argument_names_a_preset_file_that_is_installed(path):
     from seg_perception.config import GRIPPER_PRESETS
-    tree = ast.parse((REPO / 'launch' / 'seg_perception.launch.py').read_text())
+    tree = ast.parse(path.read_text())
     args = {a.args[0].value: a for a in _calls(tree, 'DeclareLaunchArgument')}
     assert _keyword(args['gripper'], 'default_value') == 'franka_hand'
-    # gripper_file's default: the share directory + '/config/gripper_' + gripper + '.yaml'
-    parts = next(kw.value for kw in args['gripper_file'].keywords if kw.arg == 'default_value')
-    texts = [e.value for e in parts.elts if isinstance(e, ast.Constant)]
-    assert texts == ['/config/gripper_', '.yaml']
+    # the preset's file: the share directory + '/config/gripper_' + gripper + '.yaml', joined from a list
+    joined = [n for n in ast.walk(tree) if isinstance(n, ast.List)
+              and [e.value for e in n.elts if isinstance(e, ast.Constant)] == ['/config/gripper_', '.yaml']]
+    assert len(joined) == 1 and ast.unparse(joined[0].elts[2]) == "LaunchConfiguration('gripper')"
     for name in GRIPPER_PRESETS:
         assert (REPO / 'config' / f'gripper_{name}.yaml').is_file(), name
 
