@@ -204,10 +204,11 @@ class PlaneSurfaceSegmenter:
     @staticmethod
     def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor,
                      seen_below: torch.Tensor) -> torch.Tensor:
-        """The support's main connected region and the pieces of it that clutter cut off, which lie within
-        reach of the main region on the plane; a coplanar desk further away and specks elsewhere go, and so
-        does a piece that lies beyond a gap: a chair's seat behind the table at its height, seen past the
-        table's edge (``seen_below``: pixels seen below the surface, where it is not)."""
+        """The support's main connected region and the pieces of it that clutter or lost depth cut off, which
+        lie within reach of the main region on the plane, or of pieces within its reach; a coplanar desk
+        further away and specks elsewhere go, and so does a piece that lies beyond a gap: a chair's seat behind
+        the table at its height, seen past the table's edge (``seen_below``: pixels seen below the surface,
+        where it is not)."""
         step = 4
         coarse = mask[::step, ::step]
         labels, count = connected_components(coarse)
@@ -224,11 +225,22 @@ class PlaneSurfaceSegmenter:
         sizes = torch.bincount(flat, minlength=count + 1)
         sizes[0] = 0
         main_id = int(sizes.argmax())
-        main = boxes[main_id]
         reach = _SUPPORT_PIECE_REACH
-        keep = ((boxes[:, 0] <= main[1] + reach) & (boxes[:, 1] >= main[0] - reach)
-                & (boxes[:, 2] <= main[3] + reach) & (boxes[:, 3] >= main[2] - reach))
-        keep[0] = False
+        keep = torch.zeros(count + 1, dtype=torch.bool, device=mask.device)
+        keep[main_id] = True
+        for _ in range(count):
+            # pieces within reach of the box around those kept so far, until none joins: a table that loses much
+            # of its depth (black, glossy) falls apart into many pieces, each near the next
+            kept_boxes = boxes[keep]
+            box = torch.stack([kept_boxes[:, 0].min(), kept_boxes[:, 1].max(), kept_boxes[:, 2].min(),
+                               kept_boxes[:, 3].max()])
+            near = ((boxes[:, 0] <= box[1] + reach) & (boxes[:, 1] >= box[0] - reach)
+                    & (boxes[:, 2] <= box[3] + reach) & (boxes[:, 3] >= box[2] - reach))
+            near[0] = False
+            if bool((near & ~keep).any()):
+                keep |= near
+            else:
+                break
         if int(keep.sum()) > 1:   # pieces besides the main region
             keep &= ~_beyond_gaps(labels, count, main_id, seen_below[::step, ::step])
         kept = keep[labels]
