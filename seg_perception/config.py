@@ -472,6 +472,8 @@ def gripper_file(name_or_path) -> Path:
         return path
     if str(name_or_path) in GRIPPER_PRESETS:
         return package_config_file(f'gripper_{name_or_path}.yaml')
+    if path.suffix in ('.yaml', '.yml') or len(path.parts) > 1:
+        raise ConfigError(f'gripper file not found: {path}')
     raise ConfigError(f'unknown gripper {str(name_or_path)!r}: a preset ({", ".join(GRIPPER_PRESETS)}) or a '
                       f'parameters file with grasps.*')
 

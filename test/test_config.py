@@ -20,6 +20,8 @@ def test_gripper_presets_are_found_by_name_also_in_a_pip_install(tmp_path, monke
     assert load_config(cfgmod.gripper_file('franka_hand')).grasps == Config().grasps
     with pytest.raises(ConfigError, match="unknown gripper 'franka'.*franka_hand, robotiq_2f85"):
         cfgmod.gripper_file('franka')
+    with pytest.raises(ConfigError, match='gripper file not found: .*my_hand.yaml'):
+        cfgmod.gripper_file(tmp_path / 'my_hand.yaml')
     # a pip install puts config/ under the environment's share directory
     installed = tmp_path / 'share' / 'seg_perception' / 'config'
     installed.mkdir(parents=True)
