@@ -430,6 +430,26 @@ def test_a_table_that_loses_most_of_its_depth_keeps_its_objects():
     assert np.mean(holed) > np.mean(intact) - 0.03, (intact, holed)
 
 
+def test_a_table_split_into_two_fits_still_wins_over_a_larger_floor():
+    """A table that lost much of its depth, fitted twice by RANSAC (2.5 cm and a few degrees apart), each fit a
+    fifth of the floor's: together they are the table, 70 cm above the floor, and it is the support."""
+    from seg_perception.surfaces.planes import PlaneSurfaceSegmenter
+    from seg_perception.surfaces.ransac import PlaneFit
+    n = 1000
+    def fit(normal, offset, first, count):
+        inliers = torch.zeros(n, dtype=torch.bool)
+        inliers[first:first + count] = True
+        normal = torch.tensor(normal) / torch.tensor(normal).norm()
+        return PlaneFit(normal, torch.tensor(offset), inliers, count)
+    floor = fit([0.0, -0.45, -0.89], 1.89, 0, 500)
+    table = [fit([0.0, -0.45, -0.89], 1.19, 500, 110), fit([-0.08, -0.45, -0.89], 1.165, 610, 90)]
+    segmenter = PlaneSurfaceSegmenter(load_config(None))
+    _, support = segmenter._choose_support([floor] + table, None, torch.ones(n))
+    assert support is table[0]
+    _, support = segmenter._choose_support([floor, table[0]], None, torch.ones(n))
+    assert support is floor   # one fit alone is under the share of the floor's that a table needs
+
+
 def test_a_support_piece_beyond_a_gap_is_not_support():
     from seg_perception.surfaces.planes import _beyond_gaps
     # coarse grid: the main table region (1) at the bottom; above it, across a band of pixels seen below the

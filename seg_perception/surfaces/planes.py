@@ -48,6 +48,7 @@ _SEEN_BELOW = 3.0             # pixels this many surface tolerances below it sho
 _GAPPED_SHARE = 0.5           # a piece goes when more than this share of it lies beyond such a gap
 _SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
 _TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
+_SAME_SURFACE = 0.05             # m: horizontal fits this close in height are one surface
 _SUPPORT_FITS = 4               # at most this many fits of the support surface, each to the last one's support
 _FIT_POINTS = 4000              # support points (evenly picked) the surface is fitted to: ample for 6 terms
 _FOOTPRINT_POINTS = 8000        # ...and the footprint is built from (1 cm cells over a table)
@@ -196,6 +197,11 @@ class PlaneSurfaceSegmenter:
         def height(f):  # of the plane along up, up to a common constant
             return -float(f.offset * torch.sign(f.normal @ up))
         support = candidates[scores.index(best)]
+        # RANSAC may fit one surface twice (a warped table, two fits a few degrees apart; a table that lost much
+        # of its depth): surfaces, not fits, compete
+        heights = [height(f) for f in candidates]
+        scores = [sum(s for s, h in zip(scores, heights) if abs(h - h0) < _SAME_SURFACE) for h0 in heights]
+        best = scores[candidates.index(support)]
         for f, sc in zip(candidates, scores):
             if sc >= _SUPPORT_SHARE_OF_BEST * best and height(f) - height(support) > _TABLE_ABOVE_FLOOR:
                 support = f
