@@ -71,6 +71,8 @@ def _transport_problem(stream: str, value) -> Optional[str]:
     if value in _TRANSPORTS[stream]:
         return None
     return f"transport.{stream} must be one of {', '.join(_TRANSPORTS[stream])}, got '{value}'"
+
+
 _WARN_PERIOD = 5.0
 _GRASP_TIMEOUT = 30.0   # s a frame waits for the previous one's grasp planning before the child counts as hung
 _ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, str: Parameter.Type.STRING_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
