@@ -171,12 +171,13 @@ class Pipeline:
         box_labels[objects] = SURFACE_OBJECT
         box_labels[on_support] = SURFACE_SUPPORT
         # the fine step refines outlines: an object's inner cells keep it whatever their measured height (a bowl's
-        # floor a few millimetres above the table: inner_parts.py); at its outline only raised pixels do, and
+        # floor a few millimetres above the table: inner_parts.py), their pixels without depth too (a depth hole
+        # the grid filled, as at stride 1); at its outline only raised pixels do, and
         # raised pixels of no instance next to one join it (the coarse cell of an outline pixel may be table)
         coarse = instances.labels[r0:r1, c0:c1]
         # inner cells: the largest and the smallest label around them are their own
         inner = (dilate(coarse, 1) == coarse) & (-dilate(-coarse, 1) == coarse) & (coarse > 0)
-        inner = repeat_pixels(inner, factor, y1 - y0, x1 - x0) & valid
+        inner = repeat_pixels(inner, factor, y1 - y0, x1 - x0)
         box_inst = torch.where(raised | inner, inst[y0:y1, x0:x1], 0)
         inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box

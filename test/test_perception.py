@@ -263,6 +263,33 @@ def test_stride_gives_full_resolution_labels(pipeline):
         assert overlap_metrics(r.instances.labels, f.rendered.instances, 50)['f'] > 0.8
 
 
+@pytest.mark.parametrize('stride', [1, 2])
+def test_a_depth_hole_inside_an_object_is_part_of_its_mask(stride):
+    """Pixels without depth well inside an object (a shiny spot, a dark print) belong to it in the label images,
+    at every processing stride: a user masks the colour image with them."""
+    f = synthesize(106, SceneConfig(width=640, height=480))
+    frame = f.rgbd()
+    ids, counts = np.unique(f.rendered.instances[f.rendered.instances > 0], return_counts=True)
+    body = f.rendered.instances == ids[np.argmax(counts)]
+    inside = cv2.distanceTransform(body.astype(np.uint8), cv2.DIST_L2, 5)
+    cy, cx = np.unravel_index(np.argmax(inside), inside.shape)
+    radius = min(8.0, float(inside[cy, cx]) - 8)
+    assert radius >= 4, 'the scene needs an object wide enough for a hole'
+    yy, xx = np.mgrid[:480, :640]
+    hole = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
+    depth = frame.depth.copy()
+    depth[hole] = 0
+    result = Pipeline(load_config(None, {'device': 'cpu', 'stride': stride, 'grasps.enabled': False})).process(
+        replace(frame, depth=depth))
+    around = result.instances.labels[body & ~hole]
+    owner = np.bincount(around[around > 0]).argmax()
+    assert (result.instances.labels[hole] == owner).all()
+    assert (result.surfaces.labels[hole] == SURFACE_OBJECT).all()
+    # pixels without depth where no object is stay unlabelled
+    elsewhere = (depth == 0) & (f.rendered.instances == 0)
+    assert elsewhere.sum() > 100 and (result.instances.labels[elsewhere] == 0).all()
+
+
 def test_support_does_not_depend_on_the_ransac_seed():
     """RANSAC is random; which table it finds and how much of it must not be (a plane a degree off the table
     used to leave part of a real table labelled as objects for some seeds)."""
