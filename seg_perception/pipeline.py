@@ -24,6 +24,7 @@ from .surfaces.outline import support_outline
 from .surfaces.planes import raised_above_support
 from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_WALL, InstanceResult, PerceptionResult,
                     Plane, RGBDFrame, SurfaceResult)
+from .unmeasured import label_unmeasured
 from .workspace import WorkspaceBox
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ class Pipeline:
                 labels = surfaces.labels.clone()
                 _agree(labels, instances.labels)
                 full_surfaces, full_instances = replace(surfaces, labels=labels), instances
+            if self.config.instances.label_unmeasured:
+                inst, taken = label_unmeasured(full_instances.labels, self._measured(frame),
+                                               torch.from_numpy(frame.color).to(self.device))
+                full_surfaces.labels[taken] = SURFACE_OBJECT
+                full_instances = replace(full_instances, labels=inst)
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
             support = (surfaces.labels == SURFACE_SUPPORT) & pf.valid
             host_surfaces = replace(host_surfaces, support_outline=support_outline(
@@ -140,8 +146,7 @@ class Pipeline:
         frame, factor = pf.frame, pf.stride
         raw = torch.from_numpy(frame.depth).to(self.device)
         h, w = raw.shape
-        # as clip_depth would leave it (NaN fails both tests), without writing a clipped copy of the whole image
-        valid = (raw >= max(self.config.depth.min, 1e-6)) & (raw <= self.config.depth.max)
+        valid = self._measured(frame, raw)
         labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
         inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
         model = surfaces.support_model
@@ -182,6 +187,12 @@ class Pipeline:
         inst[y0:y1, x0:x1] = neighbour_max_at(box_inst, raised & (box_inst == 0))
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
+
+    def _measured(self, frame: RGBDFrame, depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(H, W) pixels with depth within depth.min..depth.max; ``depth``: the frame's, already on the device."""
+        raw = torch.from_numpy(frame.depth).to(self.device) if depth is None else depth
+        # as clip_depth would leave it (NaN fails both tests), without writing a clipped copy of the whole image
+        return (raw >= max(self.config.depth.min, 1e-6)) & (raw <= self.config.depth.max)
 
     def depth_edge_spread(self, frame: RGBDFrame) -> float:
         """How many pixels the frame's occlusion edges spread over (median; NaN when it has too few edges):

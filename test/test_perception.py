@@ -279,8 +279,9 @@ def test_a_depth_hole_inside_an_object_is_part_of_its_mask(stride):
     hole = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
     depth = frame.depth.copy()
     depth[hole] = 0
-    result = Pipeline(load_config(None, {'device': 'cpu', 'stride': stride, 'grasps.enabled': False})).process(
-        replace(frame, depth=depth))
+    # (pixels without depth at outlines, which go by colour, are another test's)
+    result = Pipeline(load_config(None, {'device': 'cpu', 'stride': stride, 'grasps.enabled': False,
+                                         'instances.label_unmeasured': False})).process(replace(frame, depth=depth))
     around = result.instances.labels[body & ~hole]
     owner = np.bincount(around[around > 0]).argmax()
     assert (result.instances.labels[hole] == owner).all()
@@ -288,6 +289,46 @@ def test_a_depth_hole_inside_an_object_is_part_of_its_mask(stride):
     # pixels without depth where no object is stay unlabelled
     elsewhere = (depth == 0) & (f.rendered.instances == 0)
     assert elsewhere.sum() > 100 and (result.instances.labels[elsewhere] == 0).all()
+
+
+def test_pixels_without_depth_at_an_outline_go_by_colour():
+    """A red object on a grey table, depth lost in a band along its outline: the band's red pixels are the
+    object's, its grey ones the table's, and nothing beyond reach changes."""
+    from seg_perception.unmeasured import label_unmeasured
+    labels = torch.zeros(30, 40, dtype=torch.int32)
+    labels[10:15, 10:20] = 1
+    color = torch.full((30, 40, 3), 120, dtype=torch.uint8)
+    color[10:15, 10:22] = torch.tensor([200, 30, 30], dtype=torch.uint8)   # the object reaches 2 px further
+    valid = torch.ones(30, 40, dtype=torch.bool)
+    valid[10:15, 20:23] = False     # a band beyond the object's labelled right edge: 2 red columns, 1 grey
+    valid[10:15, 7:10] = False      # grey, beside its left edge
+    valid[10:15, 26:28] = False     # grey, beyond reach
+    out, (ys, xs) = label_unmeasured(labels, valid, color)
+    assert (out[10:15, 20:22] == 1).all()
+    assert (out[10:15, 22] == 0).all() and (out[10:15, 7:10] == 0).all() and (out[10:15, 26:28] == 0).all()
+    assert (out[valid] == labels[valid]).all()
+    assert len(ys) == 10 and (out[ys, xs] == 1).all()
+    # two objects within reach: a pixel goes to the one whose colour it shows
+    labels[10:15, 23:30] = 2
+    color[10:15, 22:30] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    out, _ = label_unmeasured(labels, valid, color)
+    assert (out[10:15, 20:22] == 1).all() and (out[10:15, 22] == 2).all()
+
+
+def test_labelling_unmeasured_pixels_raises_recall_and_leaves_clouds_alone():
+    frames = _frames(range(101, 105))
+    on = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False}))
+    off = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False, 'instances.label_unmeasured': False}))
+    recall = []
+    for f in frames:
+        a, b = on.process(f.rgbd()), off.process(f.rgbd())
+        measured = f.rgbd().depth > 0
+        assert (a.instances.labels[measured] == b.instances.labels[measured]).all()
+        assert ((a.surfaces.labels == SURFACE_OBJECT) == (a.instances.labels > 0)).all()
+        assert [len(o.points) for o in a.objects] == [len(o.points) for o in b.objects]
+        recall.append([overlap_metrics(r.instances.labels, f.rendered.instances, 20)['recall'] for r in (a, b)])
+    recall = np.array(recall)
+    assert recall[:, 0].mean() > recall[:, 1].mean() + 0.01, recall
 
 
 def test_support_does_not_depend_on_the_ransac_seed():
