@@ -106,9 +106,9 @@ class Pipeline:
                 _agree(labels, instances.labels)
                 full_surfaces, full_instances = replace(surfaces, labels=labels), instances
             if self.config.instances.label_unmeasured:
-                inst, taken = label_unmeasured(full_instances.labels, self._measured(frame),
-                                               torch.from_numpy(frame.color).to(self.device))
-                full_surfaces.labels[taken] = SURFACE_OBJECT
+                inst = label_unmeasured(full_instances.labels, self._measured(frame),
+                                        torch.from_numpy(frame.color).to(self.device))
+                full_surfaces.labels[inst > 0] = SURFACE_OBJECT
                 full_instances = replace(full_instances, labels=inst)
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
             support = (surfaces.labels == SURFACE_SUPPORT) & pf.valid

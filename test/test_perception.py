@@ -303,16 +303,37 @@ def test_pixels_without_depth_at_an_outline_go_by_colour():
     valid[10:15, 20:23] = False     # a band beyond the object's labelled right edge: 2 red columns, 1 grey
     valid[10:15, 7:10] = False      # grey, beside its left edge
     valid[10:15, 26:28] = False     # grey, beyond reach
-    out, (ys, xs) = label_unmeasured(labels, valid, color)
+    out = label_unmeasured(labels, valid, color)
     assert (out[10:15, 20:22] == 1).all()
     assert (out[10:15, 22] == 0).all() and (out[10:15, 7:10] == 0).all() and (out[10:15, 26:28] == 0).all()
-    assert (out[valid] == labels[valid]).all()
-    assert len(ys) == 10 and (out[ys, xs] == 1).all()
+    assert (out[valid] == labels[valid]).all() and int((out != labels).sum()) == 10
     # two objects within reach: a pixel goes to the one whose colour it shows
     labels[10:15, 23:30] = 2
     color[10:15, 22:30] = torch.tensor([30, 30, 200], dtype=torch.uint8)
-    out, _ = label_unmeasured(labels, valid, color)
+    out = label_unmeasured(labels, valid, color)
     assert (out[10:15, 20:22] == 1).all() and (out[10:15, 22] == 2).all()
+
+
+def test_a_region_without_depth_mostly_inside_an_object_joins_it():
+    """A shiny patch that reaches the object's outline at one place is the object's; a band along its outline,
+    half object and half table (a stereo shadow), is not, nor is a patch that reaches the image border."""
+    from seg_perception.unmeasured import MOSTLY_ENCLOSED, join_holes
+    labels = torch.zeros(40, 40, dtype=torch.int64)
+    labels[5:25, 5:25] = 1
+    valid = torch.ones(40, 40, dtype=torch.bool)
+    valid[10:16, 12:25] = False      # a patch inside, open to the table on its right side
+    valid[5:25, 2:5] = False         # a band along the left edge, outside
+    valid[32:40, 10:14] = False      # a patch at the image border below
+    labels[~valid] = 0
+    out = join_holes(labels, valid, MOSTLY_ENCLOSED)
+    assert (out[10:16, 12:25] == 1).all()
+    assert (out[5:25, 2:5] == 0).all() and (out[32:40, 10:14] == 0).all()
+    assert (out[valid] == labels[valid]).all()
+    # only an enclosed one joins at a share of 1
+    assert (join_holes(labels, valid, 1.0)[10:16, 12:25] == 0).all()
+    labels[10:16, 24] = 1
+    valid[10:16, 24] = True
+    assert (join_holes(labels, valid, 1.0)[10:16, 12:24] == 1).all()
 
 
 def test_labelling_unmeasured_pixels_raises_recall_and_leaves_clouds_alone():

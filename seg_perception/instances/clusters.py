@@ -27,6 +27,7 @@ from ..config import Config
 from ..depth_edges import RAMP_STEPS
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
+from ..unmeasured import MOSTLY_ENCLOSED, join_holes
 from ..prepare import PreparedFrame, pixel_areas
 from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
 from .contact_cuts import cut_at_colour_contacts
@@ -113,7 +114,7 @@ class ClusterInstanceSegmenter:
             labels, count = _compact(merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up))
             labels = join_low_floors(labels, surfaces.labels == SURFACE_SUPPORT, surfaces.heights, pf.depth,
                                      pf.camera.fx)
-        labels = _fill_enclosed_holes(labels, pf.valid)
+        labels = join_holes(labels, pf.valid, MOSTLY_ENCLOSED)
         labels, _ = order_left_to_right(labels, count)
         return labels, count
 
@@ -450,27 +451,6 @@ def _thin_regions(labels: torch.Tensor, count: int) -> torch.Tensor:
     total = torch.bincount(labels.view(-1), minlength=count + 1).float()
     interior = torch.bincount(labels.view(-1), weights=inner.view(-1).float(), minlength=count + 1)
     return interior < _THIN_SHARE * total
-
-
-def _fill_enclosed_holes(labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Missing-depth regions whose every valid neighbour belongs to one object become part of it."""
-    holes, count = connected_components(~valid)
-    if count == 0:
-        return labels
-    holes = holes.to(labels.device)
-    ring = dilate(holes, 1)
-    ring = torch.where(valid & (ring > 0), ring, torch.zeros_like(ring))
-    idx = ring.view(-1)
-    sel = idx > 0
-    lo = torch.full((count + 1,), 2 ** 31, device=labels.device, dtype=torch.int64)
-    hi = torch.full((count + 1,), -1, device=labels.device, dtype=torch.int64)
-    vals = labels.view(-1)[sel]
-    lo = lo.scatter_reduce(0, idx[sel], vals, reduce='amin')
-    hi = hi.scatter_reduce(0, idx[sel], vals, reduce='amax')
-    fill = torch.where((lo == hi) & (lo > 0), lo, torch.zeros_like(lo))
-    fill[0] = 0
-    filled = fill[holes]
-    return torch.where((labels == 0) & (filled > 0), filled, labels)
 
 
 def _compact(labels: torch.Tensor):
