@@ -99,16 +99,17 @@ class Pipeline:
             if ids is not None:
                 instances = ids.relabel(instances)
         with self._timed(timings, 'outputs'):
+            measured = self._measured(pf.frame)
             if stride > 1:
-                full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances)
+                full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances, measured)
             else:
                 labels = surfaces.labels.clone()
                 _agree(labels, instances.labels)
                 full_surfaces, full_instances = replace(surfaces, labels=labels), instances
             if self.config.instances.label_unmeasured:
-                inst = label_unmeasured(full_instances.labels, self._measured(frame),
-                                        torch.from_numpy(frame.color).to(self.device))
-                full_surfaces.labels[inst > 0] = SURFACE_OBJECT
+                inst, taken = label_unmeasured(full_instances.labels, measured,
+                                               torch.from_numpy(pf.frame.color).to(self.device))
+                full_surfaces.labels[taken] = SURFACE_OBJECT
                 full_instances = replace(full_instances, labels=inst)
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)
             support = (surfaces.labels == SURFACE_SUPPORT) & pf.valid
@@ -138,15 +139,15 @@ class Pipeline:
         timings['total'] = timings.get('total', 0.0) + timings['grasps']
         return replace(result, grasps=tuple(grasps), grasp_notes=notes, timings_ms=timings)
 
-    def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult):
-        """Labels of the strided grid back on every pixel: each pixel takes its cell's label; then, around the
-        object cells, the support surface model decides exactly which pixels stand above it, are on it, or
-        belong to the objects (so outlines at the table are as fine as the input). Elsewhere a pixel keeps its
-        cell's label, so only the objects' bounding box is worked on."""
+    def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult,
+                         valid: torch.Tensor):
+        """Labels of the strided grid back on every pixel (``valid``: those with depth): each pixel takes its
+        cell's label; then, around the object cells, the support surface model decides exactly which pixels stand
+        above it, are on it, or belong to the objects (so outlines at the table are as fine as the input).
+        Elsewhere a pixel keeps its cell's label, so only the objects' bounding box is worked on."""
         frame, factor = pf.frame, pf.stride
         raw = torch.from_numpy(frame.depth).to(self.device)
         h, w = raw.shape
-        valid = self._measured(frame, raw)
         labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
         inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
         model = surfaces.support_model
@@ -188,9 +189,9 @@ class Pipeline:
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
 
-    def _measured(self, frame: RGBDFrame, depth: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(H, W) pixels with depth within depth.min..depth.max; ``depth``: the frame's, already on the device."""
-        raw = torch.from_numpy(frame.depth).to(self.device) if depth is None else depth
+    def _measured(self, frame: RGBDFrame) -> torch.Tensor:
+        """(H, W) pixels with depth within depth.min..depth.max."""
+        raw = torch.from_numpy(frame.depth).to(self.device)
         # as clip_depth would leave it (NaN fails both tests), without writing a clipped copy of the whole image
         return (raw >= max(self.config.depth.min, 1e-6)) & (raw <= self.config.depth.max)
 

@@ -13,6 +13,8 @@ should still show an object where it is. Two rules (the clouds and grasps use me
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 
 from .imageops import bounding_box, dilate
@@ -47,17 +49,18 @@ def join_holes(labels: torch.Tensor, valid: torch.Tensor, share: float = 1.0) ->
     return torch.where((labels == 0) & (fill > 0), fill, labels)
 
 
-def label_unmeasured(labels: torch.Tensor, valid: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
+def label_unmeasured(labels: torch.Tensor, valid: torch.Tensor,
+                     color: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """``labels`` (H, W) instance ids (0 = none) with the pixels without depth (~``valid``) next to an object
-    labelled as it where their colour (``color`` (H, W, 3)) says so (see the module)."""
+    labelled as it where their colour (``color`` (H, W, 3)) says so (see the module), and the rows and columns of
+    the pixels so labelled."""
     objects = labels > 0
-    if not bool(objects.any()):
-        return labels
-    y0, y1, x0, x1 = bounding_box(objects, _BOX_MARGIN)
+    none = torch.zeros(0, dtype=torch.long, device=labels.device)
+    y0, y1, x0, x1 = bounding_box(objects, _BOX_MARGIN)   # the whole image when there are none
     box, measured, objects = labels[y0:y1, x0:x1], valid[y0:y1, x0:x1], objects[y0:y1, x0:x1]
     ys, xs = torch.nonzero(dilate(objects, _REACH) & ~objects & ~measured, as_tuple=True)
     if ys.numel() == 0:
-        return labels
+        return labels, (none, none)
     h, w = box.shape
     steps = torch.arange(-_WINDOW, _WINDOW + 1, device=labels.device)
     yy = (ys[:, None, None] + steps[None, :, None]).clamp(0, h - 1)                  # (C, k, 1)
@@ -83,5 +86,6 @@ def label_unmeasured(labels: torch.Tensor, valid: torch.Tensor, color: torch.Ten
     # without measured background around, the colour cannot tell (a wide stereo shadow): left unlabelled
     take = torch.isfinite(to_background) & (torch.minimum(to_small, to_large) < to_background)
     out = labels.clone()
-    out[y0 + ys[take], x0 + xs[take]] = own[take]
-    return out
+    ys, xs = y0 + ys[take], x0 + xs[take]
+    out[ys, xs] = own[take]
+    return out, (ys, xs)

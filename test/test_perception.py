@@ -303,14 +303,15 @@ def test_pixels_without_depth_at_an_outline_go_by_colour():
     valid[10:15, 20:23] = False     # a band beyond the object's labelled right edge: 2 red columns, 1 grey
     valid[10:15, 7:10] = False      # grey, beside its left edge
     valid[10:15, 26:28] = False     # grey, beyond reach
-    out = label_unmeasured(labels, valid, color)
+    out, (ys, xs) = label_unmeasured(labels, valid, color)
     assert (out[10:15, 20:22] == 1).all()
     assert (out[10:15, 22] == 0).all() and (out[10:15, 7:10] == 0).all() and (out[10:15, 26:28] == 0).all()
-    assert (out[valid] == labels[valid]).all() and int((out != labels).sum()) == 10
+    assert (out[valid] == labels[valid]).all() and int((out != labels).sum()) == 10 == len(ys)
+    assert (out[ys, xs] == 1).all()
     # two objects within reach: a pixel goes to the one whose colour it shows
     labels[10:15, 23:30] = 2
     color[10:15, 22:30] = torch.tensor([30, 30, 200], dtype=torch.uint8)
-    out = label_unmeasured(labels, valid, color)
+    out, (ys, xs) = label_unmeasured(labels, valid, color)
     assert (out[10:15, 20:22] == 1).all() and (out[10:15, 22] == 2).all()
 
 
