@@ -108,7 +108,8 @@ class InstancesConfig:
     label_unmeasured: bool = param(True, 'Pixels without depth within 2 pixels of an object take its label in the '
                                    'label images where their colour matches it better than the background around '
                                    'them (depth lost at grazing angles, on dark or shiny spots, along edges); the '
-                                   'clouds and grasps use measured points only.')
+                                   'clouds and grasps use measured points only. Regions without depth mostly '
+                                   'inside an object join it either way (clusters backend).')
     min_area: float = param(0.0003, 'Smallest object (m^2 of visible surface); smaller fragments are merged into '
                             'a neighbour or dropped.', min=0.0, max=0.1)
     model_path: str = param('', 'Weights of a learned backend: a torchvision Mask R-CNN state_dict (.pth), a '

@@ -27,9 +27,9 @@ from ..config import Config
 from ..depth_edges import RAMP_STEPS
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
-from ..unmeasured import MOSTLY_ENCLOSED, join_holes
 from ..prepare import PreparedFrame, pixel_areas
 from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
+from ..unmeasured import MOSTLY_ENCLOSED, join_holes
 from .contact_cuts import cut_at_colour_contacts
 from .inner_parts import join_low_floors, merge_inner_parts
 
