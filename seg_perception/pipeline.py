@@ -99,9 +99,11 @@ class Pipeline:
             if ids is not None:
                 instances = ids.relabel(instances)
         with self._timed(timings, 'outputs'):
-            measured = self._measured(pf.frame)
+            # the frame's depth on every pixel, uploaded once for both steps below
+            depth = torch.from_numpy(pf.frame.depth).to(self.device)
+            measured = self._measured(depth)
             if stride > 1:
-                full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances, measured)
+                full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances, depth, measured)
             else:
                 labels = surfaces.labels.clone()
                 _agree(labels, instances.labels)
@@ -140,13 +142,13 @@ class Pipeline:
         return replace(result, grasps=tuple(grasps), grasp_notes=notes, timings_ms=timings)
 
     def _full_resolution(self, pf: PreparedFrame, surfaces: SurfaceResult, instances: InstanceResult,
-                         valid: torch.Tensor):
-        """Labels of the strided grid back on every pixel (``valid``: those with depth): each pixel takes its
-        cell's label; then, around the object cells, the support surface model decides exactly which pixels stand
-        above it, are on it, or belong to the objects (so outlines at the table are as fine as the input).
-        Elsewhere a pixel keeps its cell's label, so only the objects' bounding box is worked on."""
+                         raw: torch.Tensor, valid: torch.Tensor):
+        """Labels of the strided grid back on every pixel (``raw``: the frame's depth on the device, ``valid``:
+        the pixels with depth): each pixel takes its cell's label; then, around the object cells, the support
+        surface model decides exactly which pixels stand above it, are on it, or belong to the objects (so
+        outlines at the table are as fine as the input). Elsewhere a pixel keeps its cell's label, so only the
+        objects' bounding box is worked on."""
         frame, factor = pf.frame, pf.stride
-        raw = torch.from_numpy(frame.depth).to(self.device)
         h, w = raw.shape
         labels = repeat_pixels(surfaces.labels, factor, h, w) * valid
         inst = repeat_pixels(instances.labels.to(torch.int32), factor, h, w)
@@ -189,9 +191,8 @@ class Pipeline:
         _agree(box_labels, inst[y0:y1, x0:x1])   # no object label or instance lies outside the box
         return replace(surfaces, labels=labels, heights=None, raised=None), replace(instances, labels=inst)
 
-    def _measured(self, frame: RGBDFrame) -> torch.Tensor:
-        """(H, W) pixels with depth within depth.min..depth.max."""
-        raw = torch.from_numpy(frame.depth).to(self.device)
+    def _measured(self, raw: torch.Tensor) -> torch.Tensor:
+        """(H, W) pixels of the depth image ``raw`` with depth within depth.min..depth.max."""
         # as clip_depth would leave it (NaN fails both tests), without writing a clipped copy of the whole image
         return (raw >= max(self.config.depth.min, 1e-6)) & (raw <= self.config.depth.max)
 
