@@ -500,9 +500,13 @@ def test_thin_upright_objects_are_not_slivers(pipeline, index, true_id):
     assert found.max() >= 0.4 * true.sum(), (found.max(), true.sum())
 
 
-def test_a_table_that_loses_most_of_its_depth_keeps_its_objects():
-    """A black or glossy table: 60 % of its pixels without depth, in blobs. Its pieces still make one support
-    (each within reach of the next), so the objects standing on it are found as on the intact table."""
+@pytest.mark.parametrize('lost, fewer_objects, lower_f', [(0.6, 1, 0.03), (0.8, 3, 0.06)])
+def test_a_table_that_loses_most_of_its_depth_keeps_its_objects(lost, fewer_objects, lower_f):
+    """A black or glossy table: 60 or 80 % of its pixels without depth, in blobs, with the floor below it in
+    view and fully measured. The table, covering more of the view near its middle, is still the support and
+    its pieces still make one support (each within reach of the next), so the objects standing on it are found
+    about as on the intact table (at 80 %, three of these five frames took the floor for the support, or a
+    strip of table at the image's edge for all of it, and lost every object)."""
     pipeline = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False}))
     rng = np.random.default_rng(0)
     intact, holed = [], []
@@ -512,17 +516,36 @@ def test_a_table_that_loses_most_of_its_depth_keeps_its_objects():
         blobs = cv2.GaussianBlur(rng.random(frame.depth.shape).astype(np.float32), (0, 0), 4)
         table = f.rendered.surfaces == SURFACE_SUPPORT
         depth = frame.depth.copy()
-        depth[table & (blobs < np.quantile(blobs[table], 0.6))] = 0
-        whole, lost = pipeline.process(frame), pipeline.process(replace(frame, depth=depth))
-        assert abs(len(lost.objects) - len(whole.objects)) <= 1, seed
+        depth[table & (blobs < np.quantile(blobs[table], lost))] = 0
+        whole, holes = pipeline.process(frame), pipeline.process(replace(frame, depth=depth))
+        assert len(holes.objects) >= len(whole.objects) - fewer_objects, seed
+        assert len(holes.objects) <= len(whole.objects) + 1, seed
         intact.append(overlap_metrics(whole.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'])
-        holed.append(overlap_metrics(lost.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'])
-    assert np.mean(holed) > np.mean(intact) - 0.03, (intact, holed)
+        holed.append(overlap_metrics(holes.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'])
+    assert np.mean(holed) > np.mean(intact) - lower_f, (intact, holed)
+
+
+def test_a_table_with_a_tenth_of_its_depth_is_found_behind_smaller_planes():
+    """90 % of the table without depth: after the floor, the largest plane RANSAC ranks first may hold fewer
+    points than a plane needs; it is set aside and the search goes on, and finds the table (before, the search
+    stopped there: no support, no objects on this frame)."""
+    pipeline = Pipeline(load_config(None, {'device': 'cpu', 'grasps.enabled': False}))
+    seed = 106
+    f = synthesize(seed, SMALL)
+    frame = f.rgbd()
+    blobs = cv2.GaussianBlur(np.random.default_rng(seed).random(frame.depth.shape).astype(np.float32), (0, 0), 4)
+    table = f.rendered.surfaces == SURFACE_SUPPORT
+    depth = frame.depth.copy()
+    depth[table & (blobs < np.quantile(blobs[table], 0.9))] = 0
+    result = pipeline.process(replace(frame, depth=depth))
+    assert overlap_metrics(result.instances.labels, f.rendered.instances, min_gt_pixels=20)['f'] > 0.5
 
 
 def test_a_table_split_into_two_fits_still_wins_over_a_larger_floor():
-    """A table that lost much of its depth, fitted twice by RANSAC (2.5 cm and a few degrees apart), each fit a
-    fifth of the floor's: together they are the table, 70 cm above the floor, and it is the support."""
+    """A table that lost much of its depth, fitted twice by RANSAC (2.5 cm and a few degrees apart), each
+    covering a fifth of the view the floor covers: together they are the table, 70 cm above the floor, and it
+    is the support, the larger fit of the two. Above the floor, the flat tops of large objects on the table,
+    which RANSAC found first, cover less of the view than the table and are not the support."""
     from seg_perception.surfaces.planes import PlaneSurfaceSegmenter
     from seg_perception.surfaces.ransac import PlaneFit
     n = 1000
@@ -534,10 +557,15 @@ def test_a_table_split_into_two_fits_still_wins_over_a_larger_floor():
     floor = fit([0.0, -0.45, -0.89], 1.89, 0, 500)
     table = [fit([0.0, -0.45, -0.89], 1.19, 500, 110), fit([-0.08, -0.45, -0.89], 1.165, 610, 90)]
     segmenter = PlaneSurfaceSegmenter(load_config(None))
-    _, support = segmenter._choose_support([floor] + table, None, torch.ones(n))
+    _, support = segmenter._choose_support([floor] + table, None, [500.0, 110.0, 90.0])
     assert support is table[0]
-    _, support = segmenter._choose_support([floor, table[0]], None, torch.ones(n))
+    _, support = segmenter._choose_support([floor, table[1], table[0]], None, [500.0, 90.0, 110.0])
+    assert support is table[0]   # the larger fit of the table, whichever RANSAC found first
+    _, support = segmenter._choose_support([floor, table[0]], None, [500.0, 110.0])
     assert support is floor   # one fit alone is under the share of the floor's that a table needs
+    tops = fit([0.0, -0.45, -0.89], 1.10, 700, 200)    # 9 cm above the table
+    _, support = segmenter._choose_support([floor, tops] + table, None, [500.0, 170.0, 110.0, 90.0])
+    assert support is table[0]
 
 
 def test_a_support_piece_beyond_a_gap_is_not_support():

@@ -4,7 +4,8 @@
 2. The up vector is the known one (configuration or extrinsics) or, when unknown, the normal of the dominant
    plane that faces up in the image (a camera looking down at a workspace sees its up direction between
    -y and -z of the optical frame, or close to -z when it looks straight down with any roll).
-3. The support surface is the horizontal plane with the most inliers near the image centre.
+3. The support surface is the horizontal plane that covers most of the view near the image centre (where its
+   pixels lost depth too: a black table), or a large one far above it (a table over the floor).
 4. Every pixel gets a class: support (on the support plane), object (above it, over its footprint), floor
    (horizontal, below it), wall (vertical planes), other (the rest with depth), unknown (no depth).
 """
@@ -45,6 +46,7 @@ _WIDE_BAND_FLOOR = 0.015         # ...and at least this (m)
 _FLOOR_BELOW = 0.08       # a horizontal plane this far below the support (m) is the floor
 _SUPPORT_PIECE_REACH = 0.15   # m: support pieces cut off by clutter lie this close to the main region's box
 _SEEN_BELOW = 3.0             # pixels this many surface tolerances below it show that it is not there
+_HOLE_BRIDGE = 2              # coarse cells (4 pixels each) of lost depth that support pieces connect across
 _GAPPED_SHARE = 0.5           # a piece goes when more than this share of it lies beyond such a gap
 _SUPPORT_SHARE_OF_BEST = 0.3     # a horizontal plane this big relative to the largest may be the support...
 _TABLE_ABOVE_FLOOR = 0.4         # ...when it is this much higher (m): a table over the floor
@@ -52,6 +54,9 @@ _SAME_SURFACE = 0.05             # m: horizontal fits this close in height are o
 _SUPPORT_FITS = 4               # at most this many fits of the support surface, each to the last one's support
 _FIT_POINTS = 4000              # support points (evenly picked) the surface is fitted to: ample for 6 terms
 _FOOTPRINT_POINTS = 8000        # ...and the footprint is built from (1 cm cells over a table)
+_COVER_CELLS = 32               # the view is cut into cells of 1/32 of its shorter side...
+_COVER_SHARE = 0.5              # ...and a cell counts for a plane when more than this share of its measured
+                                # pixels lie on it
 _WALL_MIN_AREA = 0.2             # m^2: a vertical plane this large is a wall, not the face of an object
 
 
@@ -87,12 +92,14 @@ class PlaneSurfaceSegmenter:
         labels = torch.where(pf.valid, SURFACE_OTHER, SURFACE_UNKNOWN).to(torch.uint8)
         if not fits:
             return SurfaceResult(labels, (), pf.up_hint, None)
-        u = (sample_idx % w).float() / w - 0.5
-        v = (sample_idx // w).float() / h - 0.5
-        centrality = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
         if support_hint is not None and bool(support_hint.any()):
-            centrality = support_hint.view(-1)[sample_idx].float()
-        up, support = self._choose_support(fits, pf.up_hint, centrality)
+            weight = support_hint.float()
+        else:   # the workspace is near the middle of the view
+            v = torch.linspace(-0.5, 0.5, h, device=device)[:, None]
+            u = torch.linspace(-0.5, 0.5, w, device=device)[None, :]
+            weight = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
+        cover = self._view_cover(pf, fits, weight, normal_cos)
+        up, support = self._choose_support(fits, pf.up_hint, cover)
         if support is None:
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
 
@@ -111,7 +118,7 @@ class PlaneSurfaceSegmenter:
         # only part of the table; the fitted surface then follows the bend and measures the noise
         band = (_WIDE_BAND * tol).clamp_min(_WIDE_BAND_FLOOR)
         on_support = self._main_region(pf.valid & (heights.abs() < band) & flat, pf.points, s_normal,
-                                       pf.valid & (heights < -band))
+                                       pf.valid & (heights < -band), ~pf.valid)
         if not bool(on_support.any()):
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
         count = int(on_support.sum())
@@ -125,7 +132,7 @@ class PlaneSurfaceSegmenter:
             # (a vertical face crossing the table's height must not join it)
             on_support = pf.valid & (((heights.abs() < tol) & flat) | ((heights.abs() < 0.5 * tol) & roughly_flat))
             on_support = self._main_region(on_support, pf.points, surface.normal,
-                                           pf.valid & (heights < -_SEEN_BELOW * tol))
+                                           pf.valid & (heights < -_SEEN_BELOW * tol), ~pf.valid)
             # the fitted surface may take in more of the table (a plane a degree off only held a strip of it):
             # fit again until the support stops growing
             previous, count = count, int(on_support.sum())
@@ -173,8 +180,31 @@ class PlaneSurfaceSegmenter:
             idx = idx[choice]
         return idx, pf.points.view(-1, 3)[idx], pf.normals.view(-1, 3)[idx]
 
+    def _view_cover(self, pf: PreparedFrame, fits: List[PlaneFit], weight: torch.Tensor,
+                    normal_cos: float) -> List[float]:
+        """How much of the view each plane covers, ``weight`` (H, W) summed over the cells of the view most of
+        whose measured pixels lie on it, however few were measured: a dark or glossy table that returns depth
+        on a fifth of its pixels covers as much of the view as a bright one (counting its points, a floor
+        around it won)."""
+        h, w = pf.shape
+        cell = max(1, min(h, w) // _COVER_CELLS)
+
+        def per_cell(x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.avg_pool2d(x[None, None].float(), cell, ceil_mode=True)[0, 0]
+        measured = per_cell(pf.valid)
+        cell_weight = per_cell(weight)
+        tol = inlier_threshold(pf.depth, self.cfg.distance_threshold)
+        has_normal = pf.normals.abs().sum(-1) > 0
+        cover = []
+        for fit in fits:
+            on = pf.valid & ((pf.points @ fit.normal + fit.offset).abs() < tol)
+            on &= ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            mostly = per_cell(on) > _COVER_SHARE * measured
+            cover.append(float((cell_weight * mostly).sum()))
+        return cover
+
     def _choose_support(self, fits: List[PlaneFit], up_hint: Optional[torch.Tensor],
-                        centrality: torch.Tensor) -> Tuple[torch.Tensor, Optional[PlaneFit]]:
+                        cover: List[float]) -> Tuple[torch.Tensor, Optional[PlaneFit]]:
         horizontal_cos = math.cos(math.radians(self.cfg.horizontal_tolerance_deg))
         if up_hint is not None:
             candidates = [f for f in fits if float((f.normal @ up_hint).abs()) > horizontal_cos]
@@ -182,14 +212,14 @@ class PlaneSurfaceSegmenter:
             candidates = []
             priors = ((_OBLIQUE_UP[self.cfg.image_up], _OBLIQUE_DEG), (_TOP_DOWN_UP, _TOP_DOWN_DEG))
             for prior, max_deg in priors:  # an oblique view first, then a top-down one
-                prior_t = torch.tensor(prior, device=centrality.device, dtype=fits[0].normal.dtype)
+                prior_t = torch.tensor(prior, device=fits[0].normal.device, dtype=fits[0].normal.dtype)
                 limit = math.cos(math.radians(max_deg))
                 candidates = [f for f in fits if float(f.normal @ prior_t) > limit]
                 if candidates:
                     break
         if not candidates:
             return (up_hint if up_hint is not None else fits[0].normal), None
-        scores = [float((centrality * f.inliers).sum()) for f in candidates]
+        scores = [cover[fits.index(f)] for f in candidates]
         best = max(scores)
         up = up_hint if up_hint is not None else candidates[scores.index(best)].normal
         # a table seen over a floor that fills more of the image is still the workspace: a substantial
@@ -200,16 +230,21 @@ class PlaneSurfaceSegmenter:
         # RANSAC may fit one surface twice (a warped table, two fits a few degrees apart; a table that lost much
         # of its depth): surfaces, not fits, compete
         heights = [height(f) for f in candidates]
-        scores = [sum(s for s, h in zip(scores, heights) if abs(h - h0) < _SAME_SURFACE) for h0 in heights]
+        own = scores
+        scores = [sum(s for s, h in zip(own, heights) if abs(h - h0) < _SAME_SURFACE) for h0 in heights]
         best = scores[candidates.index(support)]
-        for f, sc in zip(candidates, scores):
-            if sc >= _SUPPORT_SHARE_OF_BEST * best and height(f) - height(support) > _TABLE_ABOVE_FLOOR:
-                support = f
-        return up, support
+        while True:   # of the surfaces far above, the one covering most of the view (not the flat tops of large
+            # objects on it, which RANSAC may find first when the table lost much of its depth), and of that
+            # surface's fits the largest
+            above = [(sc, own_sc, -i) for i, (f, sc, own_sc) in enumerate(zip(candidates, scores, own))
+                     if sc >= _SUPPORT_SHARE_OF_BEST * best and height(f) - height(support) > _TABLE_ABOVE_FLOOR]
+            if not above:
+                return up, support
+            support = candidates[-max(above)[2]]
 
     @staticmethod
     def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor,
-                     seen_below: torch.Tensor) -> torch.Tensor:
+                     seen_below: torch.Tensor, unmeasured: torch.Tensor) -> torch.Tensor:
         """The support's main connected region and the pieces of it that clutter or lost depth cut off, which
         lie within reach of the main region on the plane, or of pieces within its reach; a coplanar desk
         further away and specks elsewhere go, and so does a piece that lies beyond a gap: a chair's seat behind
@@ -230,7 +265,7 @@ class PlaneSurfaceSegmenter:
                              inf.scatter_reduce(0, flat, b, 'amin'), (-inf).scatter_reduce(0, flat, b, 'amax')], 1)
         sizes = torch.bincount(flat, minlength=count + 1)
         sizes[0] = 0
-        main_id = int(sizes.argmax())
+        main_id = _main_piece(coarse, labels, sizes, unmeasured[::step, ::step])
         reach = _SUPPORT_PIECE_REACH
         keep = torch.zeros(count + 1, dtype=torch.bool, device=mask.device)
         keep[main_id] = True
@@ -288,6 +323,19 @@ class PlaneSurfaceSegmenter:
     @staticmethod
     def _plane(fit: PlaneFit, kind: int) -> Plane:
         return Plane(fit.normal, fit.offset, kind, fit.count)
+
+
+def _main_piece(pieces: torch.Tensor, labels: torch.Tensor, sizes: torch.Tensor,
+                unmeasured: torch.Tensor) -> int:
+    """The id of the largest of the ``pieces`` (their ``labels`` and ``sizes``) that lies in the largest group of
+    pieces connected across pixels without depth (``unmeasured``) near them: a table that loses most of its depth
+    (black, glossy) falls apart into specks, none of them larger than a strip of a coplanar desk behind it."""
+    bridged = pieces | (dilate(pieces, _HOLE_BRIDGE) & unmeasured)
+    groups, count = connected_components(bridged)
+    group_of = torch.zeros_like(sizes).scatter_reduce(0, labels.view(-1), groups.to(labels.device).view(-1), 'amax')
+    group_sizes = torch.bincount(group_of, weights=sizes.to(torch.float64), minlength=count + 1)
+    group_sizes[0] = 0
+    return int(torch.where(group_of == group_sizes.argmax(), sizes, 0).argmax())
 
 
 def _beyond_gaps(labels: torch.Tensor, count: int, main_id: int, below: torch.Tensor) -> torch.Tensor:

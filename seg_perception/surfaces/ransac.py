@@ -51,6 +51,7 @@ def _hypotheses(points, normals, seeds, count, generator):
 # Hypotheses are scored on this many of the sample points, picked at random: enough to rank planes that hold a
 # few percent of the points, a quarter of the cost; the winner is refined on the whole sample.
 _SCORING_POINTS = 1500
+_RETRIES = 2                 # searches whose best plane is too small, tried again without its points
 _REFINE_BANDS = (4.0, 2.0)   # the first refinements take inliers within these multiples of the threshold
 
 
@@ -64,7 +65,9 @@ def detect_planes(points: torch.Tensor, normals: torch.Tensor, *, max_planes: in
                   generator: torch.Generator) -> List[PlaneFit]:
     """Largest planes first. A point belongs to a plane when it is within the depth-dependent distance and its
     normal agrees (or is unknown). The best hypothesis is refined by least squares until its inliers settle.
-    Each found plane's inliers are removed before the next search."""
+    Each found plane's inliers are removed before the next search; so are those of a best hypothesis that
+    turned out smaller than ``min_inliers`` (up to _RETRIES times): a large plane whose points are few (a table
+    that lost most of its depth) may rank below a patchwork of smaller things."""
     n = points.shape[0]
     # a random subset ranks the hypotheses (the sample may be every valid pixel in raster order)
     scoring = torch.randperm(n, generator=generator, device=points.device)[:_SCORING_POINTS]
@@ -74,7 +77,9 @@ def detect_planes(points: torch.Tensor, normals: torch.Tensor, *, max_planes: in
     s_points, s_normals, s_unknown, s_threshold = (points[scoring], normals[scoring], ~has_normal[scoring],
                                                    threshold[scoring])
     planes: List[PlaneFit] = []
-    for _ in range(max_planes):
+    for _ in range(max_planes + _RETRIES):
+        if len(planes) == max_planes:
+            break
         seeds = remaining & has_normal
         if int(seeds.sum()) < min_inliers:
             break
@@ -99,7 +104,8 @@ def detect_planes(points: torch.Tensor, normals: torch.Tensor, *, max_planes: in
             if abs(count - previous) <= max(2, count // 500):
                 break
         if count < min_inliers:
-            break
+            remaining &= ~inliers
+            continue
         planes.append(PlaneFit(normal, offset, inliers, count))
         remaining &= ~inliers
     return planes
