@@ -12,7 +12,8 @@ A thin-bottomed bowl's floor lies only a few millimetres above the table, within
 support, and the bowl comes out as a ring (:func:`join_low_floors`). Such a floor is support-like ground that the
 object encloses in the image (up to a gap: the near rim, seen edge-on, is often broken) and that lies measurably
 above the table around the object; table seen through a ring of merged objects or a mug's handle is at the
-table's height or too small.
+table's height or too small. A time-of-flight camera reads a container's inside deeper than it is (light bounced
+off its walls), below the table: enclosed ground measurably below the table around the object is its inside too.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ _ENCLOSED = 0.8         # share of the pixels bordering it that are the object's
                         # frames: 0.88-0.97; table in a pocket between an object's parts and a gap: 0.63-0.75)
 _FLOOR_RISE = 0.0015    # m: the floor's median height above that of the table around the object (measured on
                         # RealSense frames at 0.75 m: bowl floors 2.5-3.1 mm, table enclosed by objects -0.5-0.9 mm)
+_FLOOR_SINK = 0.003     # m: or its median height this far below it (a cup's inside on the GraspNet frame's Azure
+                        # Kinect: 5-6 mm below the table around it)
 _TABLE_RING = 4         # grid pixels around the enclosed region where the table's own height is measured
 _SQUARE = np.ones((3, 3), bool)   # 8-neighbourhood
 
@@ -178,16 +181,21 @@ def join_low_floors(labels: torch.Tensor, support: torch.Tensor, heights: torch.
         if not around.any():
             continue
         table = float(np.median(local_heights[around]))
+        # a container's inside seen by a time-of-flight camera reads deeper than it is (light bounced off its
+        # walls): below the table
+        floor_like = local_support | ((depth_np[window] > 0) & (local_heights < table - _FLOOR_SINK))
         floors, count = ndimage.label(ground)
         sizes = np.bincount(floors.ravel(), minlength=count + 1)
-        on_support = np.bincount(floors.ravel(), weights=local_support.ravel(), minlength=count + 1)
-        for k in np.nonzero((sizes * pixel * pixel >= _MIN_FLOOR) & (on_support >= _FLOOR_SUPPORT * sizes))[0]:
+        on_floor = np.bincount(floors.ravel(), weights=floor_like.ravel(), minlength=count + 1)
+        for k in np.nonzero((sizes * pixel * pixel >= _MIN_FLOOR) & (on_floor >= _FLOOR_SUPPORT * sizes))[0]:
             if k == 0:
                 continue
             floor = floors == k
             border = ndimage.binary_dilation(floor, _SQUARE) & ~floor
-            if (np.count_nonzero(border & own) >= _ENCLOSED * np.count_nonzero(border)
-                    and float(np.median(local_heights[floor & local_support])) - table >= _FLOOR_RISE):
+            if np.count_nonzero(border & own) < _ENCLOSED * np.count_nonzero(border):
+                continue
+            offset = float(np.median(local_heights[floor & floor_like])) - table
+            if offset >= _FLOOR_RISE or offset <= -_FLOOR_SINK:
                 out[window][floor & (out[window] == 0)] = obj      # a floor two objects enclose: the first
     return torch.from_numpy(out).to(labels.device)
 
