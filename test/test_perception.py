@@ -568,6 +568,29 @@ def test_a_table_split_into_two_fits_still_wins_over_a_larger_floor():
     assert support is table[0]
 
 
+@pytest.mark.parametrize('gaps_lost_depth', [False, True])
+def test_support_pieces_join_across_lost_depth_not_from_piece_to_piece(gaps_lost_depth):
+    """A table (1 cm cells, 40 cm wide) and, to its right, pieces at its height every 12 cm, 4 cm apart: where
+    the gaps between them are measured (normal noise on every pixel of a Kinect frame, a robot's platform and
+    its rails beside the table), only the piece within reach of the table (15 cm) joins it; where they lost
+    their depth (a black table falling apart into specks), they are one surface and all join. Joining piece to
+    piece whatever lay between took the platform's rails into GraspNet's table on every pixel (Overlap F 0.56)."""
+    from seg_perception.surfaces.planes import PlaneSurfaceSegmenter
+    rows, cols = torch.meshgrid(torch.arange(40), torch.arange(120), indexing='ij')
+    points = torch.stack([cols * 0.01, rows * 0.01, torch.ones_like(rows, dtype=torch.float32)], -1).float()
+    table = cols < 40
+    pieces = [(cols >= c) & (cols < c + 8) for c in (44, 56, 68, 80, 92, 104)]
+    mask = table.clone()
+    for piece in pieces:
+        mask |= piece
+    unmeasured = ~mask if gaps_lost_depth else torch.zeros_like(mask)
+    kept = PlaneSurfaceSegmenter._main_region(mask, points, torch.tensor([0.0, 0.0, -1.0]),
+                                              torch.zeros_like(mask), unmeasured)
+    assert bool(kept[table].all())
+    joined = [bool(kept[piece].all()) for piece in pieces]
+    assert joined == ([True] * 6 if gaps_lost_depth else [True] + [False] * 5), joined
+
+
 def test_a_support_piece_beyond_a_gap_is_not_support():
     from seg_perception.surfaces.planes import _beyond_gaps
     # coarse grid: the main table region (1) at the bottom; above it, across a band of pixels seen below the

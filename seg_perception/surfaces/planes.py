@@ -245,11 +245,14 @@ class PlaneSurfaceSegmenter:
     @staticmethod
     def _main_region(mask: torch.Tensor, points: torch.Tensor, normal: torch.Tensor,
                      seen_below: torch.Tensor, unmeasured: torch.Tensor) -> torch.Tensor:
-        """The support's main connected region and the pieces of it that clutter or lost depth cut off, which
-        lie within reach of the main region on the plane, or of pieces within its reach; a coplanar desk
-        further away and specks elsewhere go, and so does a piece that lies beyond a gap: a chair's seat behind
-        the table at its height, seen past the table's edge (``seen_below``: pixels seen below the surface,
-        where it is not)."""
+        """The support's main region and the pieces of it that clutter cuts off. Pieces connected across pixels
+        without depth (``unmeasured``: a black table's specks) are one group; the main region is the largest
+        group, and pieces within reach of its box on the plane join it with their groups. Not from piece to
+        piece across measured pixels: on every pixel of a Kinect frame, noisy normals speckle the table, and a
+        chain of specks reached a robot platform's rails at the table's height. A coplanar desk further away
+        and specks elsewhere go, and so does a piece that lies beyond a gap: a chair's seat behind the table at
+        its height, seen past the table's edge (``seen_below``: pixels seen below the surface, where it is
+        not)."""
         step = 4
         coarse = mask[::step, ::step]
         labels, count = connected_components(coarse)
@@ -265,23 +268,26 @@ class PlaneSurfaceSegmenter:
                              inf.scatter_reduce(0, flat, b, 'amin'), (-inf).scatter_reduce(0, flat, b, 'amax')], 1)
         sizes = torch.bincount(flat, minlength=count + 1)
         sizes[0] = 0
-        main_id = _main_piece(coarse, labels, sizes, unmeasured[::step, ::step])
+        # a table that loses much of its depth (black, glossy) falls apart into specks: pieces connected across
+        # pixels without depth are one group, and the main region is the largest piece of the largest group
+        group_of = _lost_depth_groups(coarse, labels, sizes, unmeasured[::step, ::step])
+        group_sizes = torch.bincount(group_of, weights=sizes.to(torch.float64))
+        group_sizes[0] = 0
+        main_group = group_of == group_sizes.argmax()
+        main_group[0] = False                   # not a piece
+        main_id = int(torch.where(main_group, sizes, 0).argmax())
+        # pieces within reach of the main group's box (cut off by clutter), and every piece of their groups
+        main = boxes[main_group]
+        main = torch.stack([main[:, 0].min(), main[:, 1].max(), main[:, 2].min(), main[:, 3].max()])
         reach = _SUPPORT_PIECE_REACH
-        keep = torch.zeros(count + 1, dtype=torch.bool, device=mask.device)
-        keep[main_id] = True
-        for _ in range(count):
-            # pieces within reach of the box around those kept so far, until none joins: a table that loses much
-            # of its depth (black, glossy) falls apart into many pieces, each near the next
-            kept_boxes = boxes[keep]
-            box = torch.stack([kept_boxes[:, 0].min(), kept_boxes[:, 1].max(), kept_boxes[:, 2].min(),
-                               kept_boxes[:, 3].max()])
-            near = ((boxes[:, 0] <= box[1] + reach) & (boxes[:, 1] >= box[0] - reach)
-                    & (boxes[:, 2] <= box[3] + reach) & (boxes[:, 3] >= box[2] - reach))
-            near[0] = False
-            if bool((near & ~keep).any()):
-                keep |= near
-            else:
-                break
+        keep = ((boxes[:, 0] <= main[1] + reach) & (boxes[:, 1] >= main[0] - reach)
+                & (boxes[:, 2] <= main[3] + reach) & (boxes[:, 3] >= main[2] - reach))
+        keep[0] = False
+        kept_groups = torch.zeros_like(group_sizes, dtype=torch.bool)
+        kept_groups[group_of[keep]] = True
+        kept_groups[0] = False
+        keep |= kept_groups[group_of]
+        keep[0] = False
         if int(keep.sum()) > 1:   # pieces besides the main region
             keep &= ~_beyond_gaps(labels, count, main_id, seen_below[::step, ::step])
         kept = keep[labels]
@@ -325,17 +331,13 @@ class PlaneSurfaceSegmenter:
         return Plane(fit.normal, fit.offset, kind, fit.count)
 
 
-def _main_piece(pieces: torch.Tensor, labels: torch.Tensor, sizes: torch.Tensor,
-                unmeasured: torch.Tensor) -> int:
-    """The id of the largest of the ``pieces`` (their ``labels`` and ``sizes``) that lies in the largest group of
-    pieces connected across pixels without depth (``unmeasured``) near them: a table that loses most of its depth
-    (black, glossy) falls apart into specks, none of them larger than a strip of a coplanar desk behind it."""
+def _lost_depth_groups(pieces: torch.Tensor, labels: torch.Tensor, sizes: torch.Tensor,
+                       unmeasured: torch.Tensor) -> torch.Tensor:
+    """(count + 1,) the group of each of the ``pieces`` (their ``labels`` 1..count, ``sizes``): pieces connected
+    across pixels without depth (``unmeasured``, up to _HOLE_BRIDGE cells from a piece) share one; 0 for none."""
     bridged = pieces | (dilate(pieces, _HOLE_BRIDGE) & unmeasured)
-    groups, count = connected_components(bridged)
-    group_of = torch.zeros_like(sizes).scatter_reduce(0, labels.view(-1), groups.to(labels.device).view(-1), 'amax')
-    group_sizes = torch.bincount(group_of, weights=sizes.to(torch.float64), minlength=count + 1)
-    group_sizes[0] = 0
-    return int(torch.where(group_of == group_sizes.argmax(), sizes, 0).argmax())
+    groups, _ = connected_components(bridged)
+    return torch.zeros_like(sizes).scatter_reduce(0, labels.view(-1), groups.to(labels.device).view(-1), 'amax')
 
 
 def _beyond_gaps(labels: torch.Tensor, count: int, main_id: int, below: torch.Tensor) -> torch.Tensor:
