@@ -217,6 +217,11 @@ class PlaneSurfaceSegmenter:
                 candidates = [f for f in fits if float(f.normal @ prior_t) > limit]
                 if candidates:
                     break
+            if candidates:
+                # and every fit level with the largest of them: a camera looking down steeply sees the table's
+                # normal just outside the oblique prior, where RANSAC's lesser fits of it may lie inside
+                level = max(candidates, key=lambda f: cover[fits.index(f)]).normal
+                candidates += [f for f in fits if f not in candidates and float(f.normal @ level) > horizontal_cos]
         if not candidates:
             return (up_hint if up_hint is not None else fits[0].normal), None
         scores = [cover[fits.index(f)] for f in candidates]
