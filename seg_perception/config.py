@@ -221,8 +221,9 @@ class Config:
                         choices=('auto', 'cpu', 'cuda'), read_only=True)
     fp16: bool = param(False, 'Run learned models in half precision on CUDA (ignored on the CPU).', read_only=True)
     stride: int = param(0, 'Geometric stages use every stride-th pixel, labels come back at full resolution; '
-                        '0 = automatic (1 on a GPU; on the CPU 2 for frames 640 wide or more, coarser while the '
-                        'grid keeps a focal length of 300 px: 3 at 1280x720 with fx 910).', min=0, max=8)
+                        '0 = automatic (1 on a GPU; on the CPU 2 while the grid keeps a focal length of 250 px, '
+                        'coarser while it keeps 300 px: 2 at 640x480 with fx 615, 3 at 1280x720 with fx 910, 1 for '
+                        'a wide-angle 640x480 with fx 380).', min=0, max=8)
     depth: DepthConfig = section(DepthConfig)
     surfaces: SurfacesConfig = section(SurfacesConfig)
     instances: InstancesConfig = section(InstancesConfig)

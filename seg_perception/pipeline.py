@@ -85,7 +85,7 @@ class Pipeline:
         keeps each object's id from the frame before (see instances.stable_ids)."""
         timings: Dict[str, float] = {}
         total = time.perf_counter()
-        stride = processing_stride(self.config.stride, frame.width, frame.camera.fx, self.device)
+        stride = processing_stride(self.config.stride, frame.camera.fx, self.device)
         with self._timed(timings, 'prepare'):
             pf = prepare_frame(self._sharpened(frame), self.device, self.config.depth.min, self.config.depth.max,
                                self.config.surfaces.up_vector or None, stride)

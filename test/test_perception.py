@@ -367,11 +367,12 @@ def test_support_does_not_depend_on_the_ransac_seed():
 def test_automatic_stride_keeps_small_objects_covered_on_the_cpu():
     from seg_perception.prepare import processing_stride
     cpu, gpu = torch.device('cpu'), torch.device('cuda')
-    # (width, fx): test frames, 640x480 RealSense, 1280x720 colour of a D435, GraspNet's wide 1280x720, 1080p
-    cameras = [(320, 307.5), (640, 615.0), (1280, 910.0), (1280, 631.5), (1920, 1380.0)]
-    assert [processing_stride(0, w, fx, cpu) for w, fx in cameras] == [1, 2, 3, 2, 4]
-    assert processing_stride(0, 1280, 910.0, gpu) == 1       # a GPU processes every pixel
-    assert processing_stride(4, 640, 615.0, cpu) == 4         # an explicit stride wins
+    # fx: test frames (320x240), 640x480 RealSense, 1280x720 colour of a D435, GraspNet's wide 1280x720, 1080p,
+    # and wide-angle streams: a D455's 640x480, GraspNet's camera at 640x360, a ZED 2 at 1280x720
+    cameras = [307.5, 615.0, 910.0, 631.5, 1380.0, 380.0, 315.8, 520.0]
+    assert [processing_stride(0, fx, cpu) for fx in cameras] == [1, 2, 3, 2, 4, 1, 1, 2]
+    assert processing_stride(0, 910.0, gpu) == 1       # a GPU processes every pixel
+    assert processing_stride(4, 615.0, cpu) == 4         # an explicit stride wins
 
 
 @pytest.mark.parametrize('seed', [5, 8])
