@@ -99,18 +99,20 @@ class Pipeline:
             if ids is not None:
                 instances = ids.relabel(instances)
         with self._timed(timings, 'outputs'):
-            # the frame's depth on every pixel, uploaded once for both steps below
-            depth = torch.from_numpy(pf.frame.depth).to(self.device)
-            measured = self._measured(depth)
             if stride > 1:
+                # the frame's depth and colour on every pixel, uploaded once for the steps below
+                depth = torch.from_numpy(pf.frame.depth).to(self.device)
+                measured, color = self._measured(depth), None
                 full_surfaces, full_instances = self._full_resolution(pf, surfaces, instances, depth, measured)
-            else:
+            else:   # the grid is every pixel: its depth and colour are the frame's, already on the device
+                measured, color = pf.valid, pf.color
                 labels = surfaces.labels.clone()
                 _agree(labels, instances.labels)
                 full_surfaces, full_instances = replace(surfaces, labels=labels), instances
             if self.config.instances.label_unmeasured:
-                inst, taken = label_unmeasured(full_instances.labels, measured,
-                                               torch.from_numpy(pf.frame.color).to(self.device))
+                if color is None:
+                    color = torch.from_numpy(pf.frame.color).to(self.device)
+                inst, taken = label_unmeasured(full_instances.labels, measured, color)
                 full_surfaces.labels[taken] = SURFACE_OBJECT
                 full_instances = replace(full_instances, labels=inst)
             host_surfaces, host_instances = _to_host(full_surfaces, full_instances)

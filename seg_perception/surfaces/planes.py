@@ -98,7 +98,10 @@ class PlaneSurfaceSegmenter:
             v = torch.linspace(-0.5, 0.5, h, device=device)[:, None]
             u = torch.linspace(-0.5, 0.5, w, device=device)[None, :]
             weight = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
-        cover = self._view_cover(pf, fits, weight, normal_cos)
+        z = pf.depth
+        tol = inlier_threshold(z, c.distance_threshold)
+        has_normal = pf.normals.abs().sum(-1) > 0
+        cover = self._view_cover(pf, fits, weight, tol, normal_cos, has_normal)
         up, support = self._choose_support(fits, pf.up_hint, cover)
         if support is None:
             return SurfaceResult(labels, tuple(self._plane(f, SURFACE_OTHER) for f in fits), up, None)
@@ -108,10 +111,7 @@ class PlaneSurfaceSegmenter:
         if s_normal @ up < 0:
             s_normal, s_offset = -s_normal, -s_offset
         heights = pf.points @ s_normal + s_offset
-        z = pf.depth
-        tol = inlier_threshold(z, c.distance_threshold)
         normal_up = pf.normals @ up
-        has_normal = pf.normals.abs().sum(-1) > 0
         flat = (normal_up > normal_cos) | ~has_normal
         roughly_flat = (normal_up > _ROUGHLY_FLAT_COS) | ~has_normal
         # a wide band first: real sensors bend large planes (lens distortion, warp), RANSAC's band holds
@@ -180,12 +180,13 @@ class PlaneSurfaceSegmenter:
             idx = idx[choice]
         return idx, pf.points.view(-1, 3)[idx], pf.normals.view(-1, 3)[idx]
 
-    def _view_cover(self, pf: PreparedFrame, fits: List[PlaneFit], weight: torch.Tensor,
-                    normal_cos: float) -> List[float]:
+    @staticmethod
+    def _view_cover(pf: PreparedFrame, fits: List[PlaneFit], weight: torch.Tensor, tol: torch.Tensor,
+                    normal_cos: float, has_normal: torch.Tensor) -> List[float]:
         """How much of the view each plane covers, ``weight`` (H, W) summed over the cells of the view most of
-        whose measured pixels lie on it, however few were measured: a dark or glossy table that returns depth
-        on a fifth of its pixels covers as much of the view as a bright one (counting its points, a floor
-        around it won)."""
+        whose measured pixels lie on it (within ``tol``, normals agreeing or unknown), however few were
+        measured: a dark or glossy table that returns depth on a fifth of its pixels covers as much of the view
+        as a bright one (counting its points, a floor around it won)."""
         h, w = pf.shape
         cell = max(1, min(h, w) // _COVER_CELLS)
 
@@ -193,8 +194,6 @@ class PlaneSurfaceSegmenter:
             return torch.nn.functional.avg_pool2d(x[None, None].float(), cell, ceil_mode=True)[0, 0]
         measured = per_cell(pf.valid)
         cell_weight = per_cell(weight)
-        tol = inlier_threshold(pf.depth, self.cfg.distance_threshold)
-        has_normal = pf.normals.abs().sum(-1) > 0
         cover = []
         for fit in fits:
             on = pf.valid & ((pf.points @ fit.normal + fit.offset).abs() < tol)
