@@ -35,9 +35,10 @@ class PreparedFrame:
     depth: torch.Tensor     # (H, W) float32 m, 0 = invalid
     valid: torch.Tensor     # (H, W) bool
     points: torch.Tensor    # (H, W, 3) camera frame
-    normals: torch.Tensor   # (H, W, 3) unit towards the camera, 0 where unknown
+    normals: torch.Tensor   # (H, W, 3) unit towards the camera, 0 where unknown (2 grid pixels either side)
     color: torch.Tensor     # (H, W, 3) uint8
     up_hint: Optional[torch.Tensor]  # (3,) world up in the camera frame when known
+    surface_normals: torch.Tensor   # (H, W, 3) normals of large surfaces: wider on fine grids (normal_window)
 
     @property
     def shape(self):
@@ -57,6 +58,8 @@ _CPU_GRID_FOCAL = 300.0
 # Every second pixel only while the grid keeps this focal length (pixels): a wide-angle 640x480 stream (fx 380, a
 # RealSense D455) on every second pixel scored Overlap F 0.924 against 0.948 on every pixel (40 synthetic frames).
 _CPU_HALF_FOCAL = 250.0
+# The surfaces' normals span two grid pixels either side per this many pixels of the grid's focal length.
+_SURFACE_NORMAL_FOCAL = 150.0
 
 
 def processing_stride(setting: int, fx: float, device: torch.device) -> int:
@@ -68,6 +71,16 @@ def processing_stride(setting: int, fx: float, device: torch.device) -> int:
     if device.type != 'cpu':
         return 1
     return max(2 if fx >= 2 * _CPU_HALF_FOCAL else 1, int(fx // _CPU_GRID_FOCAL))
+
+
+def surface_normal_window(grid_fx: float) -> int:
+    """Pixels either side (difference step and smoothing radius) of the normals that tell surfaces apart, on a
+    grid of focal length ``grid_fx``: 2 at the focal lengths the CPU grids keep (250-450 px), wider on finer
+    grids so that they span about the same angle of view. On every pixel of a Kinect's 720p frame (fx 631) a
+    2-pixel window spans 3 mm of table at 1 m, where 1 mm depth steps tilt the normals by 20 deg and more, and a
+    tenth of the table failed the support's normal test. Objects keep the 2-pixel normals: their creases and
+    edges need the fine ones."""
+    return max(2, int(grid_fx // _SURFACE_NORMAL_FOCAL))
 
 
 def strided_camera(camera: CameraModel, stride: int) -> CameraModel:
@@ -111,6 +124,8 @@ def prepare_frame(frame: RGBDFrame, device: torch.device, min_depth: float, max_
     camera = strided_camera(frame.camera, stride)
     points = backproject_torch(depth, camera)
     normals = estimate_normals(points, valid)
+    window = surface_normal_window(camera.fx)
+    surface_normals = normals if window == 2 else estimate_normals(points, valid, step=window, smooth=window)
     up = None
     if up_vector is not None and len(up_vector) == 3:
         up = np.asarray(up_vector, dtype=np.float32)
@@ -124,4 +139,4 @@ def prepare_frame(frame: RGBDFrame, device: torch.device, min_depth: float, max_
             raise ValueError('the up vector must not be zero')
         up_t = torch.from_numpy(up / norm).to(device)
     color = torch.from_numpy(np.ascontiguousarray(frame.color[::stride, ::stride])).to(device, non_blocking=True)
-    return PreparedFrame(frame, device, stride, camera, depth, valid, points, normals, color, up_t)
+    return PreparedFrame(frame, device, stride, camera, depth, valid, points, normals, color, up_t, surface_normals)

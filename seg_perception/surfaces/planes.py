@@ -100,7 +100,7 @@ class PlaneSurfaceSegmenter:
             weight = torch.exp(-(u * u + v * v) / (2 * 0.25 ** 2))
         z = pf.depth
         tol = inlier_threshold(z, c.distance_threshold)
-        has_normal = pf.normals.abs().sum(-1) > 0
+        has_normal = pf.surface_normals.abs().sum(-1) > 0
         cover = self._view_cover(pf, fits, weight, tol, normal_cos, has_normal)
         up, support = self._choose_support(fits, pf.up_hint, cover)
         if support is None:
@@ -111,7 +111,7 @@ class PlaneSurfaceSegmenter:
         if s_normal @ up < 0:
             s_normal, s_offset = -s_normal, -s_offset
         heights = pf.points @ s_normal + s_offset
-        normal_up = pf.normals @ up
+        normal_up = pf.surface_normals @ up
         flat = (normal_up > normal_cos) | ~has_normal
         roughly_flat = (normal_up > _ROUGHLY_FLAT_COS) | ~has_normal
         # a wide band first: real sensors bend large planes (lens distortion, warp), RANSAC's band holds
@@ -163,7 +163,7 @@ class PlaneSurfaceSegmenter:
             if kind == SURFACE_OTHER:
                 continue
             dist = (pf.points @ fit.normal + fit.offset).abs()
-            agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            agree = ((pf.surface_normals @ fit.normal).abs() > normal_cos) | ~has_normal
             member = rest & (dist < tol) & agree
             labels[member] = kind
             rest &= ~member
@@ -178,7 +178,7 @@ class PlaneSurfaceSegmenter:
         if idx.numel() > self.cfg.sample_points:
             choice = torch.randint(idx.numel(), (self.cfg.sample_points,), generator=generator, device=idx.device)
             idx = idx[choice]
-        return idx, pf.points.view(-1, 3)[idx], pf.normals.view(-1, 3)[idx]
+        return idx, pf.points.view(-1, 3)[idx], pf.surface_normals.view(-1, 3)[idx]
 
     @staticmethod
     def _view_cover(pf: PreparedFrame, fits: List[PlaneFit], weight: torch.Tensor, tol: torch.Tensor,
@@ -197,7 +197,7 @@ class PlaneSurfaceSegmenter:
         cover = []
         for fit in fits:
             on = pf.valid & ((pf.points @ fit.normal + fit.offset).abs() < tol)
-            on &= ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            on &= ((pf.surface_normals @ fit.normal).abs() > normal_cos) | ~has_normal
             mostly = per_cell(on) > _COVER_SHARE * measured
             cover.append(float((cell_weight * mostly).sum()))
         return cover
@@ -252,7 +252,7 @@ class PlaneSurfaceSegmenter:
         """The support's main region and the pieces of it that clutter cuts off. Pieces connected across pixels
         without depth (``unmeasured``: a black table's specks) are one group; the main region is the largest
         group, and pieces within reach of its box on the plane join it with their groups. Not from piece to
-        piece across measured pixels: on every pixel of a Kinect frame, noisy normals speckle the table, and a
+        piece across measured pixels: on every pixel of a Kinect frame, noisy normals speckled the table, and a
         chain of specks reached a robot platform's rails at the table's height. A coplanar desk further away
         and specks elsewhere go, and so does a piece that lies beyond a gap: a chair's seat behind the table at
         its height, seen past the table's edge (``seen_below``: pixels seen below the surface, where it is
@@ -309,7 +309,7 @@ class PlaneSurfaceSegmenter:
             if fit is support or float((fit.normal @ up).abs()) > vertical_sin:
                 continue
             dist = (pf.points @ fit.normal + fit.offset).abs()
-            agree = ((pf.normals @ fit.normal).abs() > normal_cos) | ~has_normal
+            agree = ((pf.surface_normals @ fit.normal).abs() > normal_cos) | ~has_normal
             member = pf.valid & (dist < tol) & agree
             tall = (member & (heights > self.max_height)).sum()
             area = areas[member].sum()
