@@ -282,8 +282,10 @@ def crop_frame(pf: PreparedFrame, box) -> PreparedFrame:
     cam = pf.camera
     camera = CameraModel(x1 - x0, y1 - y0, cam.fx, cam.fy, cam.cx - x0, cam.cy - y0)
     cut = lambda t: t[y0:y1, x0:x1].contiguous()  # noqa: E731
+    normals = cut(pf.normals)
+    surface_normals = normals if pf.surface_normals is pf.normals else cut(pf.surface_normals)
     return replace(pf, camera=camera, depth=cut(pf.depth), valid=cut(pf.valid), points=cut(pf.points),
-                   normals=cut(pf.normals), color=cut(pf.color), surface_normals=cut(pf.surface_normals))
+                   normals=normals, color=cut(pf.color), surface_normals=surface_normals)
 
 
 def crop_surfaces(surfaces: SurfaceResult, box) -> SurfaceResult:
