@@ -184,8 +184,8 @@ def test_warped_support_surface_is_flat_after_fitting():
 def test_a_fine_grid_s_table_with_blotchy_depth_noise_stays_support():
     """On every pixel of a fine grid (fx 600 px, a 720p Kinect's 631) depth noise that is correlated over a few
     pixels, as a time-of-flight camera's depth registered to its colour image is, tilts 2-pixel normals past the
-    support's 25 deg: a Kinect frame's table came out speckled with 'other' (a tenth of it). The surfaces' normals
-    span a fixed angle of view instead."""
+    support's 25 deg: a Kinect frame's table came out speckled with 'other' (a tenth of it). Normals over a window
+    spanning a fixed angle of view count too."""
     from seg_perception.prepare import surface_normal_window
     assert [surface_normal_window(f) for f in (250.0, 307.0, 449.0, 600.0, 631.0, 910.0)] == [2, 2, 2, 4, 4, 6]
     rng = np.random.default_rng(0)
