@@ -397,6 +397,26 @@ def test_automatic_stride_keeps_small_objects_covered_on_the_cpu():
     assert processing_stride(4, 615.0, cpu) == 4         # an explicit stride wins
 
 
+def test_on_every_pixel_depth_steps_span_the_angle_of_view_of_the_cpu_s_grid():
+    """On every pixel of a 640x480 frame (a GPU's default) an edge the sensor spreads over two pixels steps half
+    the limit per pixel: touching objects merged that every second pixel kept apart (UCN frames 1 and 6)."""
+    from seg_perception.instances.clusters import depth_steps, step_span
+    from seg_perception.synthetic import frame_seed
+    assert [step_span(f) for f in (250.0, 307.0, 599.0, 615.0, 631.0, 910.0)] == [1, 1, 1, 2, 2, 3]
+    spread = torch.full((5, 12), 0.800)
+    spread[:, 5], spread[:, 6:] = 0.793, 0.786        # 14 mm in two steps of 7: the limit is 9.4 mm at 0.79 m
+    valid = torch.ones_like(spread, dtype=torch.bool)
+    assert not depth_steps(spread, valid, 0.012)[0].any()
+    edges = depth_steps(spread, valid, 0.012, span=2)[0]
+    assert edges[:, 4:6].all() and edges.sum() == 10   # the pairs either side of the middle pixel, every row
+    steep = 0.8 - 0.012 * torch.arange(12.0)[None].repeat(5, 1)   # a face seen at a grazing angle steps evenly
+    assert not depth_steps(steep, valid, 0.012, span=2)[0].any()
+    frame = synthesize(frame_seed(3131, 6), SceneConfig(width=320, height=240, fx=615.0, fy=615.0))
+    result = Pipeline(load_config(None, {'stride': 1, 'grasps.enabled': False})).process(frame.rgbd())
+    assert result.instances.count == 2      # 1 with steps between neighbouring pixels (F 0.73)
+    assert overlap_metrics(result.instances.labels, frame.rendered.instances, min_gt_pixels=20)['f'] > 0.9
+
+
 @pytest.mark.parametrize('seed', [5, 8])
 def test_a_distorting_lens_gives_the_objects_and_surfaces_a_rectified_camera_does(seed):
     """The same scene seen through a barrel-distorting lens (k1 -0.25, the images remapped from the rectified

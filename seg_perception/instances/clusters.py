@@ -4,7 +4,8 @@ Candidates are the surface stage's raised pixels (above the support plane, anywh
 boundary between two objects are set aside, the rest is split into 4-connected regions, and the set-aside
 pixels rejoin their neighbouring region. A boundary is
 - a depth step between neighbouring pixels larger than ``depth_jump`` per metre of depth (one object in
-  front of another),
+  front of another); on fine grids (every pixel of a 640x480 frame) between pixels a step span apart, so that a
+  step covers about the same angle of view as on the CPU's grid,
 - a concave crease: normals turning towards each other across the pixel (two convex objects touching),
 - a strong colour edge near a depth step (where a depth step alone leaves a gap, e.g. stacked objects).
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
@@ -34,6 +35,7 @@ from .contact_cuts import cut_at_colour_contacts
 from .inner_parts import join_low_floors, merge_inner_parts
 
 _REGROW_ITERATIONS = 4
+_STEP_SPAN_FOCAL = 300.0  # px of the grid's focal length per pixel a depth step is measured across (step_span)
 _THIN_SHARE = 0.2         # regions with fewer interior pixels than this share are strips, merged or dropped
 _STEP_RATIO = 1.25        # an occlusion edge steps this many times more than its neighbouring pixels do
 _CROP_MARGIN = 8          # pixels kept around the raised region (filters reach a few pixels)
@@ -52,6 +54,14 @@ _RAMP_REACH = 6           # full-resolution pixels either side of a pixel over w
                           # ... and a change of RAMP_STEPS single-step limits across them (depth_edges.py; 3
                           # measured on synthetic frames smeared by 3 px: F 0.802 -> 0.805; 5: no change; sharp
                           # frames unchanged)
+
+
+def step_span(grid_fx: float) -> int:
+    """Grid pixels a depth step is measured across on a grid of focal length ``grid_fx``: 1 on the CPU's grids
+    (under 600 px), 2 on every pixel of a 640x480 frame (fx 615) or of GraspNet's 720p one, 3 from 900 px. On
+    every pixel an edge a sensor spreads over two pixels stepped half the limit per pixel, and touching objects
+    merged that the CPU's grid kept apart (UCN frames 1 and 6: two mugs, a toy and the box beside it)."""
+    return max(1, int(grid_fx // _STEP_SPAN_FOCAL))
 
 
 def _crease_step(stride: int) -> int:
@@ -124,15 +134,20 @@ class ClusterInstanceSegmenter:
         it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
         raised = surfaces.raised
         z = pf.depth
+        span = step_span(pf.camera.fx)
         # any step above the limit cuts here (steep faces included): blobs must not leak into a robot or shelf
         limit = self.cfg.depth_jump * z.clamp_min(0.1)
         cut = torch.zeros_like(raised)
-        cut[:, 1:] |= (z[:, 1:] - z[:, :-1]).abs() > torch.minimum(limit[:, 1:], limit[:, :-1])
-        cut[1:] |= (z[1:] - z[:-1]).abs() > torch.minimum(limit[1:], limit[:-1])
+        k = span
+        across_x = (z[:, k:] - z[:, :-k]).abs() > torch.minimum(limit[:, k:], limit[:, :-k])
+        across_y = (z[k:] - z[:-k]).abs() > torch.minimum(limit[k:], limit[:-k])
+        for j in range(1, k + 1):   # the pixels after the step's first one
+            cut[:, j:j + across_x.shape[1]] |= across_x
+            cut[j:j + across_y.shape[0]] |= across_y
         blobs, count = connected_components(raised & ~cut)
         if count == 0:
             return raised & False
-        blobs = grow_labels(blobs.to(pf.device), raised, 2)
+        blobs = grow_labels(blobs.to(pf.device), raised, 2 * span)
         inside = torch.bincount(blobs.view(-1), weights=(surfaces.labels == SURFACE_OBJECT).view(-1).float(),
                                 minlength=count + 1)
         total = torch.bincount(blobs.view(-1), minlength=count + 1).float().clamp_min(1)
@@ -147,7 +162,7 @@ class ClusterInstanceSegmenter:
         z = pf.depth
         boundary = torch.zeros_like(candidates)
         # occlusion edges between 4-neighbours
-        jump_x, jump_y = depth_steps(z, pf.valid, c.depth_jump)
+        jump_x, jump_y = depth_steps(z, pf.valid, c.depth_jump, step_span(pf.camera.fx))
         jump_x &= candidates[:, 1:] | candidates[:, :-1]
         jump_y &= candidates[1:] | candidates[:-1]
         boundary[:, 1:] |= jump_x
@@ -331,23 +346,32 @@ def _merge_weak_borders(labels: torch.Tensor, count: int, strong: torch.Tensor, 
     return _compact(target[labels])
 
 
-def depth_steps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float):
-    """Occlusion edges between 4-neighbours (x: (H, W-1), y: (H-1, W)): a depth step above ``jump_per_m`` x
-    depth that is also well above the steps just before and after it. A steep but smooth surface (a box side
-    seen at a grazing angle, the side of a can) steps evenly and is no edge; missing depth is no edge either."""
+def depth_steps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float, span: int = 1):
+    """Occlusion edges between 4-neighbours (x: (H, W-1), y: (H-1, W)): a depth step across ``span`` pixels
+    above ``jump_per_m`` x depth that is also well above the steps (across as many pixels) just before and after
+    it; every neighbour pair inside it is an edge. A steep but smooth surface (a box side seen at a grazing angle,
+    the side of a can) steps evenly and is no edge; missing depth is no edge either."""
     limit = jump_per_m * z.clamp_min(0.1)
+    k = span
 
-    def along(dz, lim, pair):
-        a = dz.abs() * pair
+    def along(z_rows, lim_rows, valid_rows):
+        """Edges along the last dimension."""
+        pair = valid_rows[..., k:] & valid_rows[..., :-k]
+        a = (z_rows[..., k:] - z_rows[..., :-k]).abs() * pair
         before = torch.zeros_like(a)
         after = torch.zeros_like(a)
-        before[..., 1:] = a[..., :-1]
-        after[..., :-1] = a[..., 1:]
-        return pair & (a > lim) & (a > _STEP_RATIO * torch.maximum(before, after))
+        before[..., k:] = a[..., :-k]
+        after[..., :-k] = a[..., k:]
+        lim = torch.minimum(lim_rows[..., k:], lim_rows[..., :-k])
+        step = pair & (a > lim) & (a > _STEP_RATIO * torch.maximum(before, after))
+        if k == 1:
+            return step
+        edges = torch.zeros(z_rows.shape[:-1] + (z_rows.shape[-1] - 1,), dtype=torch.bool, device=z_rows.device)
+        for j in range(k):
+            edges[..., j:j + step.shape[-1]] |= step
+        return edges
 
-    jump_x = along(z[:, 1:] - z[:, :-1], torch.minimum(limit[:, 1:], limit[:, :-1]), valid[:, 1:] & valid[:, :-1])
-    jump_y = along((z[1:] - z[:-1]).T, torch.minimum(limit[1:], limit[:-1]).T, (valid[1:] & valid[:-1]).T).T
-    return jump_x, jump_y
+    return along(z, limit, valid), along(z.T, limit.T, valid.T).T
 
 
 def _ramps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float, reach: int) -> torch.Tensor:
