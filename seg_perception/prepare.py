@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
@@ -38,11 +39,17 @@ class PreparedFrame:
     normals: torch.Tensor   # (H, W, 3) unit towards the camera, 0 where unknown (2 grid pixels either side)
     color: torch.Tensor     # (H, W, 3) uint8
     up_hint: Optional[torch.Tensor]  # (3,) world up in the camera frame when known
-    surface_normals: torch.Tensor   # (H, W, 3) normals of large surfaces: wider on fine grids (normal_window)
+    surface_normals: torch.Tensor   # (H, W, 3) over a wider window on fine grids (surface_normal_window), else
+                                    # the same tensor as normals
 
     @property
     def shape(self):
         return self.depth.shape
+
+    @cached_property
+    def normal_unknown(self) -> torch.Tensor:
+        """(H, W) pixels without a normal (next to a depth jump or a pixel without depth)."""
+        return self.normals.abs().sum(-1) == 0
 
 
 def pixel_areas(pf: PreparedFrame) -> torch.Tensor:
@@ -78,8 +85,8 @@ def surface_normal_window(grid_fx: float) -> int:
     grid of focal length ``grid_fx``: 2 at the focal lengths the CPU grids keep (250-450 px), wider on finer
     grids so that they span about the same angle of view. On every pixel of a Kinect's 720p frame (fx 631) a
     2-pixel window spans 3 mm of table at 1 m, where 1 mm depth steps tilt the normals by 20 deg and more, and a
-    tenth of the table failed the support's normal test. Objects keep the 2-pixel normals: their creases and
-    edges need the fine ones."""
+    tenth of the table failed the support's normal test. The surfaces take either normal (planes.normals_agree):
+    the wide ones blur a table's edge. Objects keep the 2-pixel normals: their creases need the fine ones."""
     return max(2, int(grid_fx // _SURFACE_NORMAL_FOCAL))
 
 

@@ -60,7 +60,7 @@ def step_span(grid_fx: float) -> int:
     """Grid pixels a depth step is measured across on a grid of focal length ``grid_fx``: 1 on the CPU's grids
     (under 600 px), 2 on every pixel of a 640x480 frame (fx 615) or of GraspNet's 720p one, 3 from 900 px. On
     every pixel an edge a sensor spreads over two pixels stepped half the limit per pixel, and touching objects
-    merged that the CPU's grid kept apart (UCN frames 1 and 6: two mugs, a toy and the box beside it)."""
+    merged that the CPU's grid kept apart (UCN frames 2 and 6: a drill and a mug, a toy and the box beside it)."""
     return max(1, int(grid_fx // _STEP_SPAN_FOCAL))
 
 
@@ -134,11 +134,10 @@ class ClusterInstanceSegmenter:
         it and goes as a whole, before texture and creases could cut it into pieces that look inside."""
         raised = surfaces.raised
         z = pf.depth
-        span = step_span(pf.camera.fx)
+        k = step_span(pf.camera.fx)
         # any step above the limit cuts here (steep faces included): blobs must not leak into a robot or shelf
         limit = self.cfg.depth_jump * z.clamp_min(0.1)
         cut = torch.zeros_like(raised)
-        k = span
         across_x = (z[:, k:] - z[:, :-k]).abs() > torch.minimum(limit[:, k:], limit[:, :-k])
         across_y = (z[k:] - z[:-k]).abs() > torch.minimum(limit[k:], limit[:-k])
         for j in range(1, k + 1):   # the pixels after the step's first one
@@ -147,7 +146,7 @@ class ClusterInstanceSegmenter:
         blobs, count = connected_components(raised & ~cut)
         if count == 0:
             return raised & False
-        blobs = grow_labels(blobs.to(pf.device), raised, 2 * span)
+        blobs = grow_labels(blobs.to(pf.device), raised, 2 * k)   # across the cut's width
         inside = torch.bincount(blobs.view(-1), weights=(surfaces.labels == SURFACE_OBJECT).view(-1).float(),
                                 minlength=count + 1)
         total = torch.bincount(blobs.view(-1), minlength=count + 1).float().clamp_min(1)
