@@ -140,9 +140,8 @@ class ClusterInstanceSegmenter:
         cut = torch.zeros_like(raised)
         across_x = (z[:, k:] - z[:, :-k]).abs() > torch.minimum(limit[:, k:], limit[:, :-k])
         across_y = (z[k:] - z[:-k]).abs() > torch.minimum(limit[k:], limit[:-k])
-        for j in range(1, k + 1):   # the pixels after the step's first one
-            cut[:, j:j + across_x.shape[1]] |= across_x
-            cut[j:j + across_y.shape[0]] |= across_y
+        cut[:, 1:] |= _pairs_inside(across_x, k)             # the pixels after the step's first one
+        cut[1:] |= _pairs_inside(across_y.T, k).T
         blobs, count = connected_components(raised & ~cut)
         if count == 0:
             return raised & False
@@ -362,15 +361,20 @@ def depth_steps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float, span: i
         before[..., k:] = a[..., :-k]
         after[..., :-k] = a[..., k:]
         lim = torch.minimum(lim_rows[..., k:], lim_rows[..., :-k])
-        step = pair & (a > lim) & (a > _STEP_RATIO * torch.maximum(before, after))
-        if k == 1:
-            return step
-        edges = torch.zeros(z_rows.shape[:-1] + (z_rows.shape[-1] - 1,), dtype=torch.bool, device=z_rows.device)
-        for j in range(k):
-            edges[..., j:j + step.shape[-1]] |= step
-        return edges
+        return _pairs_inside(pair & (a > lim) & (a > _STEP_RATIO * torch.maximum(before, after)), k)
 
     return along(z, limit, valid), along(z.T, limit.T, valid.T).T
+
+
+def _pairs_inside(steps: torch.Tensor, span: int) -> torch.Tensor:
+    """Steps between pixels ``span`` apart along the last dimension (..., W - span) as the neighbour pairs
+    inside them (..., W - 1)."""
+    if span == 1:
+        return steps
+    pairs = torch.zeros(steps.shape[:-1] + (steps.shape[-1] + span - 1,), dtype=torch.bool, device=steps.device)
+    for j in range(span):
+        pairs[..., j:j + steps.shape[-1]] |= steps
+    return pairs
 
 
 def _ramps(z: torch.Tensor, valid: torch.Tensor, jump_per_m: float, reach: int) -> torch.Tensor:
