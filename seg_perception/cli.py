@@ -192,6 +192,7 @@ def write_result(out: Path, result) -> dict:
 
 def cmd_segment(args) -> int:
     from .depth_edges import smoothed_depth_advice
+    from .registration import misregistered_advice
     from .pipeline import Pipeline
     from .prepare import depth_out_of_range
     from .surfaces.outline import outline_area
@@ -201,9 +202,10 @@ def cmd_segment(args) -> int:
     if problem:
         print(f'warning: {problem}', file=sys.stderr)
     pipeline = Pipeline(config)
-    advice = smoothed_depth_advice(pipeline.depth_edge_spread(frame), config.depth.sharpen_ramps)
-    if advice:
-        print(f'warning: {advice}', file=sys.stderr)
+    for advice in (smoothed_depth_advice(pipeline.depth_edge_spread(frame), config.depth.sharpen_ramps),
+                   misregistered_advice(pipeline.depth_colour_alignment(frame))):
+        if advice:
+            print(f'warning: {advice}', file=sys.stderr)
     result = pipeline.process(frame)
     summary = write_result(args.out, result)
     support = 'NOT found'
@@ -241,6 +243,7 @@ def cmd_eval(args) -> int:
     from collections import Counter
     from .dataset import list_frames, read_frame, read_ground_truth
     from .depth_edges import smoothed_depth_advice
+    from .registration import misregistered_advice
     from .evaluation import overlap_metrics, surface_iou
     from .pipeline import Pipeline
     pipeline = Pipeline(_load_config(args))
@@ -259,8 +262,10 @@ def cmd_eval(args) -> int:
         segmented += len(result.objects)
         # why objects got no grasp, tallied with the numbers in the texts (sizes) left out
         no_grasp.update(re.sub(r'\d+(?:\.\d+)?', 'N', text) for text in result.grasp_notes.values())
-        spread = pipeline.depth_edge_spread(frame)   # None (JSON null): too few edges to tell
-        row = {'frame': folder.name, 'depth_edge_spread_px': None if math.isnan(spread) else spread}
+        # None (JSON null): too few edges to tell
+        spread, alignment = pipeline.depth_edge_spread(frame), pipeline.depth_colour_alignment(frame)
+        row = {'frame': folder.name, 'depth_edge_spread_px': None if math.isnan(spread) else spread,
+               'depth_colour_alignment': None if math.isnan(alignment) else alignment}
         if gt.instances is not None:
             row.update(overlap_metrics(result.instances.labels, gt.instances, args.min_gt_pixels))
         if gt.surfaces is not None:
@@ -278,6 +283,8 @@ def cmd_eval(args) -> int:
     summary['latency_ms'] = summarize(times)
     spreads = [r['depth_edge_spread_px'] for r in rows if r['depth_edge_spread_px'] is not None]
     summary['depth_edge_spread_px'] = float(np.median(spreads)) if spreads else None
+    alignments = [r['depth_colour_alignment'] for r in rows if r['depth_colour_alignment'] is not None]
+    summary['depth_colour_alignment'] = float(np.median(alignments)) if alignments else None
     print(f"{len(rows)} frames from {args.data}, device {pipeline.device}")
     print(f"{'instances':<22} {'precision':>9} {'recall':>9} {'F':>9} {'%>=75':>9}")
     if 'f' in summary:
@@ -314,6 +321,12 @@ def cmd_eval(args) -> int:
               "sharp depth: 1-2.5)")
         advice = smoothed_depth_advice(summary['depth_edge_spread_px'], pipeline.config.depth.sharpen_ramps,
                                        len(spreads))
+        if advice:
+            print(f'warning: {advice}', file=sys.stderr)
+    if alignments:
+        print(f"depth steps on colour edges: {summary['depth_colour_alignment']:.1f} times as often as shifted ones "
+              f"(median over {len(alignments)} frames; registered: 2.3 or more)")
+        advice = misregistered_advice(summary['depth_colour_alignment'], len(alignments))
         if advice:
             print(f'warning: {advice}', file=sys.stderr)
     if args.json:

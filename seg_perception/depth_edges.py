@@ -16,14 +16,12 @@ a side face, can look the same, which is why this is for smoothing sensors only 
 default).
 
 Whether a sensor smooths at all is measured (:func:`edge_spread`): how many pixels its occlusion edges change over,
-1-2.5 for sharp depth; the node and ``segment`` warn when it is more (:class:`EdgeSpreadWatch`,
-:func:`smoothed_depth_advice`).
+1-2.5 for sharp depth; the node (stream_watch.py) and ``segment`` warn when it is more
+(:func:`smoothed_depth_advice`).
 """
 from __future__ import annotations
 
-import math
-import statistics
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -189,39 +187,3 @@ def smoothed_depth_advice(spread: float, sharpen_reach: int, frames: int = 1) ->
             "neighbours. Switch the camera's depth smoothing off where it has one (a RealSense's spatial and "
             'hole-filling filters); where it cannot be, compare with depth.sharpen_ramps: 8 (README: Sharpening '
             'the ramps by colour)')
-
-
-class EdgeSpreadWatch:
-    """The edge spread of a stream of depth images, as the median of the last ``keep`` measurements: of the first
-    ``least`` frames that have enough edges, then of every ``every``-th frame (a few milliseconds each). Advice
-    once, when the median of at least ``least`` measurements says the depth comes smoothed."""
-
-    def __init__(self, every: int = 30, keep: int = 10, least: int = 3):
-        self.every, self.keep, self.least = every, keep, least
-        self._seen = 0
-        self._spreads: List[float] = []
-        self._advised = False
-
-    def due(self) -> bool:
-        """Count a frame: whether its edge spread is to be measured (then :meth:`record` it)."""
-        self._seen += 1
-        return len(self._spreads) < self.least or (self._seen - 1) % self.every == 0
-
-    def record(self, spread: float) -> None:
-        """A frame's edge spread (:func:`edge_spread`; NaN, too few edges to tell, is left out)."""
-        if not math.isnan(spread):
-            self._spreads = (self._spreads + [spread])[-self.keep:]
-
-    @property
-    def spread(self) -> float:
-        """Median spread (px) of the last measurements; NaN before any frame had enough edges."""
-        return statistics.median(self._spreads) if self._spreads else float('nan')
-
-    def advice(self, sharpen_reach: int) -> Optional[str]:
-        """:func:`smoothed_depth_advice` on the median of at least ``least`` measurements, the first time it has
-        any; None before and after."""
-        if self._advised or len(self._spreads) < self.least:
-            return None
-        text = smoothed_depth_advice(self.spread, sharpen_reach, len(self._spreads))
-        self._advised = text is not None
-        return text

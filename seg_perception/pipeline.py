@@ -19,6 +19,7 @@ from .imageops import bounding_box, dilate, neighbour_max_at, repeat_pixels
 from .lens import rays_tensor
 from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
+from .registration import edge_alignment
 from .surfaces import make_surface_segmenter
 from .surfaces.outline import support_outline
 from .surfaces.planes import raised_above_support
@@ -205,6 +206,14 @@ class Pipeline:
         depth = clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
                            self.config.depth.max)
         return edge_spread(depth, self.config.instances.depth_jump)[0]
+
+    def depth_colour_alignment(self, frame: RGBDFrame) -> float:
+        """How well the frame's depth steps lie on its colour edges, against shifted ones (NaN when too few
+        steps): 2.3 or more when the depth is registered to the colour image, under 1.8 when it is not
+        (registration.py). Measured on the host, off the frame's stages (7-9 ms at 640x480 and 1280x720)."""
+        depth = clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
+                           self.config.depth.max)
+        return edge_alignment(depth, torch.from_numpy(np.ascontiguousarray(frame.color)))[0]
 
     def _sharpened(self, frame: RGBDFrame) -> RGBDFrame:
         """The frame whose depth every stage works on: as measured, or with the ramps a smoothing sensor made of

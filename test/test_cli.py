@@ -57,6 +57,21 @@ def test_segment_warns_when_the_depth_is_smoothed_across_edges(dataset, tmp_path
         assert not warned or 'depth.sharpen_ramps: 8' in err
 
 
+def test_segment_warns_when_the_depth_is_not_registered_to_the_colour(dataset, tmp_path, capsys):
+    from test_registration import _unaligned
+    frame = dataset / '000000'
+    unaligned = tmp_path / 'unaligned.png'   # the same scene's depth as an unaligned depth camera gives it
+    cv2.imwrite(str(unaligned), _unaligned(cv2.imread(str(frame / 'depth.png'), cv2.IMREAD_UNCHANGED)))
+    for depth in (frame / 'depth.png', unaligned):
+        assert main(['segment', '--color', str(frame / 'color.png'), '--depth', str(depth),
+                     '--camera-info', str(frame / 'camera.yaml'), '--out', str(tmp_path / 'out')]) == 0
+        err = capsys.readouterr().err
+        # registered: its depth steps on colour edges 6.6 times as often as shifted ones; unaligned 1.6
+        warned = 'warning: the depth image does not look registered to the colour image' in err
+        assert warned == (depth == unaligned), (depth, err)
+        assert not warned or 'aligned_depth_to_color' in err
+
+
 def test_synth_camera_elevation_and_distance(tmp_path):
     out = tmp_path / 'top_down'
     assert main(['synth', '--count', '2', '--seed', '3', '--out', str(out), '--width', '160', '--height', '120',
@@ -156,6 +171,9 @@ def test_eval_prints_and_writes_metrics(dataset, tmp_path, capsys):
     assert all(s is None or 0.9 < s < 2.5 for s in spreads) and any(s is not None for s in spreads), spreads
     assert 0.9 < data['summary']['depth_edge_spread_px'] < 2.5
     assert 'depth edges spread over' in text and 'depth edges spread over' not in captured.err
+    # and registered to the colour image
+    assert data['summary']['depth_colour_alignment'] > 2.2
+    assert 'depth steps on colour edges:' in text and 'does not look registered' not in captured.err
 
 
 def test_config_command_prints_the_shipped_defaults(capsys):

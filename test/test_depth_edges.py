@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from seg_perception.depth_edges import (SMOOTHED_SPREAD, EdgeSpreadWatch, edge_spread, sharpen_depth_ramps,
-                                        smoothed_depth_advice)
+from seg_perception.depth_edges import SMOOTHED_SPREAD, edge_spread, sharpen_depth_ramps, smoothed_depth_advice
+from seg_perception.stream_watch import MedianWatch
 
 NEAR, FAR = np.array([200, 40, 40], np.uint8), np.array([90, 160, 90], np.uint8)
 EDGE = 30        # columns left of it belong to the near object, the rest to the far surface behind it
@@ -141,22 +141,26 @@ def test_sharp_and_smeared_synthetic_frames_are_told_apart():
         assert sharp < 2.0 < SMOOTHED_SPREAD < smeared < 5.0, (seed, sharp, smeared)
 
 
+def _advise(reach):
+    return lambda spread, frames: smoothed_depth_advice(spread, reach, frames)
+
+
 def test_smoothed_depth_is_advised_about_once_and_not_when_sharpened_or_sharp():
-    watch = EdgeSpreadWatch(every=5, keep=4, least=3)
+    watch = MedianWatch(every=5, keep=4, least=3)
     due = [watch.due() for _ in range(3)]
     assert due == [True, True, True]                   # the first frames are measured until three are in
     for spread in (4.0, float('nan'), 4.4):            # NaN: a frame with too few edges, not counted
         watch.record(spread)
-    assert watch.advice(0) is None and np.isclose(watch.spread, 4.2)
+    assert watch.advice(_advise(0)) is None and np.isclose(watch.median, 4.2)
     assert watch.due()                                  # still two measured
     watch.record(3.6)
-    assert watch.advice(8) is None                      # depth.sharpen_ramps is on already
-    text = watch.advice(0)
+    assert watch.advice(_advise(8)) is None             # depth.sharpen_ramps is on already
+    text = watch.advice(_advise(0))
     assert text.startswith('depth edges spread over 4.0 px (median over 3 frames') and 'sharpen_ramps: 8' in text
-    assert watch.advice(0) is None                      # said once
+    assert watch.advice(_advise(0)) is None             # said once
     assert [watch.due() for _ in range(10)] == [False, True, False, False, False, False, True, False, False, False]
-    sharp = EdgeSpreadWatch(every=1, least=1)
+    sharp = MedianWatch(every=1, least=1)
     sharp.record(1.2)
-    assert sharp.advice(0) is None
+    assert sharp.advice(_advise(0)) is None
     assert smoothed_depth_advice(float('nan'), 0) is None
     assert 'median over one frame' in smoothed_depth_advice(SMOOTHED_SPREAD, 0)

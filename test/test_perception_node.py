@@ -94,6 +94,9 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     # how far the depth spreads its edges (the synthetic camera's are sharp: 1.0 px; NaN until measured)
     assert 0.9 < float(diag['depth_edge_spread_px']) < 2.0, diag
     assert 'depth edges spread over' not in node_out
+    # and whether its depth is registered to its colour (the synthetic camera's is; NaN until measured)
+    assert float(diag['depth_colour_alignment']) > 2.2, diag
+    assert 'does not look registered' not in node_out
     # throttled: each problem is reported a few times at most over the 2 s it lasts
     assert node_out.count("'yuv422'") <= 2
     # a distorting lens is corrected, and said once for that camera model

@@ -28,10 +28,12 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..config import Config, ConfigError, flatten, from_flat, parameter_specs
-from ..depth_edges import EdgeSpreadWatch
+from ..depth_edges import smoothed_depth_advice
 from ..extrinsics import pose_matrix, result_in_base
 from ..lens import distortion_shift, distortion_warning
 from ..prepare import depth_out_of_range
+from ..registration import misregistered_advice
+from ..stream_watch import MedianWatch
 from ..types import RGBDFrame
 from .convert import (camera_info_to_model, color_image_to_rgb, compressed_to_image, depth_image_to_metres,
                       stamp_to_sec)
@@ -222,9 +224,9 @@ class PerceptionNode(LifecycleNode):
         self._ids = StableIds(self.pipeline.config.instances.keep_splits)
         self._ranking = GraspHysteresis(self.pipeline.config.grasps.hysteresis)
         self._stream_frame_id = None
-        # whether the camera smooths depth across object edges: a setup matter, said once per configuration and
-        # camera
-        self._edge_watch = EdgeSpreadWatch()
+        # whether the camera smooths depth across object edges and whether its depth is registered to its colour:
+        # setup matters, each said once per configuration and camera
+        self._edge_watch, self._alignment_watch = MedianWatch(), MedianWatch()
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'configured on {self.pipeline.device}')
         return TransitionCallbackReturn.SUCCESS
@@ -448,7 +450,7 @@ class PerceptionNode(LifecycleNode):
             if header.frame_id != self._stream_frame_id:   # another camera: nothing carries over
                 self._ids.reset()
                 self._ranking.reset()
-                self._edge_watch = EdgeSpreadWatch()
+                self._edge_watch, self._alignment_watch = MedianWatch(), MedianWatch()
                 self._stream_frame_id = header.frame_id
             ids = self._ids if self.pipeline.config.instances.stable_ids else None
             try:
@@ -463,9 +465,19 @@ class PerceptionNode(LifecycleNode):
                            'turned about its optical axis needs surfaces.image_up, or the extrinsics)')
             if self._plan_grasps(result, scene, header) is False:
                 return
-            if self._edge_watch.due():   # after the frame's outputs: a few ms once a second at 30 Hz
-                self._edge_watch.record(self.pipeline.depth_edge_spread(frame))
-                advice = self._edge_watch.advice(self.pipeline.config.depth.sharpen_ramps)
+            self._check_depth_setup(frame)
+
+    def _check_depth_setup(self, frame) -> None:
+        """How wide the stream's depth edges are and whether its depth is registered to its colour, measured on a
+        few frames after their outputs went (about 15 ms at 640x480, once a second at 30 Hz); advice once."""
+        reach = self.pipeline.config.depth.sharpen_ramps
+        for watch, measure, advise in (
+                (self._edge_watch, self.pipeline.depth_edge_spread,
+                 lambda spread, frames: smoothed_depth_advice(spread, reach, frames)),
+                (self._alignment_watch, self.pipeline.depth_colour_alignment, misregistered_advice)):
+            if watch.due():
+                watch.record(measure(frame))
+                advice = watch.advice(advise)
                 if advice:
                     self.get_logger().warning(advice)
 
@@ -578,7 +590,8 @@ class PerceptionNode(LifecycleNode):
                   'frames_out': str(self.frames_out), 'frames_dropped': str(self.frames_dropped),
                   'latency_p50_ms': f'{lat[0]:.1f}', 'latency_p95_ms': f'{lat[1]:.1f}',
                   'labels_latency_p50_ms': f'{labels_lat[0]:.1f}', 'labels_latency_p95_ms': f'{labels_lat[1]:.1f}',
-                  'device': str(self.pipeline.device), 'depth_edge_spread_px': f'{self._edge_watch.spread:.2f}'}
+                  'device': str(self.pipeline.device), 'depth_edge_spread_px': f'{self._edge_watch.median:.2f}',
+                  'depth_colour_alignment': f'{self._alignment_watch.median:.2f}'}
         values.update({f'stage_{k}_ms': f'{v:.1f}' for k, v in self._stage_ms.items()})
         sync = self._sync
         if sync is not None:   # since the last activation: images that found no partner, came too late, time jumps
