@@ -8,7 +8,8 @@ from typing import Callable, List, Optional
 
 class MedianWatch:
     """A per-frame measure of a stream (how wide the depth's edges are, whether depth is registered to colour), as
-    the median of the last ``keep`` measurements: of the first ``least`` frames that give one, then of every
+    the median of the last ``keep`` measurements: of the first ``least`` frames that give one (among the first
+    ``every``: a scene that tells nothing, an empty table, is not measured on every frame), then of every
     ``every``-th frame (a few milliseconds each). Advice once, when the median of at least ``least`` measurements
     calls for it."""
 
@@ -21,7 +22,7 @@ class MedianWatch:
     def due(self) -> bool:
         """Count a frame: whether it is to be measured (then :meth:`record` the measure)."""
         self._seen += 1
-        return len(self._values) < self.least or (self._seen - 1) % self.every == 0
+        return (len(self._values) < self.least and self._seen <= self.every) or (self._seen - 1) % self.every == 0
 
     def record(self, value: float) -> None:
         """A frame's measure (NaN, a frame that could not tell, is left out)."""

@@ -60,3 +60,15 @@ def test_misregistered_depth_is_advised_once_per_stream():
     assert 'median over 3 frames' in watch.advice(misregistered_advice)
     watch.record(1.0)
     assert watch.advice(misregistered_advice) is None          # said once
+
+
+def test_a_stream_that_tells_nothing_is_measured_only_now_and_then():
+    watch = MedianWatch(every=10, least=3)
+    due = []
+    for _ in range(40):
+        due.append(watch.due())
+        if due[-1]:
+            watch.record(float('nan'))    # an empty table: too few depth steps on every frame
+    # the first 10 frames, then every 10th: not every frame of a 30 Hz stream
+    assert [i for i, d in enumerate(due) if d] == list(range(10)) + [10, 20, 30]
+    assert math.isnan(watch.median) and watch.advice(misregistered_advice) is None
