@@ -103,6 +103,25 @@ def test_bad_input_is_warned_about_and_the_node_keeps_going(ros_env):
     assert node_out.count('correcting lens distortion (plumb_bob): it moves the image border by up to') == 1, node_out
 
 
+def test_depth_not_registered_to_the_colour_is_warned_about(ros_env, tmp_path):
+    import cv2
+    from seg_perception.cli import main
+    from test_registration import _unaligned
+    # four scenes replayed with the depth an unaligned depth camera gives (a RealSense's depth/image_rect_raw where
+    # its aligned depth belongs): the outputs go on, and the node says what to check, once
+    frames = tmp_path / 'frames'
+    assert main(['synth', '--count', '4', '--seed', '5', '--out', str(frames), '--width', '320', '--height', '240']) == 0
+    for depth in frames.glob('*/depth.png'):
+        cv2.imwrite(str(depth), _unaligned(cv2.imread(str(depth), cv2.IMREAD_UNCHANGED)))
+    camera = ['-m', 'seg_perception.ros.frames_camera', '--ros-args', '-p', f'path:={frames}', '-p', 'rate:=5.0']
+    report, out, (_, node_out) = report_while_running(
+        [camera, _node('grasps.enabled:=false')], [SCRIPTS / 'receive_outputs.py', 60, 8, '/perception_node'],
+        ros_env, 90)
+    assert report['counts']['instances/labels'] >= 8, f'{out}\nnode:\n{node_out}'
+    assert node_out.count('the depth image does not look registered to the colour image') == 1, node_out
+    assert float(report['diagnostic_values']['depth_colour_alignment']) < 1.8, report['diagnostic_values']
+
+
 def test_compressed_images_in_give_the_outputs_of_raw_ones(ros_env):
     """Colour and depth through image_transport's compressed and compressedDepth plugins (lossless PNG): the same
     objects as the frame gives raw. Remapping the raw topics moves their sub-topics along, as with image_transport."""
