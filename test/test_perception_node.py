@@ -110,7 +110,8 @@ def test_depth_not_registered_to_the_colour_is_warned_about(ros_env, tmp_path):
     # four scenes replayed with the depth an unaligned depth camera gives (a RealSense's depth/image_rect_raw where
     # its aligned depth belongs): the outputs go on, and the node says what to check, once
     frames = tmp_path / 'frames'
-    assert main(['synth', '--count', '4', '--seed', '5', '--out', str(frames), '--width', '320', '--height', '240']) == 0
+    assert main(['synth', '--count', '4', '--seed', '5', '--out', str(frames), '--width', '320',
+                 '--height', '240']) == 0
     for depth in frames.glob('*/depth.png'):
         cv2.imwrite(str(depth), _unaligned(cv2.imread(str(depth), cv2.IMREAD_UNCHANGED)))
     camera = ['-m', 'seg_perception.ros.frames_camera', '--ros-args', '-p', f'path:={frames}', '-p', 'rate:=5.0']
