@@ -13,9 +13,9 @@ as a JPEG of quality 40, darkened or blurred; 0.9-1.6 with the depth of a wider 
 the centre, shifted 12 px at 640 wide: unaligned RealSense depth); shifted 8 px across and 3 down 1.4-2.8 (the
 wider an image's colour edges, the more of them a shift keeps: 5 of the 10 below ALIGNED_LEAST); synthetic frames
 (24 seeds at 640x480) 3.2 or more, and 2.4 or more on 12 frames of each of the evaluation's sets (depth smeared
-across edges by 3 px, straight down, near, wide-angle, 320x240, 720p). A clean synthetic image has few colour edges, so chance overlaps can score an
-unaligned frame high (20 of their 22 with enough steps under 1.8, one 4.5): the node judges a stream by the median
-of several frames.
+across edges by 3 px, straight down, near, wide-angle, 320x240, 720p). A clean synthetic image has few colour
+edges, so chance overlaps can score an unaligned frame high (20 of their 22 with enough steps under 1.8, one 4.5):
+the node judges a stream by the median of several frames.
 Steps are taken at 3 % of the depth, not at ``instances.depth_jump``: smaller steps are mostly noise and slanted
 faces, which lie on no colour edge (at 1.2 %: registered 1.5-4.4, unaligned 0.9-1.3, synthetic down to 1.3).
 """
