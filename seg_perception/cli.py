@@ -325,7 +325,7 @@ def cmd_eval(args) -> int:
             print(f'warning: {advice}', file=sys.stderr)
     if alignments:
         print(f"depth steps on colour edges: {summary['depth_colour_alignment']:.1f} times as often as shifted ones "
-              f"(median over {len(alignments)} frames; registered: 2.3 or more)")
+              f"(median over {len(alignments)} frames; registered: 2.2 or more)")
         advice = misregistered_advice(summary['depth_colour_alignment'], len(alignments))
         if advice:
             print(f'warning: {advice}', file=sys.stderr)

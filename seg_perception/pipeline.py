@@ -209,7 +209,7 @@ class Pipeline:
 
     def depth_colour_alignment(self, frame: RGBDFrame) -> float:
         """How well the frame's depth steps lie on its colour edges, against shifted ones (NaN when too few
-        steps): 2.3 or more when the depth is registered to the colour image, under 1.8 when it is not
+        steps): 2.2 or more when the depth is registered to the colour image, under 1.8 when it is not
         (registration.py). Measured on the host, off the frame's stages (7-9 ms at 640x480 and 1280x720)."""
         depth = clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
                            self.config.depth.max)
