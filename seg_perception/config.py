@@ -141,6 +141,10 @@ class InstancesConfig:
                                     'encloses a few millimetres above the table (a thin floor taken for support) '
                                     '(clusters backend). Off: low items inside small trays or bowls stay objects of '
                                     'their own.')
+    drop_table_bumps: bool = param(True, 'Small regions standing less than three noise bands above the support '
+                                   'and coloured like the table around them go: a stereo camera lifting a patch '
+                                   'of table beside an object or at the far edge (clusters backend). Off: a small '
+                                   'flat object coloured like the table stays.')
     stable_ids: bool = param(True, 'In a stream (the node): an object keeps its id from the previous frame while '
                              'its pixels mostly overlap it there; new objects take the free ids (ids stay 1..N). '
                              'Off: ids run left to right by centroid in every frame, as for a single frame.')

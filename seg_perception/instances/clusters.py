@@ -33,6 +33,7 @@ from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult
 from ..unmeasured import MOSTLY_ENCLOSED, join_holes
 from .contact_cuts import cut_at_colour_contacts
 from .inner_parts import join_low_floors, merge_inner_parts
+from .table_bumps import table_bumps
 
 _REGROW_ITERATIONS = 4
 _STEP_SPAN_FOCAL = 300.0  # px of the grid's focal length per pixel a depth step is measured across (step_span)
@@ -119,6 +120,10 @@ class ClusterInstanceSegmenter:
         labels, count = self._merge_fragments(pf, labels, count)
         labels, count = self._drop_edge_on_slivers(pf, labels, count)
         labels, count = self._drop_unsupported_pieces(surfaces, pf, labels, count)
+        if self.cfg.drop_table_bumps:
+            bumps = table_bumps(labels, count, pf, surfaces, self.cfg.min_area)
+            if bool(bumps.any()):
+                labels, count = _compact(torch.where(bumps[labels], torch.zeros_like(labels), labels))
         labels, count = self._keep_supported(surfaces, labels, count)
         if self.cfg.merge_inner_parts and surfaces.up is not None and surfaces.heights is not None:
             labels, count = _compact(merge_inner_parts(labels, count, pf.points, surfaces.heights, surfaces.up))
