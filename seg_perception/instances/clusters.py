@@ -11,7 +11,9 @@ pixels rejoin their neighbouring region. A boundary is
 Fragments smaller than ``min_area`` join the neighbour they share the longest smooth border with, or go;
 small regions whose depth steps like a surface seen edge-on (depth a sensor smeared across an object's
 silhouette, cut off from it) go, and so do small regions that hardly touch the table and stand no higher than
-the region they touch (nothing holds them up: a piece cut off an object, a smeared silhouette); regions mostly
+the region they touch (nothing holds them up: a piece cut off an object, a smeared silhouette), and so do small
+regions standing little above the support in the table's colour (a stereo camera's lifted patches of table:
+table_bumps.py); regions mostly
 beyond the support's footprint (a robot arm reaching in, a shelf) are dropped; a low part inside a smaller
 object's outline seen from above joins it (a bowl's floor: inner_parts.py), and so does ground it encloses a
 few millimetres above the table (a thin floor taken for support); small depth holes enclosed by one object are
