@@ -127,14 +127,13 @@ def dot3(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return a0 * b0 + a1 * b1 + a2 * b2
 
 
-
 _SRGB_TO_XYZ = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
 _D65_WHITE = (0.95047, 1.0, 1.08883)
 
 
 def rgb_to_lab(color: torch.Tensor) -> torch.Tensor:
-    """CIELAB (L 0-100, a, b) of sRGB ``color`` (..., 3) uint8 or 0-255, D65 white: colour differences there follow
-    what the eye sees (a shadow changes L, not a and b, far less than an RGB distance says)."""
+    """CIELAB (L 0-100, a, b) of sRGB ``color`` (..., 3) uint8 or 0-255, D65 white: distances there follow how
+    different colours look (a shadow moves mostly L)."""
     c = color.float() / 255.0
     linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     xyz = linear @ torch.tensor(_SRGB_TO_XYZ, dtype=c.dtype, device=c.device).T
@@ -143,6 +142,7 @@ def rgb_to_lab(color: torch.Tensor) -> torch.Tensor:
     f = torch.where(t > edge, t.clamp_min(edge) ** (1 / 3), t / (3 * (6 / 29) ** 2) + 4 / 29)
     fx, fy, fz = f.unbind(-1)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -1)
+
 
 def bounding_box(mask: torch.Tensor, margin: int):
     """(y0, y1, x0, x1) around the True pixels plus a margin, clipped to the image."""
