@@ -203,17 +203,18 @@ class Pipeline:
         """How many pixels the frame's occlusion edges spread over (median; NaN when it has too few edges):
         1-2.5 for sharp depth, more for a sensor that smooths across edges (depth_edges.py). Measured on the host,
         off the frame's stages (a few milliseconds at 640x480)."""
-        depth = clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
-                           self.config.depth.max)
-        return edge_spread(depth, self.config.instances.depth_jump)[0]
+        return edge_spread(self._host_depth(frame), self.config.instances.depth_jump)[0]
 
     def depth_colour_alignment(self, frame: RGBDFrame) -> float:
         """How well the frame's depth steps lie on its colour edges, against shifted ones (NaN when too few
         steps): 2.2 or more when the depth is registered to the colour image, under 1.8 when it is not
         (registration.py). Measured on the host, off the frame's stages (7-9 ms at 640x480 and 1280x720)."""
-        depth = clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
-                           self.config.depth.max)
-        return edge_alignment(depth, torch.from_numpy(np.ascontiguousarray(frame.color)))[0]
+        return edge_alignment(self._host_depth(frame), torch.from_numpy(np.ascontiguousarray(frame.color)))[0]
+
+    def _host_depth(self, frame: RGBDFrame) -> torch.Tensor:
+        """The frame's depth on the host, NaN and values outside depth.min..depth.max set to 0 (missing)."""
+        return clip_depth(torch.from_numpy(np.asarray(frame.depth, np.float32)), self.config.depth.min,
+                          self.config.depth.max)
 
     def _sharpened(self, frame: RGBDFrame) -> RGBDFrame:
         """The frame whose depth every stage works on: as measured, or with the ramps a smoothing sensor made of

@@ -30,7 +30,7 @@ from ..config import Config
 from ..depth_edges import RAMP_STEPS
 from ..imageops import bounding_box, box_sum, dilate, dot3, grow_labels, norm3
 from ..labeling import connected_components
-from ..prepare import PreparedFrame, pixel_areas
+from ..prepare import PreparedFrame, region_areas
 from ..types import SURFACE_OBJECT, SURFACE_SUPPORT, CameraModel, InstanceResult, SurfaceResult
 from ..unmeasured import MOSTLY_ENCLOSED, join_holes
 from .contact_cuts import cut_at_colour_contacts
@@ -200,7 +200,7 @@ class ClusterInstanceSegmenter:
         """Fragments under min_area join the neighbour with the longest smooth shared border, or are dropped."""
         z = pf.depth
         for _ in range(2):
-            area = _region_areas(pf, labels, count)
+            area = region_areas(pf, labels, count)
             small = (area < self.cfg.min_area) | _thin_regions(labels, count)
             small[0] = False
             if not bool(small.any()):
@@ -219,7 +219,7 @@ class ClusterInstanceSegmenter:
 
     def _small_regions(self, pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:
         """(count+1,) regions under _SLIVER_AREAS x min_area: small enough to be no object of their own."""
-        small = _region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
+        small = region_areas(pf, labels, count) < _SLIVER_AREAS * self.cfg.min_area
         small[0] = False
         return small
 
@@ -439,11 +439,6 @@ def _color_gradient(color: torch.Tensor) -> torch.Tensor:
     gx[:, :, 1:-1] = (img[:, :, 2:] - img[:, :, :-2]).abs()
     gy[:, 1:-1] = (img[:, 2:] - img[:, :-2]).abs()
     return torch.maximum(gx, gy).amax(0)
-
-
-def _region_areas(pf: PreparedFrame, labels: torch.Tensor, count: int) -> torch.Tensor:
-    """(count+1,) visible surface area (m^2, as if facing the camera) of each region."""
-    return torch.bincount(labels.view(-1), weights=pixel_areas(pf).view(-1), minlength=count + 1)
 
 
 def _edge_on_pixels(pf: PreparedFrame, labels: torch.Tensor):

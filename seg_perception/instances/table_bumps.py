@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..imageops import dilate, rgb_to_lab
-from ..prepare import PreparedFrame, pixel_areas
+from ..prepare import PreparedFrame, region_areas
 from ..types import SURFACE_SUPPORT, SurfaceResult
 
 _SMALL_AREAS = 8        # regions under this many min_area are tested
@@ -41,8 +41,7 @@ def table_bumps(labels: torch.Tensor, count: int, pf: PreparedFrame, surfaces: S
     model = surfaces.support_model
     if count == 0 or surfaces.heights is None or model is None:
         return drop
-    area = torch.bincount(labels.view(-1), weights=pixel_areas(pf).view(-1), minlength=count + 1)
-    small = area < _SMALL_AREAS * min_area
+    small = region_areas(pf, labels, count) < _SMALL_AREAS * min_area
     small[0] = False
     if not bool(small.any()):
         return drop
