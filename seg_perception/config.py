@@ -75,6 +75,11 @@ class SurfacesConfig:
                                       min=0.001, max=0.5)
     footprint_margin: float = param(0.03, 'Margin (m) around the support surface inside which objects may stand.',
                                     min=0.0, max=0.5)
+    bin_walls: bool = param(True, "A tote's or bin's walls (thin upright slabs on the support, meeting at corners "
+                            'or facing each other) are labelled walls, not objects.')
+    bin_wall_length: float = param(0.3, "Side of the smallest tote whose walls are found (m): walls are stretches at "
+                                   'least half this long, 1.5 times this in all; a single thin upright thing 1.5 '
+                                   'times this long counts as a wall too.', min=0.05, max=5.0)
     seed: int = param(0, 'RANSAC random seed (results are reproducible per frame).', min=0)
     model_path: str = param('', 'Weights of a learned backend: a torchvision state_dict (.pth), a TorchScript '
                             'file or an ONNX file. Local files only; nothing is downloaded.', read_only=True)

@@ -21,6 +21,7 @@ from .projection import project_instances
 from .prepare import PreparedFrame, clip_depth, prepare_frame, processing_stride, resolve_device
 from .registration import edge_alignment
 from .surfaces import make_surface_segmenter
+from .surfaces.bin_walls import label_bin_walls
 from .surfaces.outline import support_outline
 from .surfaces.planes import raised_above_support
 from .types import (SURFACE_OBJECT, SURFACE_OTHER, SURFACE_SUPPORT, SURFACE_WALL, InstanceResult, PerceptionResult,
@@ -92,6 +93,9 @@ class Pipeline:
                                self.config.surfaces.up_vector or None, stride)
         with self._timed(timings, 'surfaces'):
             surfaces = self.surfaces.segment(pf)
+            if self.config.surfaces.bin_walls:
+                surfaces = label_bin_walls(surfaces, pf.points, self.config.surfaces.bin_wall_length,
+                                           self.config.surfaces.seed)
             workspace = WorkspaceBox.from_config(self.config.workspace, frame.camera_to_base)
             if workspace is not None:
                 surfaces = workspace.restrict(surfaces, pf.points)

@@ -1,9 +1,10 @@
 """Synthetic scenes staged by a test: a generated room, table and camera with chosen objects placed on the table."""
 import numpy as np
 
-from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig, generate_scene
+from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig, frame_seed, generate_scene
+from seg_perception.synthetic.frames import SyntheticFrame
 from seg_perception.synthetic.scene import Body
-from seg_perception.types import SURFACE_OBJECT
+from seg_perception.types import SURFACE_OBJECT, SURFACE_WALL
 
 
 def staged_scene(seed, objects):
@@ -21,3 +22,26 @@ def staged_scene(seed, objects):
                                  albedo=(0.8, 0.3 + 0.2 * i, 0.2), resting_on='table'))
     rendered = Renderer(scene).render(np.random.default_rng(seed), NoiseConfig())
     return scene, rendered
+
+
+def tote_frame(seed, scene_cfg, wall_height=0.12):
+    """A generated scene with a tote's four walls (1 cm thick, ``wall_height`` high) on the table around the
+    objects on it, the objects near the walls removed; returns the frame and the tote's inside (world x, y lower
+    and upper corners)."""
+    scene = generate_scene(frame_seed(seed, 0), scene_cfg)
+    h = scene.table_height
+    inside = [b for b in scene.objects if b.instance_id > 0]
+    xy = np.array([b.pose[:2, 3] for b in inside])
+    half = np.array(scene.table_size) / 2 - 0.02
+    lo, hi = np.maximum(xy.min(0) - 0.08, -half), np.minimum(xy.max(0) + 0.08, half)
+    centre, size = (lo + hi) / 2, hi - lo
+    for i, (x, y, sx, sy) in enumerate([(centre[0], lo[1], size[0], 0.01), (centre[0], hi[1], size[0], 0.01),
+                                        (lo[0], centre[1], 0.01, size[1]), (hi[0], centre[1], 0.01, size[1])]):
+        pose = np.eye(4)
+        pose[:3, 3] = [x, y, h + wall_height / 2]
+        scene.bodies.append(Body(f'tote_wall{i}', {'shape': 'box', 'size': [sx, sy, wall_height]}, pose, SURFACE_WALL,
+                                 albedo=(0.2, 0.3, 0.6), albedo2=(0.2, 0.3, 0.6)))
+    scene.bodies[:] = [b for b in scene.bodies if not (b.instance_id > 0 and not (
+        np.all(b.pose[:2, 3] > lo + 0.03) and np.all(b.pose[:2, 3] < hi - 0.03)))]
+    rendered = Renderer(scene).render(np.random.default_rng(seed), NoiseConfig())
+    return SyntheticFrame(scene, rendered), lo, hi

@@ -1,0 +1,296 @@
+"""A tote's or bin's walls are walls, not objects (``surfaces.bin_walls``).
+
+The walls of a tote stand on the support like objects, and were taken for objects, with grasps on them. Seen from
+above along the support, a wall is a straight, thin line of raised points: its faces are upright and its rim is a
+centimetre or two wide. A box's upright face is such a line too, but the box's top goes on beside it at the same
+height, and so does a lying can's round side. So the raised points at least _TALL high are binned into 1 cm cells
+on the support plane (each cell keeps its highest point), and straight lines through the cells are found one after
+another (RANSAC). A stretch of a line without gaps whose cells' tops are level may be a wall when it stands at
+least _UPRIGHT high and below the camera (so that a top beside it would be seen) and, on neither side, a few
+centimetres off, does a surface at its height go along more than _SIDE_COVER of it (what stands in a tote is lower
+than its rim, or leaves gaps). Such stretches are linked where two meet at a corner, lie on one line (a wall
+parted by what stands in front of it) or face each other as a tote's opposite walls (both at least
+``surfaces.bin_wall_length``, as high); a group at least 1.5 ``surfaces.bin_wall_length`` long in all is a tote's
+walls, and so is a single stretch that long: thin upright objects shorter than that (a book, a board) stay
+objects. A wall goes on along its line where less of it is seen (leaving the view); the raised pixels
+within its measured thickness become wall pixels. An object leaning against it keeps its own, and the grasp
+planner still avoids the wall's points.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import List, NamedTuple, Tuple
+
+import numpy as np
+import torch
+
+from ..geometry import plane_basis
+from ..types import SURFACE_OBJECT, SURFACE_WALL, SurfaceResult
+
+_CELL = 0.01            # m: side of the cells on the support plane
+_TALL = 0.03            # m: only points this high above the support mark a cell (a lying pen or ruler is no wall)
+_UPRIGHT = 0.06         # m: least median height of a wall's cells
+_LINE_BAND = 1.0        # cells: a cell this close to a line lies on it
+_GAP = 3.0              # cells: a line's stretch ends at a gap wider than this
+_SIDE_NEAR, _SIDE_FAR = 2.5, 6.0   # cells: the bands beside a wall where a box's top or a can's side would go on
+_SIDE_HEIGHT = 0.02     # m: a side cell this close to the wall's height continues its surface
+_SIDE_COVER = 0.6       # share of a wall's length a surface beside it at its height may cover on either side
+_THICKNESS = (0.01, 0.025)   # m: half the wall's thickness for its pixels, measured, within these limits
+_IN_LINE = 3.0          # cells: a stretch this close to a wall's line continues it
+_CORNER = 6.0           # cells: two walls ending this close to where their lines cross meet at a corner
+_CORNER_SHARE = 0.5     # share of bin_wall_length a stretch needs to be part of a tote's walls
+_GROUP_LENGTH = 1.5     # in bin_wall_length: least length of linked stretches in all
+_LONE_LENGTH = 1.5      # in bin_wall_length: least length of a stretch linked to none
+_BELOW_CAMERA = 0.05    # m: a wall's top lies at least this far below the camera
+_LEVEL, _LEVEL_SHARE = 0.03, 0.4    # m, share of its height: a wall's cells' tops lie this close to its median
+_HYPOTHESES = 256
+_SCORED_CELLS = 1500
+_MAX_LINES = 12
+
+
+class _Stretch(NamedTuple):
+    """A stretch of a line through cells (in cells): a point on the line, its unit direction, where the stretch
+    starts and ends along it, and the median height of its cells' tops (m)."""
+    origin: torch.Tensor
+    direction: torch.Tensor
+    start: float
+    end: float
+    height: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start + 1
+
+    def offsets(self, cells: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Where ``cells`` (N, 2) lie along the line and across it."""
+        rel = cells - self.origin
+        d = self.direction
+        return rel @ d, rel @ torch.stack([-d[1], d[0]])
+
+
+def bin_wall_pixels(points: torch.Tensor, raised: torch.Tensor, heights: torch.Tensor, up: torch.Tensor,
+                    min_length: float, seed: int = 0) -> torch.Tensor:
+    """(H, W) raised pixels (``raised``; ``points`` (H, W, 3) in the camera frame, ``heights`` above the support,
+    whose normal is ``up``) on bin walls at least ``min_length`` (m) long."""
+    walls = torch.zeros_like(raised)
+    if not bool(raised.any()):
+        return walls
+    a, b = plane_basis(up)
+    p = points[raised]
+    uv = torch.stack([p @ a, p @ b], 1) / _CELL          # in cells
+    h = heights[raised]
+    tall = h >= _TALL
+    if int(tall.sum()) < min_length / _CELL:
+        return walls
+    # one entry per occupied cell: its centre and its highest point
+    # one number per cell (torch.unique over rows is slow)
+    cell = torch.floor(uv[tall]).long()
+    corner = cell.amin(0)
+    cell -= corner
+    span = int(cell[:, 1].max()) + 1
+    keys, inverse = torch.unique(cell[:, 0] * span + cell[:, 1], return_inverse=True)
+    keys = torch.stack([keys // span, keys % span], 1) + corner
+    top = torch.zeros(keys.shape[0], dtype=h.dtype, device=h.device).scatter_reduce_(0, inverse, h[tall], 'amax')
+    centres = keys.to(uv.dtype) + 0.5
+    # the camera's height above the support (it is the origin): a wall's top must be below it, in view, for
+    # its thinness to tell (a box seen from below its top shows a face only)
+    camera_height = float((h - p @ up).median())
+    on_wall = torch.zeros(p.shape[0], dtype=torch.bool, device=p.device)
+    for wall in _walls(centres, top, camera_height, min_length / _CELL, seed):
+        wall = _extended(centres, top, wall)
+        along, across = wall.offsets(uv)
+        near = (across.abs() <= _LINE_BAND) & (along >= wall.start) & (along <= wall.end) & tall
+        half = float(torch.quantile(across[near].abs(), 0.95)) * _CELL if bool(near.any()) else _THICKNESS[0]
+        half = min(max(half, _THICKNESS[0]), _THICKNESS[1]) / _CELL
+        on_wall |= (across.abs() <= half) & (along >= wall.start - half) & (along <= wall.end + half)
+    walls[raised] = on_wall
+    return walls
+
+
+def _walls(centres: torch.Tensor, top: torch.Tensor, camera_height: float, min_cells: float, seed: int
+           ) -> List[_Stretch]:
+    """Wall stretches among occupied cells (``centres`` (N, 2) in cells, ``top``: their heights; the camera
+    ``camera_height`` m above the support; walls at least ``min_cells`` long; see the module's text)."""
+    generator = torch.Generator(device='cpu').manual_seed(seed)
+    free = torch.ones(centres.shape[0], dtype=torch.bool, device=centres.device)
+    shortest = _CORNER_SHARE * min_cells
+    candidates = []
+    for _ in range(_MAX_LINES):
+        pool = torch.nonzero(free).squeeze(1)
+        if pool.numel() < shortest:
+            break
+        pairs = pool[torch.randint(pool.numel(), (_HYPOTHESES, 2), generator=generator).to(pool.device)]
+        start, end = centres[pairs[:, 0]], centres[pairs[:, 1]]
+        direction = end - start
+        length = direction.norm(dim=1, keepdim=True)
+        usable = length.squeeze(1) >= 2
+        direction = direction / length.clamp_min(1e-6)
+        normal = torch.stack([-direction[:, 1], direction[:, 0]], 1)
+        # scored on a sample of the cells when there are many (a large object close to the camera)
+        scored = pool if pool.numel() <= _SCORED_CELLS else pool[torch.randperm(
+            pool.numel(), generator=generator)[:_SCORED_CELLS].to(pool.device)]
+        off = (centres[scored] @ normal.T - (start * normal).sum(1)).abs()           # (M, K)
+        inliers = (off <= _LINE_BAND).sum(0)
+        # a line along a wall has nothing right beside it; one across a filled area (a box's top) has as much:
+        # the cells on the line less those beside it
+        score = torch.where(usable, 2 * inliers - (off <= _SIDE_NEAR + _LINE_BAND).sum(0), -off.shape[0])
+        best = int(score.argmax())
+        if not bool(usable[best]) or int(inliers[best]) * pool.numel() / scored.numel() < shortest:
+            break
+        origin, d = _refined(centres[pool], start[best], direction[best])
+        across = (centres[pool] - origin) @ torch.stack([-d[1], d[0]])
+        members = pool[across.abs() <= _LINE_BAND]
+        along = (centres[members] - origin) @ d
+        order = torch.argsort(along)
+        along, members = along[order], members[order]
+        for run in _level_runs(along, members, top):
+            stretch = _Stretch(origin, d, float(along[run[0]]), float(along[run[-1]]),
+                               float(top[members[run]].median()))
+            if stretch.length >= shortest and _is_wall(centres, top, stretch, camera_height):
+                candidates.append(stretch)
+                # the rest of the wall's thickness is no other wall
+                on, off = stretch.offsets(centres)
+                free &= ~((off.abs() < _SIDE_NEAR) & (on >= stretch.start - 1) & (on <= stretch.end + 1))
+        free[members] = False   # wall or not, the next line is another
+    return _grouped(candidates, min_cells)
+
+
+def _grouped(candidates: List[_Stretch], min_cells: float) -> List[_Stretch]:
+    """The ``candidates`` that are walls: in a group linked at corners, in line or facing each other at least
+    _GROUP_LENGTH ``min_cells`` long in all, or at least _LONE_LENGTH ``min_cells`` long themselves."""
+    n = len(candidates)
+    group = list(range(n))
+
+    def root(k):
+        while group[k] != k:
+            k = group[k]
+        return k
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if _at_corner(candidates[i], candidates[j]) or _in_line(candidates[i], candidates[j]) \
+                    or _facing(candidates[i], candidates[j], min_cells):
+                group[root(i)] = root(j)
+    lengths = [c.length for c in candidates]
+    total, members = {}, {}
+    for k in range(n):
+        total[root(k)] = total.get(root(k), 0.0) + lengths[k]
+        members[root(k)] = members.get(root(k), 0) + 1
+    return [c for k, c in enumerate(candidates)
+            if (members[root(k)] > 1 and total[root(k)] >= _GROUP_LENGTH * min_cells)
+            or lengths[k] >= _LONE_LENGTH * min_cells]
+
+
+def _extended(centres: torch.Tensor, top: torch.Tensor, wall: _Stretch) -> _Stretch:
+    """The ``wall`` lengthened along its line over the cells (``centres``, ``top``: their heights) that continue
+    it without a gap and are no higher than it: where a wall leaves the view, less of its height is seen."""
+    along, across = wall.offsets(centres)
+    on_line = (across.abs() <= _LINE_BAND) & (top <= wall.height + _LEVEL)
+    along = torch.sort(along[on_line]).values
+    for run in _runs(along, torch.ones_like(along, dtype=torch.bool)):
+        lo, hi = float(along[run[0]]), float(along[run[-1]])
+        if lo <= wall.start + 0.5 and hi >= wall.end - 0.5:
+            return wall._replace(start=min(lo, wall.start), end=max(hi, wall.end))
+    return wall
+
+
+def _runs(along: torch.Tensor, keep: torch.Tensor) -> List[torch.Tensor]:
+    """Indices of the kept cells (``along``: their sorted positions on a line) in runs without gaps."""
+    index = torch.nonzero(keep).squeeze(1)
+    if index.numel() == 0:
+        return []
+    breaks = torch.nonzero(along[index][1:] - along[index][:-1] > _GAP).squeeze(1) + 1
+    return list(torch.tensor_split(index, breaks.cpu()))
+
+
+def _level_runs(along: torch.Tensor, members: torch.Tensor, top: torch.Tensor) -> List[torch.Tensor]:
+    """Runs without gaps of the cells ``members`` (sorted by ``along``, their position on the line) whose tops
+    are level with their run's median: a wall's rim is level, a row of objects is not one wall."""
+    level_runs = []
+    for run in _runs(along, torch.ones_like(along, dtype=torch.bool)):
+        heights = top[members[run]]
+        middle = float(heights.median())
+        keep = torch.zeros_like(along, dtype=torch.bool)
+        keep[run] = (heights - middle).abs() <= max(_LEVEL, _LEVEL_SHARE * middle)
+        level_runs += _runs(along, keep)
+    return level_runs
+
+
+def _refined(cells: torch.Tensor, origin: torch.Tensor, d: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The line (a point on it, its unit direction) fitted by least squares to the ``cells`` near the line
+    (``origin``, ``d``) found from two of them: through the middle of a wall's thickness, along it."""
+    for _ in range(2):
+        near = cells[((cells - origin) @ torch.stack([-d[1], d[0]])).abs() <= _LINE_BAND + 1]
+        if near.shape[0] < 3:
+            break
+        origin = near.mean(0)
+        centred = near - origin
+        d = torch.linalg.eigh(centred.T @ centred)[1][:, -1]
+    return origin, d
+
+
+def _in_line(first: _Stretch, second: _Stretch) -> bool:
+    """Whether two stretches lie on one line (within 5 degrees and _IN_LINE cells): one wall, parted where
+    something in front of it hides it."""
+    if float((first.direction @ second.direction).abs()) < math.cos(math.radians(5)):
+        return False
+    ends = torch.stack([second.origin + second.start * second.direction,
+                        second.origin + second.end * second.direction])
+    return bool((first.offsets(ends)[1].abs() <= _IN_LINE).all())
+
+
+def _facing(first: _Stretch, second: _Stretch, min_cells: float) -> bool:
+    """Whether two stretches, each at least ``min_cells`` long, face each other as a tote's opposite walls do:
+    parallel (within 10 degrees), as high (within _SIDE_HEIGHT), side by side along half the shorter at least."""
+    if min(first.length, second.length) < min_cells or abs(first.height - second.height) > _SIDE_HEIGHT \
+            or float((first.direction @ second.direction).abs()) < math.cos(math.radians(10)):
+        return False
+    ends = torch.stack([second.origin + second.start * second.direction,
+                        second.origin + second.end * second.direction])
+    along = first.offsets(ends)[0].tolist()
+    overlap = min(first.end, max(along)) - max(first.start, min(along))
+    return overlap >= 0.5 * min(first.length, second.length)
+
+
+def _at_corner(first: _Stretch, second: _Stretch) -> bool:
+    """Whether two stretches meet at an angle of at least 45 degrees where both end (within _CORNER cells): a
+    tote's corner, not a thin object standing against a wall."""
+    d, e = first.direction, second.direction
+    if float((d @ e).abs()) > math.cos(math.radians(45)):
+        return False
+    # where the two lines cross: first.origin + t d = second.origin + s e
+    t, s = torch.linalg.solve(torch.stack([d, -e], 1), second.origin - first.origin).tolist()
+    return (min(abs(t - first.start), abs(t - first.end)) <= _CORNER
+            and min(abs(s - second.start), abs(s - second.end)) <= _CORNER)
+
+
+def _is_wall(centres: torch.Tensor, top: torch.Tensor, stretch: _Stretch, camera_height: float) -> bool:
+    """Whether the ``stretch`` stands upright, below the camera, with no surface at its height beside it (among
+    the cells ``centres`` with heights ``top``) along most of it, on either side."""
+    if stretch.height < _UPRIGHT or stretch.height > camera_height - _BELOW_CAMERA:
+        return False
+    along, across = stretch.offsets(centres)
+    level = ((top - stretch.height).abs() <= _SIDE_HEIGHT) & (along >= stretch.start) & (along <= stretch.end)
+    for side in (1.0, -1.0):
+        beside = level & (side * across >= _SIDE_NEAR) & (side * across <= _SIDE_FAR)
+        covered = torch.unique(torch.floor(along[beside] - stretch.start).long()).numel()
+        if covered > _SIDE_COVER * int(stretch.length):
+            return False
+    return True
+
+
+def label_bin_walls(surfaces: SurfaceResult, points: torch.Tensor, min_length: float, seed: int = 0
+                    ) -> SurfaceResult:
+    """``surfaces`` (on the grid of ``points``) with the raised object pixels of bin walls labelled wall and taken
+    from the raised candidates for objects; unchanged without a support surface."""
+    if surfaces.heights is None or surfaces.up is None or surfaces.raised is None:
+        return surfaces
+    up = torch.as_tensor(np.asarray(surfaces.up.detach().cpu() if isinstance(surfaces.up, torch.Tensor)
+                                    else surfaces.up), dtype=points.dtype, device=points.device)
+    candidates = surfaces.raised & (surfaces.labels == SURFACE_OBJECT)
+    walls = bin_wall_pixels(points, candidates, surfaces.heights, up, min_length, seed)
+    if not bool(walls.any()):
+        return surfaces
+    labels = torch.where(walls, torch.full_like(surfaces.labels, SURFACE_WALL), surfaces.labels)
+    return replace(surfaces, labels=labels, raised=surfaces.raised & ~walls)
