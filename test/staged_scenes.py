@@ -24,10 +24,11 @@ def staged_scene(seed, objects):
     return scene, rendered
 
 
-def tote_frame(seed, scene_cfg, wall_height=0.12):
-    """A generated scene with a tote's four walls (1 cm thick, ``wall_height`` high) on the table around the
-    objects on it, the objects near the walls removed; returns the frame and the tote's inside (world x, y lower
-    and upper corners)."""
+def tote_frame(seed, scene_cfg, wall_height=0.12, draft_deg=0.0, lip=0.0, noise=NoiseConfig()):
+    """A generated scene with a tote's four walls (1 cm thick, ``wall_height`` high, leaning out by ``draft_deg``
+    as moulded totes taper, with a ``lip`` (m) wide flange round the rim, if any) on the table around the objects
+    on it, the objects near the walls removed; returns the frame and the tote's inside (world x, y lower and upper
+    corners)."""
     scene = generate_scene(frame_seed(seed, 0), scene_cfg)
     h = scene.table_height
     inside = [b for b in scene.objects if b.instance_id > 0]
@@ -35,13 +36,27 @@ def tote_frame(seed, scene_cfg, wall_height=0.12):
     half = np.array(scene.table_size) / 2 - 0.02
     lo, hi = np.maximum(xy.min(0) - 0.08, -half), np.minimum(xy.max(0) + 0.08, half)
     centre, size = (lo + hi) / 2, hi - lo
-    for i, (x, y, sx, sy) in enumerate([(centre[0], lo[1], size[0], 0.01), (centre[0], hi[1], size[0], 0.01),
-                                        (lo[0], centre[1], 0.01, size[1]), (hi[0], centre[1], 0.01, size[1])]):
+    lean = np.radians(draft_deg)
+    colour = (0.2, 0.3, 0.6)
+    for i, (x, y, sx, sy, out) in enumerate([(centre[0], lo[1], size[0], 0.01, (0, -1)),
+                                             (centre[0], hi[1], size[0], 0.01, (0, 1)),
+                                             (lo[0], centre[1], 0.01, size[1], (-1, 0)),
+                                             (hi[0], centre[1], 0.01, size[1], (1, 0))]):
+        outwards = np.array([*out, 0.0])
+        axis = np.cross([0.0, 0.0, 1.0], outwards)           # tilting about it moves the top outwards
+        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
         pose = np.eye(4)
-        pose[:3, 3] = [x, y, h + wall_height / 2]
-        scene.bodies.append(Body(f'tote_wall{i}', {'shape': 'box', 'size': [sx, sy, wall_height]}, pose, SURFACE_WALL,
-                                 albedo=(0.2, 0.3, 0.6), albedo2=(0.2, 0.3, 0.6)))
+        pose[:3, :3] = np.eye(3) + np.sin(lean) * k + (1 - np.cos(lean)) * k @ k
+        pose[:3, 3] = [x, y, h + wall_height / 2] + outwards * np.sin(lean) * wall_height / 2
+        scene.bodies.append(Body(f'tote_wall{i}', {'shape': 'box', 'size': [sx + 0.02, sy + 0.02, wall_height]}, pose,
+                                 SURFACE_WALL, albedo=colour, albedo2=colour))
+        if lip:
+            flange = np.eye(4)
+            flange[:3, 3] = [x, y, h + wall_height - 0.003] + outwards * (np.sin(lean) * wall_height + lip / 2)
+            extent = [sx + 2 * lip if out[0] == 0 else lip, sy + 2 * lip if out[1] == 0 else lip, 0.006]
+            scene.bodies.append(Body(f'tote_lip{i}', {'shape': 'box', 'size': extent}, flange, SURFACE_WALL,
+                                     albedo=colour, albedo2=colour))
     scene.bodies[:] = [b for b in scene.bodies if not (b.instance_id > 0 and not (
         np.all(b.pose[:2, 3] > lo + 0.03) and np.all(b.pose[:2, 3] < hi - 0.03)))]
-    rendered = Renderer(scene).render(np.random.default_rng(seed), NoiseConfig())
+    rendered = Renderer(scene).render(np.random.default_rng(seed), noise)
     return SyntheticFrame(scene, rendered), lo, hi

@@ -5,7 +5,7 @@ import pytest
 
 from seg_perception.config import load_config
 from seg_perception.pipeline import Pipeline
-from seg_perception.synthetic import Renderer, SceneConfig
+from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig
 from seg_perception.types import SURFACE_WALL, RGBDFrame
 from staged_scenes import staged_scene, tote_frame
 
@@ -17,13 +17,18 @@ def _objects_found(result, truth):
     return {int(np.bincount(truth[result.instances.labels == o.instance_id]).argmax()) for o in result.objects}
 
 
-@pytest.mark.parametrize('seed, wall_height', [(13, 0.12), (34, 0.2)])
-def test_a_tote_s_walls_are_walls_and_its_objects_are_found(seed, wall_height):
-    frame, _, _ = tote_frame(seed, _SMALL, wall_height)
+@pytest.mark.parametrize('seed, wall_height, draft_deg, lip, noise, most_as_objects', [
+    (13, 0.12, 0.0, 0.0, NoiseConfig(), 0.05), (34, 0.2, 0.0, 0.0, NoiseConfig(), 0.05),
+    # a moulded tote: walls leaning out by 6 degrees, a 2 cm lip, twice the depth noise (measured: 8 % of the
+    # wall's pixels left as objects, without a grasp; without the rule 94 %, with 10 grasps)
+    (13, 0.2, 6.0, 0.02, NoiseConfig(depth_sigma_1m=0.004), 0.1)])
+def test_a_tote_s_walls_are_walls_and_its_objects_are_found(seed, wall_height, draft_deg, lip, noise,
+                                                            most_as_objects):
+    frame, _, _ = tote_frame(seed, _SMALL, wall_height, draft_deg, lip, noise)
     walls = (frame.rendered.surfaces == SURFACE_WALL) & (frame.rendered.instances == 0)
     result = Pipeline(load_config(None, {'device': 'cpu'})).process(frame.rgbd())
     # before the rule most of these pixels were objects with grasps (test_workspace)
-    assert (result.instances.labels[walls] > 0).mean() < 0.05
+    assert (result.instances.labels[walls] > 0).mean() < most_as_objects
     assert (result.surfaces.labels[walls] == SURFACE_WALL).mean() > 0.8
     on_walls = [g for g in result.grasps if walls[result.instances.labels == g.object_id].mean() > 0.5]
     assert not on_walls

@@ -1,20 +1,22 @@
 """A tote's or bin's walls are walls, not objects (``surfaces.bin_walls``).
 
 The walls of a tote stand on the support like objects, and were taken for objects, with grasps on them. Seen from
-above along the support, a wall is a straight, thin line of raised points: its faces are upright and its rim is a
-centimetre or two wide. A box's upright face is such a line too, but the box's top goes on beside it at the same
-height, and so does a lying can's round side. So the raised points at least _TALL high are binned into 1 cm cells
-on the support plane (each cell keeps its highest point), and straight lines through the cells are found one after
-another (RANSAC). A stretch of a line without gaps whose cells' tops are level may be a wall when it stands at
-least _UPRIGHT high and below the camera (so that a top beside it would be seen) and, on neither side, a few
-centimetres off, does a surface at its height go along more than _SIDE_COVER of it (what stands in a tote is lower
-than its rim, or leaves gaps). Such stretches are linked where two meet at a corner, lie on one line (a wall
-parted by what stands in front of it) or face each other as a tote's opposite walls (both at least
-``surfaces.bin_wall_length``, as high); a group at least 1.5 ``surfaces.bin_wall_length`` long in all is a tote's
-walls, and so is a single stretch that long: thin upright objects shorter than that (a book, a board) stay
-objects. A wall goes on along its line where less of it is seen (leaving the view); the raised pixels
-within its measured thickness become wall pixels. An object leaning against it keeps its own, and the grasp
-planner still avoids the wall's points.
+above along the support, a wall's rim is a straight, thin line of raised points, a centimetre or two wide with its
+lip, while a box's top goes on beside its edge at the same height, and so does a lying can's round side. So the
+raised points at least _TALL high are binned into 1 cm cells on the support plane, each keeping its highest point;
+the cells as high as any around them (the rims and the tops, not a wall's face below its rim, which leans and
+spreads with the depth's noise) are searched for straight lines one after another (RANSAC; a line scores the
+cells on it less half those beside it, so that lines along thin things win over lines across filled ones). A
+stretch of a line without gaps whose cells' tops are level may be a wall when it stands at least _UPRIGHT high
+and below the camera (so that a top beside it would be seen), and when along most of it the cells at its height
+span at most _MAX_WIDTH across it (what stands in a tote is lower than its rim, or leaves gaps). Such stretches,
+lengthened along their line over lower cells where less of a wall is seen, are linked where two meet at a corner,
+lie on one line (a wall parted by what stands in front of it) or face each other as a tote's opposite walls (both
+at least ``surfaces.bin_wall_length``, as high); a group at least 1.5 ``surfaces.bin_wall_length`` long in all is
+a tote's walls, and so is a single stretch that long: thin upright objects shorter than that (a book, a board)
+stay objects. A wall's pixels are those on its face, whose offset from the line is fitted as a straight function
+of the height (moulded totes taper) within three of its noise's sigmas, and those of its rim and lip; an object
+leaning against it keeps its own, and the grasp planner still avoids the wall's points.
 """
 from __future__ import annotations
 
@@ -26,17 +28,20 @@ import numpy as np
 import torch
 
 from ..geometry import plane_basis
+from ..imageops import dilate
 from ..types import SURFACE_OBJECT, SURFACE_WALL, SurfaceResult
 
 _CELL = 0.01            # m: side of the cells on the support plane
 _TALL = 0.03            # m: only points this high above the support mark a cell (a lying pen or ruler is no wall)
+_MAX_LEAN = 0.25        # across per height: a wall's face leans at most this much (14 degrees)
+_RIM_REACH = 3          # cells: a rim cell is as high as any this close
 _UPRIGHT = 0.06         # m: least median height of a wall's cells
 _LINE_BAND = 1.0        # cells: a cell this close to a line lies on it
 _GAP = 3.0              # cells: a line's stretch ends at a gap wider than this
-_SIDE_NEAR, _SIDE_FAR = 2.5, 6.0   # cells: the bands beside a wall where a box's top or a can's side would go on
-_SIDE_HEIGHT = 0.02     # m: a side cell this close to the wall's height continues its surface
-_SIDE_COVER = 0.6       # share of a wall's length a surface beside it at its height may cover on either side
-_THICKNESS = (0.01, 0.025)   # m: half the wall's thickness for its pixels, measured, within these limits
+_SIDE_NEAR, _SIDE_FAR = 2.5, 6.0   # cells: a box's top or a can's side beside a line goes on this far off it
+_SIDE_HEIGHT = 0.02     # m: cells this close to a wall's height belong to its top (a rim, a lip)
+_MAX_WIDTH = 5.5        # cells: a wall's top with its lip spans at most this much across it (a box's top more)
+_WIDE_SHARE = 0.3       # share of a wall's length where something at its height may stand beside it
 _IN_LINE = 3.0          # cells: a stretch this close to a wall's line continues it
 _CORNER = 6.0           # cells: two walls ending this close to where their lines cross meet at a corner
 _CORNER_SHARE = 0.5     # share of bin_wall_length a stretch needs to be part of a tote's walls
@@ -83,37 +88,65 @@ def bin_wall_pixels(points: torch.Tensor, raised: torch.Tensor, heights: torch.T
     tall = h >= _TALL
     if int(tall.sum()) < min_length / _CELL:
         return walls
-    # one entry per occupied cell: its centre and its highest point
-    # one number per cell (torch.unique over rows is slow)
+    # one entry per occupied cell: its centre and its highest point (one number per cell: torch.unique over rows
+    # is slow)
     cell = torch.floor(uv[tall]).long()
-    corner = cell.amin(0)
-    cell -= corner
-    span = int(cell[:, 1].max()) + 1
-    keys, inverse = torch.unique(cell[:, 0] * span + cell[:, 1], return_inverse=True)
-    keys = torch.stack([keys // span, keys % span], 1) + corner
+    cell -= cell.amin(0)
+    size = (cell.amax(0) + 1).tolist()
+    keys, inverse = torch.unique(cell[:, 0] * size[1] + cell[:, 1], return_inverse=True)
     top = torch.zeros(keys.shape[0], dtype=h.dtype, device=h.device).scatter_reduce_(0, inverse, h[tall], 'amax')
+    # the cells as high as any within _RIM_REACH: a wall's rim (and lip), not the face below it, which leans and
+    # spreads with the depth's noise
+    grid = torch.zeros(size[0] * size[1], dtype=h.dtype, device=h.device).index_copy_(0, keys, top)
+    highest = dilate(grid.view(size), _RIM_REACH).view(-1)[keys]
+    rim = top >= highest - _SIDE_HEIGHT
+    keys = torch.stack([keys // size[1], keys % size[1]], 1) + torch.floor(uv[tall]).long().amin(0)
     centres = keys.to(uv.dtype) + 0.5
     # the camera's height above the support (it is the origin): a wall's top must be below it, in view, for
     # its thinness to tell (a box seen from below its top shows a face only)
     camera_height = float((h - p @ up).median())
     on_wall = torch.zeros(p.shape[0], dtype=torch.bool, device=p.device)
-    for wall in _walls(centres, top, camera_height, min_length / _CELL, seed):
-        wall = _extended(centres, top, wall)
-        along, across = wall.offsets(uv)
-        near = (across.abs() <= _LINE_BAND) & (along >= wall.start) & (along <= wall.end) & tall
-        half = float(torch.quantile(across[near].abs(), 0.95)) * _CELL if bool(near.any()) else _THICKNESS[0]
-        half = min(max(half, _THICKNESS[0]), _THICKNESS[1]) / _CELL
-        on_wall |= (across.abs() <= half) & (along >= wall.start - half) & (along <= wall.end + half)
+    for wall in _walls(centres, top, rim, camera_height, min_length / _CELL, seed):
+        on_wall |= _on_wall(uv, h, tall, wall)
     walls[raised] = on_wall
     return walls
 
 
-def _walls(centres: torch.Tensor, top: torch.Tensor, camera_height: float, min_cells: float, seed: int
-           ) -> List[_Stretch]:
-    """Wall stretches among occupied cells (``centres`` (N, 2) in cells, ``top``: their heights; the camera
-    ``camera_height`` m above the support; walls at least ``min_cells`` long; see the module's text)."""
+def _on_wall(uv: torch.Tensor, h: torch.Tensor, tall: torch.Tensor, wall: _Stretch) -> torch.Tensor:
+    """Which points (``uv`` (N, 2) on the support plane in cells, ``h`` their heights, ``tall`` those at least
+    _TALL high) belong to the ``wall``: a tote's walls lean (they taper towards the floor) and the depth's noise
+    spreads them, so the offset of its face from the line is fitted as a straight function of the height to the
+    tall points near it, and the points within three of its noise's sigmas (at least a cell) of it, or near its
+    top within a lip's width, are the wall's."""
+    along, across = wall.offsets(uv)
+    inside = (along >= wall.start - 1) & (along <= wall.end + 1)
+    near = inside & tall & (across.abs() <= _SIDE_FAR)
+    fit = near & (across.abs() <= 2 * _LINE_BAND)
+    lean = torch.zeros(2, dtype=uv.dtype, device=uv.device)
+    reach = torch.tensor(1.0, device=uv.device)
+    for _ in range(3):
+        if int(fit.sum()) < 3:
+            break
+        design = torch.stack([torch.ones_like(h[fit]), h[fit]], 1)
+        lean = torch.linalg.lstsq(design, across[fit, None]).solution.squeeze(1)
+        # a tote's walls taper by a few degrees
+        lean[1] = lean[1].clamp(-_MAX_LEAN / _CELL, _MAX_LEAN / _CELL)
+        residual = across - lean[0] - lean[1] * h
+        sigma = 1.4826 * residual[fit].abs().median()
+        reach = (3 * sigma).clamp(1.0, _SIDE_NEAR)
+        fit = near & (residual.abs() <= reach)
+    residual = (across - lean[0] - lean[1] * h).abs()
+    lip = (h >= wall.height - _SIDE_HEIGHT) & (across.abs() <= _SIDE_NEAR)
+    return inside & (across.abs() <= _SIDE_FAR) & ((residual <= reach) | lip)
+
+
+def _walls(centres: torch.Tensor, top: torch.Tensor, rim: torch.Tensor, camera_height: float, min_cells: float,
+           seed: int) -> List[_Stretch]:
+    """Wall stretches along the ``rim`` cells among occupied cells (``centres`` (N, 2) in cells, ``top``: their
+    heights; the camera ``camera_height`` m above the support; walls at least ``min_cells`` long; see the
+    module's text)."""
     generator = torch.Generator(device='cpu').manual_seed(seed)
-    free = torch.ones(centres.shape[0], dtype=torch.bool, device=centres.device)
+    free = rim.clone()
     shortest = _CORNER_SHARE * min_cells
     candidates = []
     for _ in range(_MAX_LINES):
@@ -132,12 +165,13 @@ def _walls(centres: torch.Tensor, top: torch.Tensor, camera_height: float, min_c
             pool.numel(), generator=generator)[:_SCORED_CELLS].to(pool.device)]
         off = (centres[scored] @ normal.T - (start * normal).sum(1)).abs()           # (M, K)
         inliers = (off <= _LINE_BAND).sum(0)
-        # a line along a wall has nothing right beside it; one across a filled area (a box's top) has as much:
-        # the cells on the line less those beside it
-        score = torch.where(usable, 2 * inliers - (off <= _SIDE_NEAR + _LINE_BAND).sum(0), -off.shape[0])
-        best = int(score.argmax())
-        if not bool(usable[best]) or int(inliers[best]) * pool.numel() / scored.numel() < shortest:
+        # a line along a wall has little right beside it; one across a filled area (a box's top) has twice as
+        # much as on it: the cells on the line less half those beside it, among lines long enough
+        score = 3 * inliers - (off <= _SIDE_NEAR + _LINE_BAND).sum(0)
+        enough = usable & (inliers * pool.numel() >= shortest * scored.numel())
+        if not bool(enough.any()):
             break
+        best = int(torch.where(enough, score, score.min() - 1).argmax())
         origin, d = _refined(centres[pool], start[best], direction[best])
         across = (centres[pool] - origin) @ torch.stack([-d[1], d[0]])
         members = pool[across.abs() <= _LINE_BAND]
@@ -153,7 +187,7 @@ def _walls(centres: torch.Tensor, top: torch.Tensor, camera_height: float, min_c
                 on, off = stretch.offsets(centres)
                 free &= ~((off.abs() < _SIDE_NEAR) & (on >= stretch.start - 1) & (on <= stretch.end + 1))
         free[members] = False   # wall or not, the next line is another
-    return _grouped(candidates, min_cells)
+    return _grouped([_extended(centres, top, c) for c in candidates], min_cells)
 
 
 def _grouped(candidates: List[_Stretch], min_cells: float) -> List[_Stretch]:
@@ -266,18 +300,21 @@ def _at_corner(first: _Stretch, second: _Stretch) -> bool:
 
 
 def _is_wall(centres: torch.Tensor, top: torch.Tensor, stretch: _Stretch, camera_height: float) -> bool:
-    """Whether the ``stretch`` stands upright, below the camera, with no surface at its height beside it (among
-    the cells ``centres`` with heights ``top``) along most of it, on either side."""
+    """Whether the ``stretch`` stands upright, below the camera, and is thin: across most of its length, the cells
+    (``centres`` with heights ``top``) at its height span at most _MAX_WIDTH across it."""
     if stretch.height < _UPRIGHT or stretch.height > camera_height - _BELOW_CAMERA:
         return False
     along, across = stretch.offsets(centres)
-    level = ((top - stretch.height).abs() <= _SIDE_HEIGHT) & (along >= stretch.start) & (along <= stretch.end)
-    for side in (1.0, -1.0):
-        beside = level & (side * across >= _SIDE_NEAR) & (side * across <= _SIDE_FAR)
-        covered = torch.unique(torch.floor(along[beside] - stretch.start).long()).numel()
-        if covered > _SIDE_COVER * int(stretch.length):
-            return False
-    return True
+    level = (((top - stretch.height).abs() <= _SIDE_HEIGHT) & (along >= stretch.start) & (along <= stretch.end)
+             & (across.abs() <= _SIDE_FAR))
+    if not bool(level.any()):
+        return False
+    position = torch.floor(along[level] - stretch.start).long()
+    bins = int(position.max()) + 1
+    lowest = torch.full((bins,), math.inf, device=centres.device).scatter_reduce_(0, position, across[level], 'amin')
+    highest = torch.full((bins,), -math.inf, device=centres.device).scatter_reduce_(0, position, across[level], 'amax')
+    wide = int(((highest - lowest + 1) > _MAX_WIDTH).sum())
+    return wide <= _WIDE_SHARE * stretch.length
 
 
 def label_bin_walls(surfaces: SurfaceResult, points: torch.Tensor, min_length: float, seed: int = 0
