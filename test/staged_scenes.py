@@ -48,6 +48,7 @@ def tote_frame(seed, scene_cfg, wall_height=0.12, draft_deg=0.0, lip=0.0, noise=
         pose = np.eye(4)
         pose[:3, :3] = np.eye(3) + np.sin(lean) * k + (1 - np.cos(lean)) * k @ k
         pose[:3, 3] = [x, y, h + wall_height / 2] + outwards * np.sin(lean) * wall_height / 2
+        # 2 cm longer: the walls overlap at the corners, closing them
         scene.bodies.append(Body(f'tote_wall{i}', {'shape': 'box', 'size': [sx + 0.02, sy + 0.02, wall_height]}, pose,
                                  SURFACE_WALL, albedo=colour, albedo2=colour))
         if lip:

@@ -50,7 +50,7 @@ def test_a_tote_s_walls_are_no_objects_inside_a_base_frame_box():
     plain = Pipeline(load_config(None, {'device': 'cpu', 'surfaces.bin_walls': False})).process(
         frame.rgbd(with_extrinsics=True))
     # without a box, and without the bin wall rule, the walls stand on the support like objects, and get grasps
-    # (measured: 86 % of the wall pixels, 10 of 17 grasps)
+    # (measured: 90 % of the wall pixels, 10 of 16 grasps)
     assert (plain.instances.labels[walls] > 0).mean() > 0.5 and grasps_on_walls(plain) >= 3
     box = {'device': 'cpu', 'surfaces.bin_walls': False, 'workspace.frame': 'base', 'workspace.min': [lo[0] + 0.015, lo[1] + 0.015, h - 0.05],
            'workspace.max': [hi[0] - 0.015, hi[1] - 0.015, h + 0.5]}

@@ -24,7 +24,6 @@ import math
 from dataclasses import replace
 from typing import List, NamedTuple, Tuple
 
-import numpy as np
 import torch
 
 from ..geometry import plane_basis
@@ -323,8 +322,7 @@ def label_bin_walls(surfaces: SurfaceResult, points: torch.Tensor, min_length: f
     from the raised candidates for objects; unchanged without a support surface."""
     if surfaces.heights is None or surfaces.up is None or surfaces.raised is None:
         return surfaces
-    up = torch.as_tensor(np.asarray(surfaces.up.detach().cpu() if isinstance(surfaces.up, torch.Tensor)
-                                    else surfaces.up), dtype=points.dtype, device=points.device)
+    up = torch.as_tensor(surfaces.up, dtype=points.dtype).to(points.device)
     candidates = surfaces.raised & (surfaces.labels == SURFACE_OBJECT)
     walls = bin_wall_pixels(points, candidates, surfaces.heights, up, min_length, seed)
     if not bool(walls.any()):
