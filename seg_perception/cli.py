@@ -34,6 +34,11 @@ def _add_synth(sub) -> None:
                         '25 80; 90 = straight down, as a camera on the wrist above the table)')
     p.add_argument('--distance', type=float, nargs=2, default=(0.4, 1.5), metavar=('MIN', 'MAX'),
                    help='camera to the middle of the table in metres, drawn per frame (default 0.4 1.5)')
+    p.add_argument('--tote', choices=('upright', 'moulded'), default='',
+                   help="stand a tote's four walls (6-25 cm high) on the table around its objects: 'upright', or "
+                        "'moulded' (leaning out 3-8 degrees, with a 1-2.5 cm lip), as bin picking sees them")
+    p.add_argument('--depth-noise', type=float, default=None, metavar='METRES',
+                   help='depth noise (sigma) at 1 m, growing with distance squared (default 0.002)')
     p.add_argument('--no-noise', action='store_true', help='exact depth and colour: no sensor effects')
     p.add_argument('--edge-smear', type=float, default=0.0, metavar='PIXELS',
                    help='smooth the depth across edges with a Gaussian of this many pixels, as filtered stereo '
@@ -53,7 +58,7 @@ def _scene_config(args):
                            fy=args.fy or args.fx or 615.0 * scale, min_objects=args.min_objects,
                            max_objects=args.max_objects, min_elevation_deg=args.elevation[0],
                            max_elevation_deg=args.elevation[1], min_distance=args.distance[0],
-                           max_distance=args.distance[1])
+                           max_distance=args.distance[1], tote=args.tote)
     except ValueError as error:
         raise SystemExit(f'synth: {error}')
 
@@ -62,9 +67,11 @@ def cmd_synth(args) -> int:
     from .synthetic import NoiseConfig, write_dataset
     cfg = _scene_config(args)
     noise = NoiseConfig.off() if args.no_noise else NoiseConfig()
+    from dataclasses import replace
     if args.edge_smear > 0:
-        from dataclasses import replace
         noise = replace(noise, edge_smear_px=args.edge_smear)
+    if args.depth_noise is not None:
+        noise = replace(noise, depth_sigma_1m=args.depth_noise)
     if args.benchmark:
         return _synth_benchmark(args, cfg, noise)
     if args.out is None:

@@ -6,6 +6,7 @@ import pytest
 from seg_perception.config import load_config
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig
+from seg_perception.synthetic.scene import ToteWalls
 from seg_perception.types import SURFACE_WALL, RGBDFrame
 from staged_scenes import staged_scene, tote_frame
 
@@ -17,14 +18,13 @@ def _objects_found(result, truth):
     return {int(np.bincount(truth[result.instances.labels == o.instance_id]).argmax()) for o in result.objects}
 
 
-@pytest.mark.parametrize('seed, wall_height, draft_deg, lip, noise, most_as_objects', [
-    (13, 0.12, 0.0, 0.0, NoiseConfig(), 0.05), (34, 0.2, 0.0, 0.0, NoiseConfig(), 0.05),
+@pytest.mark.parametrize('seed, walls, noise, most_as_objects', [
+    (13, ToteWalls(0.12, 0.01), NoiseConfig(), 0.05), (34, ToteWalls(0.2, 0.01), NoiseConfig(), 0.05),
     # a moulded tote: walls leaning out by 6 degrees, a 2 cm lip, twice the depth noise (measured: 8 % of the
-    # wall's pixels left as objects, without a grasp; without the rule 94 %, with 10 grasps)
-    (13, 0.2, 6.0, 0.02, NoiseConfig(depth_sigma_1m=0.004), 0.1)])
-def test_a_tote_s_walls_are_walls_and_its_objects_are_found(seed, wall_height, draft_deg, lip, noise,
-                                                            most_as_objects):
-    frame, _, _ = tote_frame(seed, _SMALL, wall_height, draft_deg, lip, noise)
+    # wall's pixels left as objects, without a grasp; without the rule 93 %, with 10 grasps)
+    (13, ToteWalls(0.2, 0.01, 6.0, 0.02), NoiseConfig(depth_sigma_1m=0.004), 0.1)])
+def test_a_tote_s_walls_are_walls_and_its_objects_are_found(seed, walls, noise, most_as_objects):
+    frame, _, _ = tote_frame(seed, _SMALL, walls, noise)
     walls = (frame.rendered.surfaces == SURFACE_WALL) & (frame.rendered.instances == 0)
     result = Pipeline(load_config(None, {'device': 'cpu'})).process(frame.rgbd())
     # before the rule most of these pixels were objects with grasps (test_workspace)
@@ -38,7 +38,7 @@ def test_a_tote_s_walls_are_walls_and_its_objects_are_found(seed, wall_height, d
 
 
 def test_a_bin_wall_shorter_than_the_setting_stays_an_object():
-    frame, _, _ = tote_frame(13, _SMALL)
+    frame, _, _ = tote_frame(13, _SMALL, ToteWalls(0.12, 0.01))
     walls = (frame.rendered.surfaces == SURFACE_WALL) & (frame.rendered.instances == 0)
     result = Pipeline(load_config(None, {'device': 'cpu', 'surfaces.bin_wall_length': 2.0})).process(frame.rgbd())
     assert (result.instances.labels[walls] > 0).mean() > 0.5

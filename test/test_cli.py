@@ -86,6 +86,25 @@ def test_synth_camera_elevation_and_distance(tmp_path):
         main(['synth', '--count', '1', '--out', str(tmp_path / 'bad'), '--elevation', '95', '90'])
 
 
+def test_synth_totes_stand_round_the_objects(tmp_path):
+    out = tmp_path / 'totes'
+    assert main(['synth', '--count', '2', '--seed', '5', '--out', str(out), '--width', '160', '--height', '120',
+                 '--tote', 'moulded', '--depth-noise', '0.004']) == 0
+    for frame in sorted(out.iterdir()):
+        scene = json.loads((frame / 'scene.json').read_text())
+        (x0, y0), (x1, y1) = scene['tote_inside']
+        walls = [s for s in scene['surfaces'] if s['name'].startswith('tote_wall')]
+        lips = [s for s in scene['surfaces'] if s['name'].startswith('tote_lip')]
+        assert len(walls) == 4 and len(lips) == 4
+        on_table = [body for body in scene['objects'] if body['instance_id'] > 0]
+        assert on_table
+        for body in on_table:                              # every object on the table stands inside
+            x, y = np.array(body['pose_world'])[:2, 3]
+            assert x0 < x < x1 and y0 < y < y1
+    with pytest.raises(SystemExit):
+        main(['synth', '--count', '1', '--out', str(tmp_path / 'bad'), '--tote', 'crate'])
+
+
 def test_segment_outputs(dataset, tmp_path, capsys):
     f = dataset / '000001'
     out = tmp_path / 'seg'

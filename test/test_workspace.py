@@ -7,6 +7,7 @@ from seg_perception.config import ConfigError, load_config
 from seg_perception.pipeline import Pipeline
 from seg_perception.synthetic import NoiseConfig, Renderer, SceneConfig, frame_seed, generate_scene
 from seg_perception.synthetic.frames import SyntheticFrame
+from seg_perception.synthetic.scene import ToteWalls
 from seg_perception.types import SURFACE_OBJECT, SURFACE_WALL
 from staged_scenes import tote_frame
 
@@ -40,7 +41,7 @@ def test_a_box_in_the_camera_frame_keeps_the_objects_in_it():
 
 
 def test_a_tote_s_walls_are_no_objects_inside_a_base_frame_box():
-    frame, lo, hi = tote_frame(13, _SMALL)
+    frame, lo, hi = tote_frame(13, _SMALL, ToteWalls(0.12, 0.01))
     h = frame.scene.table_height
     walls = frame.rendered.surfaces == SURFACE_WALL
 
@@ -50,7 +51,7 @@ def test_a_tote_s_walls_are_no_objects_inside_a_base_frame_box():
     plain = Pipeline(load_config(None, {'device': 'cpu', 'surfaces.bin_walls': False})).process(
         frame.rgbd(with_extrinsics=True))
     # without a box, and without the bin wall rule, the walls stand on the support like objects, and get grasps
-    # (measured: 90 % of the wall pixels, 10 of 16 grasps)
+    # (measured: 88 % of the wall pixels, 10 of 17 grasps)
     assert (plain.instances.labels[walls] > 0).mean() > 0.5 and grasps_on_walls(plain) >= 3
     box = {'device': 'cpu', 'surfaces.bin_walls': False, 'workspace.frame': 'base', 'workspace.min': [lo[0] + 0.015, lo[1] + 0.015, h - 0.05],
            'workspace.max': [hi[0] - 0.015, hi[1] - 0.015, h + 0.5]}

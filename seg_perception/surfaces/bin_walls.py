@@ -32,7 +32,7 @@ from ..types import SURFACE_OBJECT, SURFACE_WALL, SurfaceResult
 
 _CELL = 0.01            # m: side of the cells on the support plane
 _TALL = 0.03            # m: only points this high above the support mark a cell (a lying pen or ruler is no wall)
-_MAX_LEAN = 0.25        # across per height: a wall's face leans at most this much (14 degrees)
+_MAX_LEAN = 0.15        # across per height: a wall's face leans at most this much (8.5 degrees)
 _RIM_REACH = 3          # cells: a rim cell is as high as any this close
 _UPRIGHT = 0.06         # m: least median height of a wall's cells
 _LINE_BAND = 1.0        # cells: a cell this close to a line lies on it
@@ -118,7 +118,8 @@ def _on_wall(uv: torch.Tensor, h: torch.Tensor, tall: torch.Tensor, wall: _Stret
     tall points near it, and the points within three of its noise's sigmas (at least a cell) of it, or near its
     top within a lip's width, are the wall's."""
     along, across = wall.offsets(uv)
-    inside = (along >= wall.start - 1) & (along <= wall.end + 1)
+    # nothing above its rim is the wall
+    inside = (along >= wall.start - 1) & (along <= wall.end + 1) & (h <= wall.height + _SIDE_HEIGHT)
     near = inside & tall & (across.abs() <= _SIDE_FAR)
     fit = near & (across.abs() <= 2 * _LINE_BAND)
     lean = torch.zeros(2, dtype=uv.dtype, device=uv.device)

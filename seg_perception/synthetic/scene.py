@@ -37,6 +37,9 @@ class SceneConfig:
     distractor_probability: float = 0.5  # a shelf or objects on the floor beside the table
     stack_probability: float = 0.15
     clutter: float = 0.6               # probability that an object is placed against another one
+    tote: str = ''                     # '' none; 'upright' or 'moulded' (tapering walls with a lip): a tote's four
+    #                                    walls stand on the table around its objects
+
 
     def __post_init__(self):
         if not 0 <= self.min_objects <= self.max_objects:
@@ -50,6 +53,8 @@ class SceneConfig:
                              f'90 = straight down), got {self.min_elevation_deg}, {self.max_elevation_deg}')
         if not 0 < self.min_distance <= self.max_distance:
             raise ValueError(f'need 0 < min_distance <= max_distance, got {self.min_distance}, {self.max_distance}')
+        if self.tote not in ('', 'upright', 'moulded'):
+            raise ValueError(f"tote must be '', 'upright' or 'moulded', got {self.tote!r}")
 
 
 @dataclass
@@ -427,6 +432,76 @@ def _sees(camera_to_world: np.ndarray, cfg: SceneConfig, point: np.ndarray, tabl
     return True
 
 
+@dataclass(frozen=True)
+class ToteWalls:
+    """A tote's walls: height and thickness (m), how far they lean out (degrees: moulded totes taper), the width
+    of the lip round the rim (m, 0: none), the gap between the objects and the walls (m) and their colour."""
+    height: float
+    thickness: float
+    draft_deg: float = 0.0
+    lip: float = 0.0
+    margin: float = 0.08
+    colour: Tuple[float, float, float] = (0.2, 0.3, 0.6)
+
+
+_SMALLEST_TOTE = (0.3, 0.2)   # m: inside, along its longer and its shorter side
+
+
+def tote_walls(rng, kind: str) -> ToteWalls:
+    """Random walls of an 'upright' or a 'moulded' tote (leaning out 3-8 degrees, with a 1-2.5 cm lip)."""
+    height, thickness, margin = rng.uniform(0.06, 0.25), rng.uniform(0.004, 0.02), rng.uniform(0.06, 0.12)
+    colour = tuple(float(c) for c in rng.uniform(0.1, 0.9, 3))
+    if kind == 'moulded':
+        return ToteWalls(height, thickness, rng.uniform(3.0, 8.0), rng.uniform(0.01, 0.025), margin, colour)
+    return ToteWalls(height, thickness, margin=margin, colour=colour)
+
+
+def add_tote(bodies: List[Body], table_height: float, table_size, walls: ToteWalls) -> Optional[list]:
+    """Four ``walls`` on the table around the objects standing on it (objects straddling them go, with what rests
+    on them); returns the tote's inside in the world's x, y ([lower corner, upper corner]), or None when no object
+    stands on the table."""
+    objects = [b for b in bodies if b.name.startswith('object') and b.resting_on == 'table']
+    if not objects:
+        return None
+    xy = np.array([b.pose[:2, 3] for b in objects])
+    half = np.array(table_size) / 2 - 0.02
+    lo, hi = xy.min(0) - walls.margin, xy.max(0) + walls.margin
+    # no smaller than a small tote (30 x 20 cm inside), within the table
+    least = np.array(_SMALLEST_TOTE if hi[0] - lo[0] >= hi[1] - lo[1] else _SMALLEST_TOTE[::-1])
+    grow = np.maximum(least - (hi - lo), 0.0) / 2
+    lo, hi = np.maximum(lo - grow, -half), np.minimum(hi + grow, half)
+    centre, size = (lo + hi) / 2, hi - lo
+    lean, t, h = np.radians(walls.draft_deg), walls.thickness, walls.height
+    for i, (x, y, sx, sy, out) in enumerate([(centre[0], lo[1], size[0], t, (0, -1)),
+                                             (centre[0], hi[1], size[0], t, (0, 1)),
+                                             (lo[0], centre[1], t, size[1], (-1, 0)),
+                                             (hi[0], centre[1], t, size[1], (1, 0))]):
+        outwards = np.array([*out, 0.0])
+        k = _skew(np.cross([0.0, 0.0, 1.0], outwards))     # tilting about this axis moves the top outwards
+        rotation = np.eye(3) + np.sin(lean) * k + (1 - np.cos(lean)) * k @ k
+        centre_3d = np.array([x, y, table_height + h / 2]) + outwards * np.sin(lean) * h / 2
+        # a wall's thickness longer at each end: the walls overlap at the corners
+        extent = [sx + 2 * t, sy, h] if out[0] == 0 else [sx, sy + 2 * t, h]
+        bodies.append(Body(f'tote_wall{i}', {'shape': 'box', 'size': extent},
+                           _pose(rotation, centre_3d), SURFACE_WALL, albedo=walls.colour, albedo2=walls.colour))
+        if walls.lip:
+            lip_centre = np.array([x, y, table_height + h - 0.003]) + outwards * (np.sin(lean) * h + walls.lip / 2)
+            extent = [sx + 2 * walls.lip if out[0] == 0 else walls.lip,
+                      sy + 2 * walls.lip if out[1] == 0 else walls.lip, 0.006]
+            bodies.append(Body(f'tote_lip{i}', {'shape': 'box', 'size': extent}, _pose(np.eye(3), lip_centre),
+                               SURFACE_WALL, albedo=walls.colour, albedo2=walls.colour))
+    gone = {b.name for b in objects if not (np.all(b.pose[:2, 3] > lo + 0.03) and np.all(b.pose[:2, 3] < hi - 0.03))}
+    for b in bodies:                   # in placement order: what rests on a removed object goes too
+        if b.resting_on in gone:
+            gone.add(b.name)
+    bodies[:] = [b for b in bodies if b.name not in gone]
+    return [lo.tolist(), hi.tolist()]
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+
+
 def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     cfg = cfg or SceneConfig()
     rng = np.random.default_rng(seed)
@@ -460,6 +535,11 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
     table_region = _rect(0, 0, sx / 2, sy / 2)
     _fill_surface(rng, cfg, table_region, h, n, 'object', 1, 'table', bodies, stack=True)
+    extras = {}
+    if cfg.tote:
+        inside = add_tote(bodies, h, (sx, sy), tote_walls(rng, cfg.tote))
+        if inside is not None:
+            extras['tote_inside'] = inside
 
     # distractors: a shelf at another height or objects on the floor, beyond the table's far edge (what
     # the camera sees past the table) or beside it
@@ -467,7 +547,6 @@ def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
     sides.sort(key=lambda sd: float(sd @ view))      # sides[0]: the far side, seen across the table; [3]: near
     half = np.array([sx, sy]) / 2
     reserved = {}                                    # side index -> how far beyond the edge it is occupied
-    extras = {}
     if rng.random() < cfg.distractor_probability:
         kind = 'shelf' if rng.random() < 0.5 else 'floor_objects'
         w, d = (rng.uniform(0.3, 0.6), rng.uniform(0.25, 0.45)) if kind == 'shelf' else (0.6, 0.3)
