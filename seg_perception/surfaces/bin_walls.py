@@ -184,8 +184,9 @@ def _walls(centres: torch.Tensor, top: torch.Tensor, rim: torch.Tensor, camera_h
             if stretch.length >= shortest and _is_wall(centres, top, stretch, camera_height):
                 candidates.append(stretch)
                 # the rest of the wall's thickness is no other wall
-                on, off = stretch.offsets(centres)
-                free &= ~((off.abs() < _SIDE_NEAR) & (on >= stretch.start - 1) & (on <= stretch.end + 1))
+                along_wall, across_wall = stretch.offsets(centres)
+                free &= ~((across_wall.abs() < _SIDE_NEAR) & (along_wall >= stretch.start - 1)
+                          & (along_wall <= stretch.end + 1))
         free[members] = False   # wall or not, the next line is another
     return _grouped([_extended(centres, top, c) for c in candidates], min_cells)
 

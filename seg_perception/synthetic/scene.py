@@ -40,7 +40,6 @@ class SceneConfig:
     tote: str = ''                     # '' none; 'upright' or 'moulded' (tapering walls with a lip): a tote's four
     #                                    walls stand on the table around its objects
 
-
     def __post_init__(self):
         if not 0 <= self.min_objects <= self.max_objects:
             raise ValueError(f'need 0 <= min_objects <= max_objects, got {self.min_objects}, {self.max_objects}')
