@@ -90,7 +90,8 @@ def bin_wall_pixels(points: torch.Tensor, raised: torch.Tensor, heights: torch.T
     # one entry per occupied cell: its centre and its highest point (one number per cell: torch.unique over rows
     # is slow)
     cell = torch.floor(uv[tall]).long()
-    cell -= cell.amin(0)
+    corner = cell.amin(0)
+    cell -= corner
     size = (cell.amax(0) + 1).tolist()
     keys, inverse = torch.unique(cell[:, 0] * size[1] + cell[:, 1], return_inverse=True)
     top = torch.zeros(keys.shape[0], dtype=h.dtype, device=h.device).scatter_reduce_(0, inverse, h[tall], 'amax')
@@ -99,7 +100,7 @@ def bin_wall_pixels(points: torch.Tensor, raised: torch.Tensor, heights: torch.T
     grid = torch.zeros(size[0] * size[1], dtype=h.dtype, device=h.device).index_copy_(0, keys, top)
     highest = dilate(grid.view(size), _RIM_REACH).view(-1)[keys]
     rim = top >= highest - _SIDE_HEIGHT
-    keys = torch.stack([keys // size[1], keys % size[1]], 1) + torch.floor(uv[tall]).long().amin(0)
+    keys = torch.stack([keys // size[1], keys % size[1]], 1) + corner
     centres = keys.to(uv.dtype) + 0.5
     # the camera's height above the support (it is the origin): a wall's top must be below it, in view, for
     # its thinness to tell (a box seen from below its top shows a face only)

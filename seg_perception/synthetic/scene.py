@@ -476,8 +476,9 @@ def add_tote(bodies: List[Body], table_height: float, table_size, walls: ToteWal
                                              (lo[0], centre[1], t, size[1], (-1, 0)),
                                              (hi[0], centre[1], t, size[1], (1, 0))]):
         outwards = np.array([*out, 0.0])
-        k = _skew(np.cross([0.0, 0.0, 1.0], outwards))     # tilting about this axis moves the top outwards
-        rotation = np.eye(3) + np.sin(lean) * k + (1 - np.cos(lean)) * k @ k
+        # upright tilted outwards: the top leans away from the tote's inside
+        rotation = rotation_between(np.array([0.0, 0.0, 1.0]), np.cos(lean) * np.array([0.0, 0.0, 1.0])
+                                    + np.sin(lean) * outwards)
         centre_3d = np.array([x, y, table_height + h / 2]) + outwards * np.sin(lean) * h / 2
         # a wall's thickness longer at each end: the walls overlap at the corners
         extent = [sx + 2 * t, sy, h] if out[0] == 0 else [sx, sy + 2 * t, h]
@@ -495,10 +496,6 @@ def add_tote(bodies: List[Body], table_height: float, table_size, walls: ToteWal
             gone.add(b.name)
     bodies[:] = [b for b in bodies if b.name not in gone]
     return [lo.tolist(), hi.tolist()]
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
 
 
 def generate_scene(seed: int, cfg: Optional[SceneConfig] = None) -> Scene:
