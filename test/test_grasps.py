@@ -81,6 +81,24 @@ def test_pipeline_grasps_follow_the_contract():
     assert plain.grasps == () and 'grasps' not in plain.timings_ms
 
 
+def test_objects_planned_together_get_what_each_gets_alone():
+    """The planner takes a frame's objects together (one batch of candidates): each object still gets exactly the
+    grasps, or the reason for none, it gets when planned on its own in the same scene."""
+    f = synthesize(141, SceneConfig(width=320, height=240, fx=307.5, fy=307.5))
+    pipeline = Pipeline(load_config(None, {'device': 'cpu'}))
+    result, scene = pipeline.perceive(f.rgbd())
+    together, why = pipeline.grasp_planner.plan_with_reasons(result.objects, scene)
+    # a cluttered frame: objects with grasps, and objects without for many different reasons
+    assert len(result.objects) >= 10 and len({g.object_id for g in together}) >= 4 and len(set(why.values())) >= 5
+    for obj in result.objects:
+        alone, why_alone = pipeline.grasp_planner.plan_with_reasons([obj], scene)
+        mine = [g for g in together if g.object_id == obj.instance_id]
+        assert [(g.width, g.score) for g in mine] == [(g.width, g.score) for g in alone]
+        assert all(np.array_equal(a.position, b.position) and np.array_equal(a.quaternion, b.quaternion)
+                   for a, b in zip(mine, alone))
+        assert why_alone.get(obj.instance_id) == why.get(obj.instance_id)
+
+
 def _one_box_scene():
     """scene.json-like dict: camera 0.5 m above a table (camera frame = world frame here), a 4x6x5 cm box."""
     eye = np.eye(4)

@@ -26,7 +26,7 @@ def outermost_per_level(slab: torch.Tensor, heights: torch.Tensor, along: torch.
     # each slab point belongs to the level it is within _LEVEL_HALF finger lengths of (levels are evenly
     # spaced, so at most one): its index, or an extra bin for none
     n_levels = shares.numel()
-    spacing = (LEVELS[1] - LEVELS[0]) * finger_depth
+    spacing = level_step(finger_depth)
     rel = (heights - levels[:, :1]) / spacing                                             # (G, N)
     index = torch.round(rel)
     member = slab & ((rel - index).abs() * spacing <= _LEVEL_HALF * finger_depth) & (index >= 0) \
@@ -38,6 +38,11 @@ def outermost_per_level(slab: torch.Tensor, heights: torch.Tensor, along: torch.
     ext_hi = floor.scatter_reduce(1, index, along, 'amax')[:, :n_levels]
     ext_lo = floor.scatter_reduce(1, index, -along, 'amax')[:, :n_levels]
     return levels, seen, ext_hi, ext_lo, spacing
+
+
+def level_step(finger_depth: float) -> float:
+    """The spacing of the levels along fingers ``finger_depth`` long (m)."""
+    return (LEVELS[1] - LEVELS[0]) * finger_depth
 
 
 def level_slopes(extreme: torch.Tensor, seen: torch.Tensor, step: float, noise: float) -> torch.Tensor:

@@ -36,6 +36,10 @@ far side has no points. Objects stand on the support, so the planner works in th
 An open container seen from above (a cup, a mug, a bowl: rim.py) also gets candidates across its rim, one finger
 inside and one outside the wall, the hand leaning up to the approach cone so that a finger may follow a bowl's
 flaring wall; they go through the same collision tests and scoring.
+
+The objects of a frame are planned together: what is measured on points (an object's outline, the points in each
+finger slab, the scene points in the hand's way) is measured object by object, as their counts differ too much to
+pad them to one size; every other step runs on the candidates of all objects at once.
 """
 from __future__ import annotations
 
@@ -49,9 +53,9 @@ import torch
 from ..config import GraspConfig
 from ..geometry import plane_basis, quaternion_from_matrix
 from ..types import CameraModel, GraspCandidate, ObjectCloud
-from .finger_levels import flare, level_slopes, outermost_per_level
+from .finger_levels import flare, level_slopes, level_step, outermost_per_level
 from .hand import hand_hits, hand_reach, palm_half_width
-from .outline import chords, closing_directions, convex_hull, crossing_alignment, widest_chords
+from .outline import chords, closing_directions, convex_hull, crossing_alignment, left, padded_hulls, widest_chords
 from .rim import find_opening, rim_candidates
 from .round_outline import round_outline
 from .visibility import at_image_border, behind_neighbour, border_reach, fingers_seen
@@ -96,11 +100,41 @@ class GraspScene:
     cloud_voxel: float = 0.0
 
 
+@dataclass(eq=False)
+class _Seen:
+    """One object as the planner works on it, in the support's frame: its points (a round object's completed
+    with its hidden far half, those marked ``completed``), their heights ``h`` above the support and
+    coordinates ``flat`` along it, the points where it may go on out of view (``cut``: at the image border or
+    next to a nearer neighbour), its outline's ``hull`` and closing ``directions`` (None: only rim candidates),
+    whether it is ``round``, the ``clearance`` added on each side of it (m), the points the hand must keep clear
+    of (``scene``; the object's own marked ``own``), ``base`` (near the object, a point's height above the
+    support is its dot product with up plus this) and its open rim's candidates (or None)."""
+    index: int
+    target: int
+    pts: torch.Tensor
+    h: torch.Tensor
+    flat: torch.Tensor
+    cut: torch.Tensor
+    completed: torch.Tensor
+    hull: Optional[torch.Tensor]
+    directions: Optional[torch.Tensor]
+    round: bool
+    clearance: float
+    scene: torch.Tensor
+    own: torch.Tensor
+    base: torch.Tensor
+    rim: Optional[dict]
+
+
 class GraspPlanner:
+    """Plans the objects of a frame together: each object's points are measured on their own (their counts
+    differ a lot), and the many small steps that follow run for every candidate of every object at once: the
+    count of torch operations, which sets the time on a CPU and more so on a GPU, grows little with the count of
+    objects."""
+
     def __init__(self, config: GraspConfig, device: torch.device):
         self.cfg = config
         self.device = device
-        self._why = ''   # while an object is planned: why it has no candidates left, when it has none
 
     def plan(self, objects: Sequence[ObjectCloud], scene: 'GraspScene') -> List[GraspCandidate]:
         """Candidates for every object, best first."""
@@ -127,37 +161,40 @@ class GraspPlanner:
                           device=self.device, dtype=torch.float32)
         up = up / up.norm()
         basis = plane_basis(up)
-        grasps: List[GraspCandidate] = []
-        reasons: Dict[int, str] = {}
+        # why an object has no candidates: the last stage that left it without any says
+        why: Dict[int, str] = {}
+        seen: List[_Seen] = []
         for obj in objects:
-            self._why = 'no candidate passed'   # the stage that leaves an object without candidates says why
-            found: List[GraspCandidate] = []
             if len(obj.points) < 10:
-                self._why = f'too few points ({len(obj.points)})'
-            else:
-                own = torch.from_numpy(obj.points).to(self.device).float()
-                # an object's own pixels are replaced by its filtered cloud (its opening was measured on it);
-                # only what the hand can touch while gripping it matters
-                centre = own.mean(0)
-                reach = float((own - centre).norm(dim=1).max()) + hand_reach(self.cfg)
-                near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
-                # the pixel spacing at the object's depth (m)
-                spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
-                found = self._plan_object(obj.instance_id, own, spacing, points[near], up, basis,
-                                          scene.support_height)
-            grasps.extend(found)
-            if not found:
-                reasons[obj.instance_id] = self._why
+                why[obj.instance_id] = f'too few points ({len(obj.points)})'
+                continue
+            own = torch.from_numpy(obj.points).to(self.device).float()
+            # an object's own pixels are replaced by its filtered cloud (its opening was measured on it); only
+            # what the hand can touch while gripping it matters
+            centre = own.mean(0)
+            reach = float((own - centre).norm(dim=1).max()) + hand_reach(self.cfg)
+            near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
+            # the pixel spacing at the object's depth (m)
+            spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
+            item = self._prepare(len(seen), obj.instance_id, own, spacing, points[near], up, basis,
+                                 scene.support_height, why)
+            if item is not None:
+                seen.append(item)
+        grasps = self._choose(seen, self._candidates(seen, why), up, basis, why)
         grasps.sort(key=lambda g: -g.score)
+        gripped = {g.object_id for g in grasps}
+        reasons = {obj.instance_id: why.get(obj.instance_id, 'no candidate passed') for obj in objects
+                   if obj.instance_id not in gripped}
         return grasps, reasons
 
-    # -- one object -----------------------------------------------------------------------------------------
+    # -- each object on its own ------------------------------------------------------------------------------
 
-    def _plan_object(self, target: int, pts: torch.Tensor, spacing: float, neighbours: torch.Tensor,
-                     up: torch.Tensor, basis, support_height) -> List[GraspCandidate]:
-        """Grasps of the object ``target`` with (N, 3) points ``pts`` seen at ``spacing`` m per pixel, free of
-        its own points and of the ``neighbours`` points near it."""
-        c = g = self.cfg
+    def _prepare(self, index: int, target: int, pts: torch.Tensor, spacing: float, neighbours: torch.Tensor,
+                 up: torch.Tensor, basis, support_height, why: Dict[int, str]) -> Optional[_Seen]:
+        """The object ``target`` with (N, 3) points ``pts`` seen at ``spacing`` m per pixel, to be gripped free
+        of its own points and of the ``neighbours`` points near it, as the planner works on it; None (and why)
+        when it can have no candidates."""
+        g = self.cfg
         scene = torch.cat([neighbours, pts])
         own = torch.arange(scene.shape[0], device=scene.device) >= neighbours.shape[0]
         # support frame: heights above the support, 2-D coordinates along it
@@ -170,19 +207,23 @@ class GraspPlanner:
         # bowls, and a random subset tipped them one way or the other as a few pixels changed
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
         if pts.shape[0] > _MAX_OBJECT_POINTS:
-            gen = torch.Generator(device='cpu').manual_seed(c.seed)
+            gen = torch.Generator(device='cpu').manual_seed(g.seed)
             pick = torch.randperm(pts.shape[0], generator=gen)[:_MAX_OBJECT_POINTS].to(self.device)
             pts, h, flat, at_border = pts[pick], h[pick], flat[pick], at_border[pick]
         seen = pts.shape[0]
         circle = _round_circle(flat, spacing, g.max_opening, at_border)
+        clearance = self._clearance(spacing)
         if circle is not None and circle[1] > g.max_opening / 2:
             # round and wider than the hand in every direction (a big can, a ball, a bowl): the far half is
             # hidden, so lines across the seen half would close inside it; only an open rim can be gripped
-            self._why = (f'round, {200 * circle[1]:.1f} cm across: wider than the hand opens, and no open rim '
-                         'was found')
-            return self._choose(target, rim, pts, h, up, basis, scene, own)
+            why[target] = (f'round, {200 * circle[1]:.1f} cm across: wider than the hand opens, and no open rim '
+                           'was found')
+            if rim is None:
+                return None
+            return _Seen(index, target, pts, h, flat, at_border, torch.zeros_like(at_border), None, None, True,
+                         clearance, scene, own, (h - pts @ up).mean(), rim)
         pts, completed = _complete_round(pts, flat, a, b, circle)
-        if bool(completed.any()):
+        if circle is not None:
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])
             own = torch.cat([own, torch.ones_like(completed[completed])])
@@ -192,186 +233,150 @@ class GraspPlanner:
             flat = torch.cat([flat, torch.stack([pts[seen:] @ a, pts[seen:] @ b], 1)])
         hull = convex_hull(flat)
         if hull is None:
-            self._why = 'its points lie on a line seen from above'
-            return []
-        directions = closing_directions(hull, c.closing_directions)                 # (D, 2)
+            why[target] = 'its points lie on a line seen from above'
+            return None
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
         cut = at_border | behind_neighbour(self._view, pts, target, edge_px)
-        cand = _joined(self._candidates(flat, h, hull, directions, spacing, cut, completed), rim)
-        return self._choose(target, cand, pts, h, up, basis, scene, own)
+        return _Seen(index, target, pts, h, flat, cut, completed, hull, closing_directions(hull, g.closing_directions),
+                     circle is not None, clearance, scene, own, (h - pts @ up).mean(), rim)
 
-    def _choose(self, target: int, cand: Optional[dict], pts: torch.Tensor, h: torch.Tensor, up: torch.Tensor,
-                basis, scene: torch.Tensor, own: torch.Tensor) -> List[GraspCandidate]:
-        """The best collision-free grasps among the candidates ``cand`` of the object ``target`` (its points
-        ``pts`` at heights ``h`` above the support, whose normal is ``up`` and axes ``basis``), tested against the
-        ``scene`` points (the target's marked ``own``)."""
+    def _measure(self, item: _Seen, d: torch.Tensor, e: torch.Tensor,
+                 o: torch.Tensor) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """What the object's points tell of its closing lines {p : p . e = o} along ``d`` (G each): for every
+        line, the outermost points in the finger slab (``y_hi``, ``y_lo``), how many points the slab holds and
+        whether the hand can hold what it holds (``measurable``: at least 3 points, not too wide); for the
+        measurable lines, in order: the fingertips' height, whether the fingers touch the object and whether a
+        jaw closes where it may go on out of view, the outermost points per level along the fingers, the
+        object's top in the slab, and per jaw whether its extreme is the top edge, whether the side below it
+        was seen, and whether it is on a round object's completed far side."""
         c = g = self.cfg
-        if cand is None:
-            return []
-        a, b = basis
-        # grasp frames: straight down the support normal (leaning towards -d by ``lean``: fingers along a bowl's
-        # flaring wall), then tilted about the closing axis; the contact point (the fingers' middle on the
-        # closing line) stays where it is
-        horizontal = cand['d'][:, :1] * a + cand['d'][:, 1:] * b                    # (G, 3)
-        cos_lean, sin_lean = torch.cos(cand['lean'])[:, None], torch.sin(cand['lean'])[:, None]
-        down = -up * cos_lean - horizontal * sin_lean
-        closing = horizontal * cos_lean - up * sin_lean
-        across = torch.linalg.cross(down, closing)
-        base = (h - pts @ up).mean()                 # height = point . up + base, near this object
-        contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
-            up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
-        # every tilt of every candidate at once, tilt by tilt: (T * G, ...)
-        angles = torch.tensor(_tilts(c.approach_cone_deg, c.approach_steps), dtype=down.dtype, device=down.device)
-        n_tilts = angles.numel()
-        cos_t, sin_t = torch.cos(angles)[:, None, None], torch.sin(angles)[:, None, None]
-        x = (down[None] * cos_t + across[None] * sin_t).reshape(-1, 3)
-        closing_t = closing.repeat(n_tilts, 1)
-        rot = torch.stack([x, closing_t, torch.linalg.cross(x, closing_t)], 2)
-        origin = contact.repeat(n_tilts, 1) + x * (_FINGER_MIDDLE * g.finger_depth)
-        align = (cos_lean[:, 0][None] * cos_t[:, :, 0]).reshape(-1)
-        width = cand['width'].repeat(n_tilts)
-        own_margin = cand['own_margin'].repeat(n_tilts)
-        cone = math.cos(math.radians(c.approach_cone_deg / 2))
-        approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1) if c.approach_cone_deg > 1 else align
-        partial = (_W_QUALITY * cand['quality'] + _W_CENTRING * cand['centring']
-                   + _W_OBSERVED * cand['observed']).repeat(n_tilts) + _W_APPROACH * approach
-        top_edge = cand['top_edge'].repeat(n_tilts, 1)
-        # collision tests, most promising first, until enough candidates are free
-        order = torch.argsort(partial, descending=True)
-        order = order[align[order] >= cone - 1e-6]          # a leaning and tilted hand may leave the cone
-        kept, clearances = [], []
-        found = 0
-        clear_of_points = False
-        for start in range(0, order.numel(), _COLLISION_BATCH):
-            idx = order[start:start + _COLLISION_BATCH]
-            free = ~hand_hits(g, rot[idx], origin[idx], width[idx], scene, c.collision_margin, own, own_margin[idx])
-            clear_of_points |= bool(free.any())
-            free &= fingers_seen(self._view, g, rot[idx], origin[idx], width[idx], top_edge[idx], target)
-            idx = idx[free]
-            if idx.numel():
-                clear = ~hand_hits(g, rot[idx], origin[idx], width[idx], scene, 2 * c.collision_margin, own,
-                                   own_margin[idx])
-                kept.append(idx)
-                clearances.append(clear.float())
-                found += idx.numel()
-            if found >= _ENOUGH_FREE * c.top_k:
-                break
-        if not kept:
-            self._why = ('no candidate approach lies within the approach cone' if order.numel() == 0 else
-                         'the fingers would go where the camera cannot see whether there is room' if clear_of_points
-                         else 'the fingers or the palm meet neighbouring objects (or the object) in every pose')
-            return []
-        idx, clear = torch.cat(kept), torch.cat(clearances)
-        rot, origin, width = rot[idx], origin[idx], width[idx]
-        score = (partial[idx] + _W_CLEAR * clear).clamp(0, 1)
-        chosen = _nms(origin, rot, score, c.nms_distance, math.radians(c.nms_angle_deg), c.top_k)
-        rot_np, origin_np = rot[chosen].cpu().numpy(), origin[chosen].cpu().numpy()
-        return [GraspCandidate(target, origin_np[i].astype(np.float64),
-                               quaternion_from_matrix(rot_np[i].astype(np.float64)), float(width[chosen[i]]),
-                               float(score[chosen[i]])) for i in range(len(chosen))]
-
-    def _candidates(self, flat: torch.Tensor, h: torch.Tensor, hull: torch.Tensor, directions: torch.Tensor,
-                    pixel_spacing: float, at_border: torch.Tensor, completed: torch.Tensor):
-        """Top-down candidates as closing direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height
-        ``tip`` above the support, ``width`` needed, antipodal ``quality`` in [0, 1] and ``centring``. Points
-        ``at_border`` lie at the image border or next to a nearer neighbour, where the object may go on out of
-        view: no jaw closes there;
-        ``completed`` points model a round object's hidden far side."""
-        c = g = self.cfg
-        # the line through the widest part of the outline per direction (a round object's centre; the middle
-        # of the widest stretch for a box), then lines beside it
-        middle = widest_chords(hull, directions)                                   # (D,)
-        offsets = torch.tensor(_OFFSETS, device=flat.device)
-        d = directions.repeat_interleave(len(_OFFSETS), 0)                          # (G, 2)
-        f = offsets.repeat(directions.shape[0])
-        e = torch.stack([-d[:, 1], d[:, 0]], 1)
-        hull_e = hull @ e.T                                                         # (V, G)
-        e_lo, e_hi = hull_e.min(0).values, hull_e.max(0).values
-        o = middle.repeat_interleave(len(_OFFSETS)) + f * (e_hi - e_lo)
-        across = flat @ e.T                                                         # (N, G)
-        along = (flat @ d.T).T                                                      # (G, N)
-        slab = ((across - o).abs() <= g.finger_width / 2 + c.collision_margin).T    # (G, N)
+        flat, h = item.flat, item.h
+        across = e @ flat.T                                                          # (G, N)
+        along = d @ flat.T
+        slab = (across - o[:, None]).abs() <= g.finger_width / 2 + c.collision_margin
         big = torch.full_like(along, 1e3)
         y_hi = torch.where(slab, along, -big).amax(1)
         y_lo = torch.where(slab, along, big).amin(1)
-        ok = slab.sum(1) >= 3
-        held = ok.clone()
-        # an object a little too wide for the full clearance is still held with the hand wide open, as long
-        # as the measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then
-        # keep only what is left of the margin from the object's own points)
-        clearance = self._clearance(pixel_spacing)
-        ok &= self._opening(y_hi, y_lo, clearance)[0]     # the opening itself is set once the flares are known
-        # for saying why an object gets no grasp: its extent on every line, and the lines through its middle (a
-        # wide box still "fits" on lines across its corners)
-        extent, middle, middle_fits = y_hi - y_lo, held & (f == 0), bool((ok & (f == 0)).any())
-
-        def too_wide(lines: torch.Tensor, where: str = '') -> str:
-            narrowest, held = _centimetres(float(extent[lines].min()), self._widest_held(clearance))
-            return (f'too wide for the hand{where}: {narrowest} cm at the narrowest, at most {held} cm fits its '
-                    f'{100 * g.max_opening:.1f} cm opening')
-        # lines that cannot hold the object (too wide for the hand, too few points) go before the costlier tests;
-        # the widest chord per direction is taken over all of its lines first
-        crossings, chord = chords(hull, d, o)
-        widest = chord.view(-1, len(_OFFSETS)).amax(1).repeat_interleave(len(_OFFSETS))
-        line = torch.nonzero(ok).squeeze(1)
-        if line.numel() == 0:
-            self._why = (too_wide(middle) if bool(middle.any()) else too_wide(held) if bool(held.any())
-                         else 'too few points along any closing line')
-            return None
-        d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok = (
-            t[line] for t in (d, f, e, o, along, slab, big, y_hi, y_lo, widest, ok))
-        across = across[:, line]
-        crosses, crossing_y, sides, side_lengths = crossings
-        crossings = (crosses[:, line], crossing_y[:, line], sides, side_lengths)
+        count = slab.sum(1)
+        # an object a little too wide for the full clearance is still held with the hand wide open (_opening)
+        measurable = (count >= 3) & (y_hi - y_lo <= self._widest_held(item.clearance))
+        every = {'y_hi': y_hi, 'y_lo': y_lo, 'count': count, 'measurable': measurable}
+        # the costlier measures only where the hand can hold the object
+        rows = torch.nonzero(measurable).squeeze(1)
+        across, along, slab, big, y_hi, y_lo, o = (t[rows] for t in (across, along, slab, big, y_hi, y_lo, o))
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
         at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
         jaw = at_jaws[0] | at_jaws[1]
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
-        palm = ((across - o).abs() <= g.palm_height / 2).T & \
+        palm = ((across - o[:, None]).abs() <= g.palm_height / 2) & \
             ((along - ((y_hi + y_lo) / 2)[:, None]).abs() <= palm_half_width(g))
         h_palm = torch.where(palm | slab, hh, -big).amax(1)
         tip = torch.maximum(h_contact - _FINGER_MIDDLE * g.finger_depth,
                             torch.full_like(h_contact, _TIP_CLEARANCE * c.collision_margin))
         tip = torch.maximum(tip, h_palm + 2.5 * c.collision_margin - g.finger_depth)  # palm clear of the top
-        # what the fingers touch: the slab between the fingertips and the palm
-        ok &= (slab & (hh >= tip[:, None])).sum(1) >= 3
-        touching = bool(ok.any())
-        # no jaw closes where the object leaves the view at the fingers' heights (below them, a tall object cut
-        # off by the image border does not meet the fingers)
-        reachable = ok
-        in_view_lines = ~(jaw & at_border[None] & (hh >= tip[:, None] - c.collision_margin)).any(1)
-        ok = ok & in_view_lines
-        in_view = bool(ok.any())
+        levels, seen, ext_hi, ext_lo, _ = outermost_per_level(slab, hh, along, tip, g.finger_depth)
+        top = torch.where(slab, hh, -big).amax(1)
+        completed = item.completed[None]
+        below_top = hh <= top[:, None] - _BELOW_TOP
+        return every, {
+            'tip': tip,
+            # what the fingers touch: the slab between the fingertips and the palm
+            'touching': (slab & (hh >= tip[:, None])).sum(1) >= 3,
+            # no jaw closes where the object leaves the view at the fingers' heights (below them, a tall object
+            # cut off by the image border does not meet the fingers)
+            'in_view': ~(jaw & item.cut[None] & (hh >= tip[:, None] - c.collision_margin)).any(1),
+            'levels': levels, 'seen': seen, 'ext_hi': ext_hi, 'ext_lo': ext_lo, 'top': top,
+            # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks
+            # where the object ends even when its side below is hidden; one on a silhouette lower down (a ball,
+            # a lying can) does not: the object may go on behind it (a small ball seen from low down can pass)
+            'edges': torch.stack([top - torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1)
+                                  / at_jaw.sum(1).clamp_min(1) <= _TOP_EDGE for at_jaw in at_jaws], 1),
+            # the side below the top edge was seen at this jaw (not only assumed upright)
+            'observed': torch.stack([(at_jaw & ~completed & below_top).any(1) for at_jaw in at_jaws], 1),
+            # a jaw on the completed far side of a round object also knows where the object ends
+            'far_side': torch.stack([(at_jaw & completed).any(1) for at_jaw in at_jaws], 1)}
+
+    # -- every object's candidates at once -------------------------------------------------------------------
+
+    def _candidates(self, objects: List[_Seen], why: Dict[int, str]) -> Optional[dict]:
+        """Every object's candidates, object by object (its closing lines' first, then its rim's): closing
+        direction ``d`` (2-D), closing ``centre`` (2-D), fingertip height ``tip`` above the support, the hand's
+        ``lean``, ``width`` needed, ``own_margin``, antipodal ``quality`` in [0, 1], ``centring``, ``observed``
+        and ``top_edge`` (see rim.py), and the object's index ``obj``; None when there are none."""
+        lined = [item for item in objects if item.hull is not None]
+        parts = [self._line_candidates(lined, why)] if lined else []
+        parts += [dict(item.rim, obj=torch.full((item.rim['d'].shape[0],), item.index, device=self.device))
+                  for item in objects if item.rim is not None]
+        parts = [part for part in parts if part is not None]
+        if not parts:
+            return None
+        cand = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+        by_object = torch.argsort(cand['obj'], stable=True)
+        return {key: value[by_object] for key, value in cand.items()}
+
+    def _line_candidates(self, objects: List[_Seen], why: Dict[int, str]) -> Optional[dict]:
+        """Top-down candidates of the ``objects`` along closing lines across their outlines (see
+        :meth:`_candidates`); for each object that gets none, why."""
+        c = g = self.cfg
+        dev = self.device
+        n_off = len(_OFFSETS)
+        per_object = [item.directions.shape[0] for item in objects]
+        directions = torch.cat([item.directions for item in objects])                       # (D, 2)
+        direction_of = torch.repeat_interleave(torch.arange(len(objects), device=dev),
+                                               torch.tensor(per_object, device=dev))
+        hulls = padded_hulls([item.hull for item in objects])
+        # the line through the widest part of the outline per direction (a round object's centre; the middle
+        # of the widest stretch for a box), then lines beside it
+        middle = widest_chords(hulls[direction_of], directions)                             # (D,)
+        d = directions.repeat_interleave(n_off, 0)                                          # (G, 2)
+        line_of = direction_of.repeat_interleave(n_off)                                     # (G,) the object
+        hull = hulls[line_of]                                                               # (G, V, 2)
+        f = torch.tensor(_OFFSETS, device=dev).repeat(directions.shape[0])
+        e = left(d)
+        hull_e = torch.einsum('gvk,gk->gv', hull, e)
+        o = middle.repeat_interleave(n_off) + f * (hull_e.amax(1) - hull_e.amin(1))
+        # each object's points with its own lines (their counts differ); all lines together from there on
+        bounds = np.cumsum([0] + [n * n_off for n in per_object]).tolist()
+        measured = [self._measure(item, d[s:t], e[s:t], o[s:t]) for item, s, t in zip(objects, bounds, bounds[1:])]
+        every = {key: torch.cat([part[0][key] for part in measured]) for key in measured[0][0]}
+        m = {key: torch.cat([part[1][key] for part in measured]) for key in measured[0][1]}
+        chords_all, chord = chords(hull, d, o)
+        widest = chord.view(-1, n_off).amax(1).repeat_interleave(n_off)     # per direction, over all its lines
+        # from here on only the lines that can hold their object (too few points or too wide: see _measure)
+        held, measurable, middle_line = every['count'] >= 3, every['measurable'], f == 0
+        every_verdict = torch.stack([held, held & middle_line, measurable, measurable & middle_line], 1)
+        extent = every['y_hi'] - every['y_lo']
+        line = torch.nonzero(measurable).squeeze(1)
+        d, e, o, f, line_of, hull, widest, y_hi, y_lo = (
+            t[line] for t in (d, e, o, f, line_of, hull, widest, every['y_hi'], every['y_lo']))
+        crossings = tuple(t[line] for t in chords_all)
+        tip, top, edges = m['tip'], m['top'], m['edges']
+        limits = self._hand_limits([item.clearance for item in objects], line_of)
+        touching = m['touching']
+        in_view = touching & m['in_view']
         # antipodal: at one of the heights along the fingers, both contact sides face along the closing line:
         # across (the outline's sides where the line crosses them) and up and down (how the outermost points
         # move from one height to the next: a dome or a slanted face recedes)
         side_hi, side_lo, chord = crossing_alignment(hull, d, o, crossings)
         # through the widest part: off-centre lines meet a round object's wall at a slant
         through_middle = (chord / widest.clamp_min(1e-6)).clamp(0, 1) ** 2
-        levels, seen, ext_hi, ext_lo, spacing = outermost_per_level(slab, hh, along, tip, g.finger_depth)
         # a level within a few millimetres of the top meets an edge or a rounded top, not a side; below, a
         # side without points (hidden, or a camera straight above) is taken as upright
-        top = torch.where(slab, hh, -big).amax(1)
-        usable = levels[:, 1:] <= top[:, None] - _BELOW_TOP
-        # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks where
-        # the object ends even when its side below is hidden; one on a silhouette lower down (a ball, a lying
-        # can) does not: the object may go on behind it (a small ball seen from low down can still pass)
-        edges = [top - torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1) / at_jaw.sum(1).clamp_min(1)
-                 <= _TOP_EDGE for at_jaw in at_jaws]
+        usable = m['levels'][:, 1:] <= top[:, None] - _BELOW_TOP
         # ...but a side hidden below its top edge is taken to flare out as far as the seen side opposite does
         # along the fingers (a ball or a lying can seen from low down has its far silhouette near its top: the
         # hidden side bulges below it like the seen one); a box's upright sides do not flare
         # both jaws at once: the +along extremes, then the -along ones
-        both_seen = seen.repeat(2, 1)
-        flares = flare(torch.cat([ext_hi, ext_lo])[:, 1:], both_seen[:, 1:], _NOISE).chunk(2)
-        widen_hi = torch.where(edges[0], flares[1], torch.zeros_like(flares[1]))
-        widen_lo = torch.where(edges[1], flares[0], torch.zeros_like(flares[0]))
-        fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, clearance)
-        ok &= fits
-        fitting = bool(ok.any())
+        both_seen = m['seen'].repeat(2, 1)
+        extremes = torch.cat([m['ext_hi'], m['ext_lo']])
+        flares = flare(extremes[:, 1:], both_seen[:, 1:], _NOISE).chunk(2)
+        widen_hi = torch.where(edges[:, 0], flares[1], torch.zeros_like(flares[1]))
+        widen_lo = torch.where(edges[:, 1], flares[0], torch.zeros_like(flares[0]))
+        fits, width, own_margin, centre_d = self._opening(y_hi + widen_hi, y_lo - widen_lo, limits)
+        fitting = in_view & fits
         cos_fc = math.cos(math.atan(c.friction))
-        slopes = level_slopes(torch.cat([ext_hi, ext_lo]), both_seen, spacing, _NOISE).chunk(2)     # (G, L) each
+        slopes = level_slopes(extremes, both_seen, level_step(g.finger_depth), _NOISE).chunk(2)   # (G, L) each
         per_jaw = []
         for side, slope, mirror, widened in ((side_hi, slopes[0], slopes[1], widen_hi),
                                              (side_lo, slopes[1], slopes[0], widen_lo)):
@@ -381,55 +386,185 @@ class GraspPlanner:
         alignment = torch.where(usable, torch.minimum(per_jaw[0], per_jaw[1]), torch.zeros_like(per_jaw[0]))
         antipodal = ((alignment.amax(1) - cos_fc) / (1 - cos_fc)).clamp(0, 1)
         holds = antipodal * through_middle
-        if bool(completed.any()):
-            # a round object: only lines near its axis meet the wall squarely, and the fitted axis is a few
-            # millimetres uncertain
-            holds = torch.where(f.abs() <= _ROUND_OFFSET, holds, torch.zeros_like(holds))
-        quality = torch.where(ok, holds, torch.zeros_like(holds))
+        # a round object: only lines near its axis meet the wall squarely, and the fitted axis is a few
+        # millimetres uncertain
+        round_object = torch.tensor([item.round for item in objects], device=dev)[line_of]
+        holds = torch.where(round_object & (f.abs() > _ROUND_OFFSET), torch.zeros_like(holds), holds)
+        quality = torch.where(fitting, holds, torch.zeros_like(holds))
         keep = quality > 0
+        # for each object left without a line, why: one transfer of the lines' verdicts
+        verdict = torch.stack([touching, in_view, fitting, keep, touching & ~m['in_view'] & fits & (holds > 0)],
+                              1).cpu().numpy()
+        every_verdict, extent = every_verdict.cpu().numpy(), extent.cpu().numpy()
+        lines_kept = np.cumsum([0] + np.bincount(line_of.cpu().numpy(), minlength=len(objects)).tolist())
+        for item, s, t, s_kept, t_kept in zip(objects, bounds, bounds[1:], lines_kept, lines_kept[1:]):
+            reason = self._why_no_line(every_verdict[s:t], extent[s:t], verdict[s_kept:t_kept], item.clearance)
+            if reason:
+                why[item.target] = reason
         if not bool(keep.any()):
-            # lines whose sides would face each other but whose jaws close where the object leaves the view
-            held_out_of_view = bool((reachable & ~in_view_lines & fits & (holds > 0)).any())
-            if not touching:
-                self._why = 'no points between the fingertips and the palm'
-            elif not in_view:
-                self._why = 'it leaves the image or goes on behind a nearer object where the jaws would close'
-            elif not fitting:
-                self._why = 'too wide for the hand once its hidden sides are allowed for'
-            elif not middle_fits and bool(middle.any()):
-                self._why = too_wide(middle, ' across its middle') + '; nearer its ends its sides slant'
-            elif held_out_of_view:
-                self._why = ('where its sides face each other, it leaves the image or goes on behind a nearer '
-                             'object')
-            else:
-                self._why = 'no two sides face each other within the friction cone where the fingers reach'
             return None
         centre = centre_d[:, None] * d + o[:, None] * e
-        observed = []
-        for k, at_jaw in enumerate(at_jaws):
-            # the side below the top edge was seen at this jaw (not only assumed upright)
-            observed.append((at_jaw & ~completed[None] & (hh <= top[:, None] - _BELOW_TOP)).any(1).float())
-            # a jaw on the completed far side of a round object also knows where the object ends
-            edges[k] = edges[k] | (at_jaw & completed[None]).any(1)
+        obj = torch.tensor([item.index for item in objects], device=dev)[line_of]
         return {'d': d[keep], 'centre': centre[keep], 'tip': tip[keep], 'width': width[keep],
                 'quality': quality[keep], 'centring': (1 - 2 * f.abs())[keep], 'lean': torch.zeros_like(tip[keep]),
-                'own_margin': own_margin[keep],
-                'observed': ((observed[0] + observed[1]) / 2)[keep],
-                'top_edge': torch.stack(edges, 1)[keep]}
+                'own_margin': own_margin[keep], 'observed': m['observed'].float().mean(1)[keep],
+                'top_edge': (edges | m['far_side'])[keep], 'obj': obj[keep]}
 
-    def _opening(self, y_hi: torch.Tensor, y_lo: torch.Tensor, clearance: float):
+    def _why_no_line(self, every_verdict: np.ndarray, extent: np.ndarray, verdict: np.ndarray,
+                     clearance: float) -> str:
+        """Why an object gets no candidate along its lines ('' when it gets one), from the verdicts on all its
+        lines and the extent of its points on each (m), and those on the lines that can hold it (the columns
+        stacked in :meth:`_line_candidates`)."""
+        held, middle, measurable, measurable_middle = every_verdict.any(0)
+        touching, in_view, fitting, kept, held_out_of_view = verdict.any(0) if len(verdict) else [False] * 5
+        if kept:
+            return ''
+        g = self.cfg
+
+        def too_wide(lines: np.ndarray, where: str = '') -> str:
+            # a wide box still "fits" on lines across its corners: the lines through its middle say more
+            narrowest, widest = _centimetres(float(extent[lines].min()), self._widest_held(clearance))
+            return (f'too wide for the hand{where}: {narrowest} cm at the narrowest, at most {widest} cm fits its '
+                    f'{100 * g.max_opening:.1f} cm opening')
+        if not measurable:
+            return (too_wide(every_verdict[:, 1]) if middle else too_wide(every_verdict[:, 0]) if held
+                    else 'too few points along any closing line')
+        if not touching:
+            return 'no points between the fingertips and the palm'
+        if not in_view:
+            return 'it leaves the image or goes on behind a nearer object where the jaws would close'
+        if not fitting:
+            return 'too wide for the hand once its hidden sides are allowed for'
+        if not measurable_middle and middle:
+            return too_wide(every_verdict[:, 1], ' across its middle') + '; nearer its ends its sides slant'
+        if held_out_of_view:
+            # lines whose sides would face each other but whose jaws close where the object leaves the view
+            return 'where its sides face each other, it leaves the image or goes on behind a nearer object'
+        return 'no two sides face each other within the friction cone where the fingers reach'
+
+    def _choose(self, objects: List[_Seen], cand: Optional[dict], up: torch.Tensor, basis,
+                why: Dict[int, str]) -> List[GraspCandidate]:
+        """The best collision-free grasps of each object among the candidates ``cand`` (see :meth:`_candidates`;
+        the support's normal is ``up`` and its axes ``basis``), each tested against its object's scene points;
+        for each object whose candidates all fail, why."""
+        c = g = self.cfg
+        if cand is None:
+            return []
+        a, b = basis
+        dev = self.device
+        # grasp frames: straight down the support normal (leaning towards -d by ``lean``: fingers along a bowl's
+        # flaring wall), then tilted about the closing axis; the contact point (the fingers' middle on the
+        # closing line) stays where it is
+        horizontal = cand['d'][:, :1] * a + cand['d'][:, 1:] * b                    # (G, 3)
+        cos_lean, sin_lean = torch.cos(cand['lean'])[:, None], torch.sin(cand['lean'])[:, None]
+        down = -up * cos_lean - horizontal * sin_lean
+        closing = horizontal * cos_lean - up * sin_lean
+        across = torch.linalg.cross(down, closing)
+        base = torch.stack([item.base for item in objects])[cand['obj']]
+        contact = cand['centre'][:, :1] * a + cand['centre'][:, 1:] * b + \
+            up * (cand['tip'] + _FINGER_MIDDLE * g.finger_depth - base)[:, None]
+        # every tilt of every candidate at once, tilt by tilt: (T * G, ...)
+        angles = torch.tensor(_tilts(c.approach_cone_deg, c.approach_steps), dtype=down.dtype, device=dev)
+        n_tilts = angles.numel()
+        cos_t, sin_t = torch.cos(angles)[:, None, None], torch.sin(angles)[:, None, None]
+        x = (down[None] * cos_t + across[None] * sin_t).reshape(-1, 3)
+        closing_t = closing.repeat(n_tilts, 1)
+        rot = torch.stack([x, closing_t, torch.linalg.cross(x, closing_t)], 2)
+        origin = contact.repeat(n_tilts, 1) + x * (_FINGER_MIDDLE * g.finger_depth)
+        align = (cos_lean[:, 0][None] * cos_t[:, :, 0]).reshape(-1)
+        cone = math.cos(math.radians(c.approach_cone_deg / 2))
+        approach = ((align - cone) / max(1e-6, 1 - cone)).clamp(0, 1) if c.approach_cone_deg > 1 else align
+        partial = (_W_QUALITY * cand['quality'] + _W_CENTRING * cand['centring']
+                   + _W_OBSERVED * cand['observed']).repeat(n_tilts) + _W_APPROACH * approach
+        poses = {'rot': rot, 'origin': origin, 'width': cand['width'].repeat(n_tilts),
+                 'own_margin': cand['own_margin'].repeat(n_tilts), 'top_edge': cand['top_edge'].repeat(n_tilts, 1),
+                 'obj': cand['obj'].repeat(n_tilts)}
+        # each object's candidates, most promising first (a leaning and tilted hand may leave the cone)
+        order = torch.argsort(partial, descending=True, stable=True)
+        order = order[align[order] >= cone - 1e-6]
+        order = order[torch.argsort(poses['obj'][order], stable=True)]
+        queues = order.split(torch.bincount(poses['obj'][order], minlength=len(objects)).tolist())
+        idx, clear = self._collision_free(objects, queues, poses, set(cand['obj'].tolist()), why)
+        if idx.numel() == 0:
+            return []
+        score = (partial[idx] + _W_CLEAR * clear).clamp(0, 1).cpu().numpy()
+        rot_np, origin_np = rot[idx].cpu().numpy(), origin[idx].cpu().numpy()
+        width_np, obj_np = poses['width'][idx].cpu().numpy(), poses['obj'][idx].cpu().numpy()
+        grasps: List[GraspCandidate] = []
+        for k, item in enumerate(objects):
+            mine = np.flatnonzero(obj_np == k)
+            for i in mine[_nms(origin_np[mine], rot_np[mine], score[mine], c.nms_distance,
+                               math.radians(c.nms_angle_deg), c.top_k)]:
+                grasps.append(GraspCandidate(item.target, origin_np[i].astype(np.float64),
+                                             quaternion_from_matrix(rot_np[i].astype(np.float64)),
+                                             float(width_np[i]), float(score[i])))
+        return grasps
+
+    def _collision_free(self, objects: List[_Seen], queues: Sequence[torch.Tensor], poses: Dict[str, torch.Tensor],
+                        candidates_of: set, why: Dict[int, str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Collision and visibility tests of each object's ``queues`` of ``poses`` (indices, best first), a
+        batch of each at a time, until enough of an object's are free: the free ones (object by object, in
+        their queues' order) and whether each also keeps twice the margin free (1.0) or not (0.0). Objects
+        among ``candidates_of`` that keep none are told why."""
+        c = g = self.cfg
+        rot, origin, width, own_margin = poses['rot'], poses['origin'], poses['width'], poses['own_margin']
+        target = torch.tensor([item.target for item in objects], device=self.device)[poses['obj']]
+        margins = (c.collision_margin, 2 * c.collision_margin)
+        found, clear_of_points = [0] * len(objects), [False] * len(objects)
+        kept, clearances = [], []
+        active = [k for k, queue in enumerate(queues) if queue.numel()]
+        start = 0
+        while active:
+            batch = [queues[k][start:start + _COLLISION_BATCH] for k in active]
+            hits = torch.cat([hand_hits(g, rot[i], origin[i], width[i], objects[k].scene, margins, objects[k].own,
+                                        own_margin[i]) for k, i in zip(active, batch)], 1)   # (2, B)
+            idx = torch.cat(batch)
+            free = ~hits[0]
+            good = free & fingers_seen(self._view, g, rot[idx], origin[idx], width[idx], poses['top_edge'][idx],
+                                       target[idx])
+            kept.append(idx[good])
+            clearances.append((~hits[1][good]).float())
+            tallies = torch.stack([free, good]).cpu().numpy()
+            ends = np.cumsum([0] + [i.numel() for i in batch])
+            for k, s, t in zip(active, ends, ends[1:]):
+                clear_of_points[k] |= bool(tallies[0, s:t].any())
+                found[k] += int(tallies[1, s:t].sum())
+            start += _COLLISION_BATCH
+            active = [k for k in active if found[k] < _ENOUGH_FREE * c.top_k and queues[k].numel() > start]
+        for k, item in enumerate(objects):
+            if k in candidates_of and not found[k]:
+                why[item.target] = (
+                    'no candidate approach lies within the approach cone' if queues[k].numel() == 0 else
+                    'the fingers would go where the camera cannot see whether there is room' if clear_of_points[k]
+                    else 'the fingers or the palm meet neighbouring objects (or the object) in every pose')
+        idx, clear = (torch.cat(kept), torch.cat(clearances)) if kept else (
+            torch.zeros(0, dtype=torch.long, device=self.device), torch.zeros(0, device=self.device))
+        by_object = torch.argsort(poses['obj'][idx], stable=True)
+        return idx[by_object], clear[by_object]
+
+    def _hand_limits(self, clearances: Sequence[float], line_of: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Per line, for an object of each of the ``clearances`` (``line_of``: the object of each line): the
+        widest extent the hand holds, the two clearances together and the measurement's uncertainty (see
+        :meth:`_opening`), each worked out in double precision and taken to float once."""
+        margin = self.cfg.collision_margin
+        table = torch.tensor([[self._widest_held(k), 2 * k, k - margin] for k in clearances], dtype=torch.float32,
+                             device=self.device)
+        return tuple(table[line_of].unbind(1))
+
+    def _opening(self, y_hi: torch.Tensor, y_lo: torch.Tensor, limits: Tuple[torch.Tensor, ...]):
         """For jaws closing onto the outermost object points at ``y_hi`` and ``y_lo`` along the closing line:
         whether the hand can hold that, the opening it needs, the margin its fingers' inner faces keep from the
-        object's own points, and the closing centre. An object a little too wide for the full clearance is still
-        held with the hand wide open, as long as the measurement's uncertainty and part of the collision margin
-        fit (the fingers' inner faces then keep only what is left of the margin from the object's own points)."""
+        object's own points, and the closing centre (``limits``: :meth:`_hand_limits` of the lines). An object a
+        little too wide for the full clearance is still held with the hand wide open, as long as the
+        measurement's uncertainty and part of the collision margin fit (the fingers' inner faces then keep only
+        what is left of the margin from the object's own points)."""
         c = g = self.cfg
-        least_margin = _TIGHT_MARGIN * c.collision_margin
-        uncertainty = clearance - c.collision_margin
+        widest, both_clearances, uncertainty = limits
         extent = y_hi - y_lo
-        fits = extent <= self._widest_held(clearance)
-        width = (extent + 2 * clearance).clamp_max(g.max_opening)
-        own_margin = ((width - extent) / 2 - uncertainty).clamp(least_margin, c.collision_margin)
+        fits = extent <= widest
+        width = (extent + both_clearances).clamp_max(g.max_opening)
+        own_margin = ((width - extent) / 2 - uncertainty).clamp(_TIGHT_MARGIN * c.collision_margin,
+                                                                c.collision_margin)
         return fits, width, own_margin, (y_hi + y_lo) / 2
 
     def _widest_held(self, clearance: float) -> float:
@@ -485,13 +620,6 @@ def _complete_round(pts: torch.Tensor, flat: torch.Tensor, a: torch.Tensor, b: t
     return torch.cat([pts, mirrored]), torch.cat([none, torch.ones_like(none)])
 
 
-def _joined(first: Optional[dict], second: Optional[dict]) -> Optional[dict]:
-    """Two sets of candidates (either may be None) as one."""
-    if first is None or second is None:
-        return first if second is None else second
-    return {key: torch.cat([first[key], second[key]]) for key in first}
-
-
 def _centimetres(*lengths: float) -> List[str]:
     """Lengths (m) as centimetres to a millimetre, or to a tenth of one where that is needed to tell them apart
     ("6.5 cm at the narrowest, at most 6.5 cm fits" reads as a contradiction)."""
@@ -524,11 +652,13 @@ def _thin(points: torch.Tensor, voxel: float) -> torch.Tensor:
     return torch.from_numpy(first).to(points.device)
 
 
-def _nms(origin, rot, score, distance, angle, top_k):
-    """Indices of the best candidates, skipping any within ``distance`` and ``angle`` of one already kept."""
-    order = torch.argsort(score, descending=True).cpu().numpy()
-    o = origin.detach().cpu().numpy()[order]
-    r = rot.detach().cpu().numpy()[order].reshape(len(order), 9)
+def _nms(origin: np.ndarray, rot: np.ndarray, score: np.ndarray, distance: float, angle: float,
+         top_k: int) -> List[int]:
+    """Indices of the best candidates, skipping any within ``distance`` and ``angle`` of one already kept (ties
+    in the order given)."""
+    order = np.argsort(-score, kind='stable')
+    o = origin[order]
+    r = rot[order].reshape(len(order), 9)
     close = np.linalg.norm(o[:, None] - o[None], axis=-1) < distance
     # rotation angle between two frames: trace(Ri^T Rj) = 1 + 2 cos(theta)
     similar = (r @ r.T - 1) / 2 > math.cos(angle)

@@ -22,6 +22,7 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from .outline import left
 from .round_outline import round_outline
 
 _TOP_QUANTILE = 0.98      # the object's top, robust to a few stray points
@@ -111,7 +112,7 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     radial = torch.stack([torch.cos(angles), torch.sin(angles)], 1)                         # (K, 2)
     # first pass: the rim points in a finger-wide slab out from the opening's middle along each direction
     rel = rim - opening.centre                                                                # (R, 2)
-    along, across = rel @ radial.T, rel @ _left(radial).T                                     # (R, K)
+    along, across = rel @ radial.T, rel @ left(radial).T                                     # (R, K)
     slab = (across.abs() <= finger_width / 2) & (along > 0)
     count = slab.sum(0)
     mid = torch.where(slab, along, torch.zeros_like(along)).sum(0) / count.clamp_min(1)
@@ -126,7 +127,7 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     normal = torch.where(((normal * radial).sum(1, keepdim=True) < 0), -normal, normal)
     # second pass: the wall's extent along its normal, over a finger's width
     along_n = (offset * normal[None]).sum(-1)                                                 # (R, K)
-    across_n = (offset * _left(normal)[None]).sum(-1)
+    across_n = (offset * left(normal)[None]).sum(-1)
     on_wall = (across_n.abs() <= finger_width / 2) & (along_n.abs() <= _WALL_REACH)
     big = torch.full_like(along_n, 1e3)
     hi = torch.where(on_wall, along_n, -big).amax(0)
@@ -194,6 +195,3 @@ def _inside_hull(points: torch.Tensor, outline: torch.Tensor) -> torch.Tensor:
         return torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
     return (points @ faces[:, :2].T + faces[:, 2] <= 0).all(1)
 
-
-def _left(d: torch.Tensor) -> torch.Tensor:
-    return torch.stack([-d[..., 1], d[..., 0]], -1)

@@ -57,10 +57,12 @@ def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px: int) -> torc
     return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
 
 
-def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_edge, target: int) -> torch.Tensor:
+def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_edge,
+                 target: torch.Tensor) -> torch.Tensor:
     """Whether every sample point of both fingers lies in space the camera saw as empty: in front of the
     measured depth at its pixel (or where there is no measurement), not hidden behind a surface; a
-    finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden."""
+    finger beyond a jaw whose extreme is the object's top edge (``top_edge`` (G, 2): +y, -y) may be hidden;
+    ``target`` (G,): the label of the object each candidate grips."""
     if view.camera is None:
         return torch.ones_like(width, dtype=torch.bool)
     cam = view.camera
@@ -89,5 +91,5 @@ def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_e
     seen = view.depth[v, u]
     hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
     # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
-    hidden &= ~inner[None] | (view.labels[v, u] == target)
+    hidden &= ~inner[None] | (view.labels[v, u] == target[:, None])
     return ~hidden.any(1)
