@@ -15,8 +15,9 @@ lie on one line (a wall parted by what stands in front of it) or face each other
 at least ``surfaces.bin_wall_length``, as high); a group at least 1.5 ``surfaces.bin_wall_length`` long in all is
 a tote's walls, and so is a single stretch that long: thin upright objects shorter than that (a book, a board)
 stay objects. A wall's pixels are those on its face, whose offset from the line is fitted as a straight function
-of the height (moulded totes taper) within three of its noise's sigmas, and those of its rim and lip; an object
-leaning against it keeps its own, and the grasp planner still avoids the wall's points.
+of the height (moulded totes taper) within three of its noise's sigmas, and those of its rim and lip; the face is
+first looked for beside the rim's line as well, as a moulded tote's lip reaches out beyond it. An object leaning
+against a wall keeps its own pixels, and the grasp planner still avoids the wall's points.
 """
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ _LONE_LENGTH = 1.5      # in bin_wall_length: least length of a stretch linked t
 _BELOW_CAMERA = 0.05    # m: a wall's top lies at least this far below the camera
 _LEVEL, _LEVEL_SHARE = 0.03, 0.4    # m, share of its height: a wall's cells' tops lie this close to its median
 _HYPOTHESES = 256
+_FACE_SLOPES = 13       # leans of a wall's face tried, evenly over +-_MAX_LEAN ...
+_FACE_STEP = 0.25       # ... and offsets at its rim, in cells ...
+_FACE_POINTS = 1500     # ... on at most this many of its points
 _SCORED_CELLS = 1500
 _MAX_LINES = 12
 
@@ -122,7 +126,8 @@ def _on_wall(uv: torch.Tensor, h: torch.Tensor, tall: torch.Tensor, wall: _Stret
     # nothing above its rim is the wall
     inside = (along >= wall.start - 1) & (along <= wall.end + 1) & (h <= wall.height + _SIDE_HEIGHT)
     near = inside & tall & (across.abs() <= _SIDE_FAR)
-    fit = near & (across.abs() <= 2 * _LINE_BAND)
+    offset, slope = _face_line(along[near], across[near], h[near], wall)
+    fit = near & ((across - offset - slope * h).abs() <= 2 * _LINE_BAND)
     lean = torch.zeros(2, dtype=uv.dtype, device=uv.device)
     reach = torch.tensor(1.0, device=uv.device)
     for _ in range(3):
@@ -139,6 +144,37 @@ def _on_wall(uv: torch.Tensor, h: torch.Tensor, tall: torch.Tensor, wall: _Stret
     residual = (across - lean[0] - lean[1] * h).abs()
     lip = (h >= wall.height - _SIDE_HEIGHT) & (across.abs() <= _SIDE_NEAR)
     return inside & (across.abs() <= _SIDE_FAR) & ((residual <= reach) | lip)
+
+
+def _face_line(along: torch.Tensor, across: torch.Tensor, h: torch.Tensor, wall: _Stretch) -> Tuple[float, float]:
+    """(offset, slope): the straight line across = offset + slope h (cells; ``h`` in m) of the ``wall``'s face, from
+    points near it (``along`` and ``across`` its line). A moulded tote's lip reaches out beyond its face, so the
+    face below the rim need not lie on the rim's line: among lines leaning at most _MAX_LEAN that meet the rim
+    within a lip's width (_SIDE_NEAR) of the rim's line, the one with points within a cell of it below the rim
+    along most of the wall's length, if one has them along at least half of it; else the rim's line (the face is
+    out of sight, and what stands before the wall is not its face)."""
+    if across.numel() > _FACE_POINTS:
+        keep = torch.linspace(0, across.numel() - 1, _FACE_POINTS, device=across.device).long()
+        along, across, h = along[keep], across[keep], h[keep]
+    below_rim = h < wall.height - _SIDE_HEIGHT
+    along, across, h = along[below_rim], across[below_rim], h[below_rim]
+    if across.numel() == 0:
+        return 0.0, 0.0
+    slopes = torch.linspace(-_MAX_LEAN / _CELL, _MAX_LEAN / _CELL, _FACE_SLOPES, device=h.device)
+    at_rim = torch.arange(-_SIDE_NEAR, _SIDE_NEAR + 1e-6, _FACE_STEP, device=h.device)
+    off = across[None, None] - at_rim[:, None, None] - slopes[None, :, None] * (h - wall.height)[None, None]
+    on_line = (off.abs() <= _LINE_BAND).reshape(-1, across.numel()).float()          # (lines, N)
+    # how much of the wall's length each line's points cover
+    bins = int(math.ceil(wall.length)) + 2
+    position = (along - wall.start + 1).floor().long().clamp(0, bins - 1)
+    covered = (torch.zeros(on_line.shape[0], bins, device=h.device)
+               .scatter_add_(1, position.expand_as(on_line), on_line) > 0).sum(1)
+    # most of the length first, then most points
+    best = int((covered * (on_line.shape[1] + 1) + on_line.sum(1).long()).argmax())
+    if int(covered[best]) < 0.5 * wall.length:
+        return 0.0, 0.0
+    rim, slope = float(at_rim[best // slopes.numel()]), float(slopes[best % slopes.numel()])
+    return rim - slope * wall.height, slope
 
 
 def _walls(centres: torch.Tensor, top: torch.Tensor, rim: torch.Tensor, camera_height: float, min_cells: float,
