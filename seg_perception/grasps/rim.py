@@ -112,7 +112,7 @@ def rim_candidates(flat: torch.Tensor, h: torch.Tensor, opening: Opening, finger
     radial = torch.stack([torch.cos(angles), torch.sin(angles)], 1)                         # (K, 2)
     # first pass: the rim points in a finger-wide slab out from the opening's middle along each direction
     rel = rim - opening.centre                                                                # (R, 2)
-    along, across = rel @ radial.T, rel @ left(radial).T                                     # (R, K)
+    along, across = rel @ radial.T, rel @ left(radial).T                                      # (R, K)
     slab = (across.abs() <= finger_width / 2) & (along > 0)
     count = slab.sum(0)
     mid = torch.where(slab, along, torch.zeros_like(along)).sum(0) / count.clamp_min(1)
