@@ -102,16 +102,15 @@ class GraspScene:
 
 @dataclass(eq=False)
 class _Seen:
-    """One object as the planner works on it, in the support's frame: its points (a round object's completed
-    with its hidden far half, those marked ``completed``), their heights ``h`` above the support and
-    coordinates ``flat`` along it, the points where it may go on out of view (``cut``: at the image border or
+    """One object as the planner works on it, in the support's frame: the heights ``h`` above the support and
+    coordinates ``flat`` along it of its points (a round object's completed with its hidden far half, those marked
+    ``completed``), the points where it may go on out of view (``cut``: at the image border or
     next to a nearer neighbour), its outline's ``hull`` and closing ``directions`` (None: only rim candidates),
     whether it is ``round``, the ``clearance`` added on each side of it (m), the points the hand must keep clear
     of (``scene``; the object's own marked ``own``), ``base`` (near the object, a point's height above the
     support is its dot product with up plus this) and its open rim's candidates (or None)."""
     index: int
     target: int
-    pts: torch.Tensor
     h: torch.Tensor
     flat: torch.Tensor
     cut: torch.Tensor
@@ -220,7 +219,7 @@ class GraspPlanner:
                            'was found')
             if rim is None:
                 return None
-            return _Seen(index, target, pts, h, flat, at_border, torch.zeros_like(at_border), None, None, True,
+            return _Seen(index, target, h, flat, at_border, torch.zeros_like(at_border), None, None, True,
                          clearance, scene, own, (h - pts @ up).mean(), rim)
         pts, completed = _complete_round(pts, flat, a, b, circle)
         if circle is not None:
@@ -237,7 +236,7 @@ class GraspPlanner:
             return None
         # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
         cut = at_border | behind_neighbour(self._view, pts, target, edge_px)
-        return _Seen(index, target, pts, h, flat, cut, completed, hull, closing_directions(hull, g.closing_directions),
+        return _Seen(index, target, h, flat, cut, completed, hull, closing_directions(hull, g.closing_directions),
                      circle is not None, clearance, scene, own, (h - pts @ up).mean(), rim)
 
     def _measure(self, item: _Seen, d: torch.Tensor, e: torch.Tensor,
@@ -503,8 +502,8 @@ class GraspPlanner:
     def _collision_free(self, objects: List[_Seen], queues: Sequence[torch.Tensor], poses: Dict[str, torch.Tensor],
                         candidates_of: set, why: Dict[int, str]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Collision and visibility tests of each object's ``queues`` of ``poses`` (indices, best first), a
-        batch of each at a time, until enough of an object's are free: the free ones (object by object, in
-        their queues' order) and whether each also keeps twice the margin free (1.0) or not (0.0). Objects
+        batch of each at a time, until enough of an object's are free: the free ones (each object's in their
+        queue's order) and whether each also keeps twice the margin free (1.0) or not (0.0). Objects
         among ``candidates_of`` that keep none are told why."""
         c = g = self.cfg
         rot, origin, width, own_margin = poses['rot'], poses['origin'], poses['width'], poses['own_margin']
@@ -537,10 +536,9 @@ class GraspPlanner:
                     'no candidate approach lies within the approach cone' if queues[k].numel() == 0 else
                     'the fingers would go where the camera cannot see whether there is room' if clear_of_points[k]
                     else 'the fingers or the palm meet neighbouring objects (or the object) in every pose')
-        idx, clear = (torch.cat(kept), torch.cat(clearances)) if kept else (
-            torch.zeros(0, dtype=torch.long, device=self.device), torch.zeros(0, device=self.device))
-        by_object = torch.argsort(poses['obj'][idx], stable=True)
-        return idx[by_object], clear[by_object]
+        if not kept:
+            return torch.zeros(0, dtype=torch.long, device=self.device), torch.zeros(0, device=self.device)
+        return torch.cat(kept), torch.cat(clearances)
 
     def _hand_limits(self, clearances: Sequence[float], line_of: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Per line, for an object of each of the ``clearances`` (``line_of``: the object of each line): the
