@@ -25,21 +25,20 @@ def convex_hull(flat: torch.Tensor) -> Optional[torch.Tensor]:
 
 def closing_directions(hull: torch.Tensor, uniform: int) -> torch.Tensor:
     """Unit 2-D directions: the normals of the hull's longer sides (a box's faces) and ``uniform`` spread ones,
-    one per half turn (a jaw closes both ways)."""
-    edges = torch.roll(hull, -1, 0) - hull
-    length = edges.norm(dim=1)
-    normals = torch.stack([edges[:, 1], -edges[:, 0]], 1) / length.clamp_min(1e-9)[:, None]
-    long_sides = normals[length >= 0.25 * float(length.max())]
-    angles = torch.arange(uniform, device=hull.device) * (math.pi / uniform)
-    spread = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-    directions = torch.cat([long_sides, spread])
+    one per half turn (a jaw closes both ways). In NumPy: a few dozen operations on a handful of vertices."""
+    corners = hull.detach().cpu().numpy().astype(np.float64)
+    edges = np.roll(corners, -1, 0) - corners
+    length = np.sqrt((edges ** 2).sum(1))
+    normals = np.stack([edges[:, 1], -edges[:, 0]], 1) / np.maximum(length, 1e-9)[:, None]
+    long_sides = normals[length >= 0.25 * length.max()]
+    angles = np.arange(uniform) * (math.pi / uniform)
+    directions = np.concatenate([long_sides, np.stack([np.cos(angles), np.sin(angles)], 1)])
     # fold to half a turn and drop near-duplicates (within 3 degrees)
-    theta = torch.atan2(directions[:, 1], directions[:, 0]) % math.pi
-    theta, _ = torch.sort(theta)
-    keep = torch.ones_like(theta, dtype=torch.bool)
-    keep[1:] = (theta[1:] - theta[:-1]) > math.radians(3)
+    theta = np.sort(np.arctan2(directions[:, 1], directions[:, 0]) % math.pi)
+    keep = np.ones(theta.shape, dtype=bool)
+    keep[1:] = np.diff(theta) > math.radians(3)
     theta = theta[keep]
-    return torch.stack([torch.cos(theta), torch.sin(theta)], 1)
+    return torch.from_numpy(np.stack([np.cos(theta), np.sin(theta)], 1)).to(hull)
 
 
 def padded_hulls(hulls) -> torch.Tensor:

@@ -37,9 +37,10 @@ An open container seen from above (a cup, a mug, a bowl: rim.py) also gets candi
 inside and one outside the wall, the hand leaning up to the approach cone so that a finger may follow a bowl's
 flaring wall; they go through the same collision tests and scoring.
 
-The objects of a frame are planned together: what is measured on points (an object's outline, the points in each
-finger slab, the scene points in the hand's way) is measured object by object, as their counts differ too much to
-pad them to one size; every other step runs on the candidates of all objects at once.
+The objects of a frame are planned together: what is measured on sets of points (an object's outline, the points in
+each finger slab, the scene points in the hand's way) is measured object by object, as their counts differ too
+much to pad them to one size; what is tested point by point (heights above the support, the image border, nearer
+neighbours) runs on all objects' points at once, and every other step on the candidates of all objects at once.
 """
 from __future__ import annotations
 
@@ -162,23 +163,11 @@ class GraspPlanner:
         basis = plane_basis(up)
         # why an object has no candidates: the last stage that left it without any says
         why: Dict[int, str] = {}
-        seen: List[_Seen] = []
         for obj in objects:
             if len(obj.points) < 10:
                 why[obj.instance_id] = f'too few points ({len(obj.points)})'
-                continue
-            own = torch.from_numpy(obj.points).to(self.device).float()
-            # an object's own pixels are replaced by its filtered cloud (its opening was measured on it); only
-            # what the hand can touch while gripping it matters
-            centre = own.mean(0)
-            reach = float((own - centre).norm(dim=1).max()) + hand_reach(self.cfg)
-            near = (labels != obj.instance_id) & ((points - centre).norm(dim=1) < reach)
-            # the pixel spacing at the object's depth (m)
-            spacing = float(np.median(obj.points[:, 2])) / scene.camera.fx if scene.camera is not None else 0.0
-            item = self._prepare(len(seen), obj.instance_id, own, spacing, points[near], up, basis,
-                                 scene.support_height, why)
-            if item is not None:
-                seen.append(item)
+        planned = [obj for obj in objects if len(obj.points) >= 10]
+        seen = self._prepare_all(planned, points, labels, up, basis, why) if planned else []
         grasps = self._choose(seen, self._candidates(seen, why), up, basis, why)
         grasps.sort(key=lambda g: -g.score)
         gripped = {g.object_id for g in grasps}
@@ -186,22 +175,54 @@ class GraspPlanner:
                    if obj.instance_id not in gripped}
         return grasps, reasons
 
+    def _prepare_all(self, planned: Sequence[ObjectCloud], points: torch.Tensor, labels: torch.Tensor,
+                     up: torch.Tensor, basis, why: Dict[int, str]) -> List[_Seen]:
+        """The ``planned`` objects as the planner works on them (:meth:`_prepare`), with the scene's thinned
+        ``points`` and their ``labels``; what is measured point by point (heights above the support, the image
+        border, nearer neighbours) for all objects' points at once."""
+        view = self._view
+        # an object's own pixels are replaced by its filtered cloud (its opening was measured on it)
+        owns = [torch.from_numpy(obj.points).to(self.device).float() for obj in planned]
+        counts = [own.shape[0] for own in owns]
+        every = torch.cat(owns)
+        # the pixel spacing at each object's depth (m), and how near the image border its points may be cut off
+        spacings = [float(np.median(obj.points[:, 2])) / view.camera.fx if view.camera is not None else 0.0
+                    for obj in planned]
+        edges = [border_reach(spacing, view.cloud_voxel) for spacing in spacings]
+        heights = view.support_height(every).split(counts) if view.support_height is not None else \
+            [own @ up - (own @ up).min() for own in owns]
+        borders = at_image_border(view, every, torch.repeat_interleave(
+            torch.tensor(edges, device=self.device), torch.tensor(counts, device=self.device))).split(counts)
+        # only what the hand can touch while gripping an object matters: the other objects' points near it
+        centres = torch.stack([own.mean(0) for own in owns])
+        reaches = torch.tensor([float((own - centre).norm(dim=1).max()) for own, centre in zip(owns, centres)],
+                               device=self.device) + hand_reach(self.cfg)
+        ids = torch.tensor([obj.instance_id for obj in planned], device=self.device)
+        near = (labels[None] != ids[:, None]) & ((points[None] - centres[:, None]).norm(dim=2) < reaches[:, None])
+        prepared = [self._prepare(obj.instance_id, own, h, at_border, spacing, points[mask], up, basis, why)
+                    for obj, own, h, at_border, spacing, mask in zip(planned, owns, heights, borders, spacings, near)]
+        self._mark_hidden_ends([(p[0], p[1], edge) for p, edge in zip(prepared, edges) if p is not None])
+        seen = [p[0] for p in prepared if p is not None]
+        for k, item in enumerate(seen):
+            item.index = k
+        return seen
+
     # -- each object on its own ------------------------------------------------------------------------------
 
-    def _prepare(self, index: int, target: int, pts: torch.Tensor, spacing: float, neighbours: torch.Tensor,
-                 up: torch.Tensor, basis, support_height, why: Dict[int, str]) -> Optional[_Seen]:
-        """The object ``target`` with (N, 3) points ``pts`` seen at ``spacing`` m per pixel, to be gripped free
-        of its own points and of the ``neighbours`` points near it, as the planner works on it; None (and why)
-        when it can have no candidates."""
+    def _prepare(self, target: int, pts: torch.Tensor, h: torch.Tensor, at_border: torch.Tensor, spacing: float,
+                 neighbours: torch.Tensor, up: torch.Tensor, basis,
+                 why: Dict[int, str]) -> Optional[Tuple[_Seen, Optional[torch.Tensor]]]:
+        """The object ``target`` with (N, 3) points ``pts`` at heights ``h`` above the support, those at the image
+        border marked ``at_border``, seen at ``spacing`` m per pixel, to be gripped free of its own points and of
+        the ``neighbours`` points near it, as the planner works on it (its ``cut`` so far marks the image border
+        only), and the points its outline was taken from (None when it has no outline); None (and why) when it
+        can have no candidates."""
         g = self.cfg
         scene = torch.cat([neighbours, pts])
         own = torch.arange(scene.shape[0], device=scene.device) >= neighbours.shape[0]
-        # support frame: heights above the support, 2-D coordinates along it
+        # support frame: 2-D coordinates along the support
         a, b = basis
-        h = support_height(pts) if support_height is not None else pts @ up - (pts @ up).min()
         flat = torch.stack([pts @ a, pts @ b], 1)                                  # (N, 2)
-        edge_px = border_reach(spacing, self._view.cloud_voxel)
-        at_border = at_image_border(self._view, pts, edge_px)
         # the open-rim test on every point: its shares (rim points on the ring) sit near their limits on real
         # bowls, and a random subset tipped them one way or the other as a few pixels changed
         rim = None if bool(at_border.any()) or not g.rim_grasps else self._rim_candidates(pts, flat, h, spacing, up)
@@ -219,8 +240,8 @@ class GraspPlanner:
                            'was found')
             if rim is None:
                 return None
-            return _Seen(index, target, h, flat, at_border, torch.zeros_like(at_border), None, None, True,
-                         clearance, scene, own, (h - pts @ up).mean(), rim)
+            return _Seen(0, target, h, flat, torch.zeros_like(at_border), torch.zeros_like(at_border), None, None,
+                         True, clearance, scene, own, (h - pts @ up).mean(), rim), None
         pts, completed = _complete_round(pts, flat, a, b, circle)
         if circle is not None:
             # the hidden far side is modelled: fingers must keep clear of it too
@@ -228,16 +249,34 @@ class GraspPlanner:
             own = torch.cat([own, torch.ones_like(completed[completed])])
             at_border = torch.cat([at_border, torch.zeros_like(at_border)])
             # mirrored along the support: the same heights, unless the support surface is curved
+            support_height = self._view.support_height
             h = torch.cat([h, support_height(pts[seen:]) if support_height is not None else h])
             flat = torch.cat([flat, torch.stack([pts[seen:] @ a, pts[seen:] @ b], 1)])
         hull = convex_hull(flat)
         if hull is None:
             why[target] = 'its points lie on a line seen from above'
             return None
-        # like the image border, a nearer neighbour may hide where the object goes on: no jaw closes there
-        cut = at_border | behind_neighbour(self._view, pts, target, edge_px)
-        return _Seen(index, target, h, flat, cut, completed, hull, closing_directions(hull, g.closing_directions),
-                     circle is not None, clearance, scene, own, (h - pts @ up).mean(), rim)
+        return _Seen(0, target, h, flat, at_border, completed, hull, closing_directions(hull, g.closing_directions),
+                     circle is not None, clearance, scene, own, (h - pts @ up).mean(), rim), pts
+
+    def _mark_hidden_ends(self, prepared: Sequence[Tuple[_Seen, Optional[torch.Tensor], int]]) -> None:
+        """Like the image border, a nearer neighbour may hide where an object goes on: no jaw closes there. Marks
+        in each object's ``cut`` its points (the second of each triple; None: none to test) within its border
+        reach (the third, in pixels) of a nearer neighbour; all objects' points with one reach at once."""
+        tested = [(item, pts, edge) for item, pts, edge in prepared if pts is not None]
+        if not tested:
+            return
+        every = torch.cat([pts for _, pts, _ in tested])
+        counts = torch.tensor([pts.shape[0] for _, pts, _ in tested], device=self.device)
+        target = torch.repeat_interleave(torch.tensor([item.target for item, _, _ in tested], device=self.device),
+                                         counts)
+        edge = torch.repeat_interleave(torch.tensor([e for _, _, e in tested], device=self.device), counts)
+        behind = torch.zeros_like(edge, dtype=torch.bool)
+        for reach in sorted({e for _, _, e in tested}):
+            at = torch.nonzero(edge == reach).squeeze(1)
+            behind[at] = behind_neighbour(self._view, every[at], target[at], reach)
+        for (item, _, _), hidden in zip(tested, behind.split(counts.tolist())):
+            item.cut = item.cut | hidden
 
     def _measure(self, item: _Seen, d: torch.Tensor, e: torch.Tensor,
                  o: torch.Tensor) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:

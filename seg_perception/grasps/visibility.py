@@ -32,9 +32,10 @@ def border_reach(spacing: float, cloud_voxel: float) -> int:
     return max(_BORDER_PIXELS, math.ceil(cloud_voxel / spacing))
 
 
-def behind_neighbour(view: 'GraspScene', pts: torch.Tensor, target: int, edge_px: int) -> torch.Tensor:
-    """(N,) whether each point lies within ``edge_px`` pixels of another object's pixel that is nearer the
-    camera by more than _OCCLUSION_STEP: the object may go on hidden behind that one there."""
+def behind_neighbour(view: 'GraspScene', pts: torch.Tensor, target: torch.Tensor, edge_px: int) -> torch.Tensor:
+    """(N,) whether each point (of the object labelled ``target`` (N,)) lies within ``edge_px`` pixels of another
+    object's pixel that is nearer the camera by more than _OCCLUSION_STEP: the object may go on hidden behind
+    that one there."""
     if view.camera is None:
         return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
     h, w = view.depth.shape
@@ -44,12 +45,13 @@ def behind_neighbour(view: 'GraspScene', pts: torch.Tensor, target: int, edge_px
     uu = (u.round().long()[:, None] + du[None]).clamp(0, w - 1)                          # (N, window)
     vv = (v.round().long()[:, None] + dv[None]).clamp(0, h - 1)
     depth, labels = view.depth.to(pts.device)[vv, uu], view.labels.to(pts.device)[vv, uu]
-    nearer = (labels > 0) & (labels != target) & (depth > 0) & (depth < z[:, None] - _OCCLUSION_STEP)
+    nearer = (labels > 0) & (labels != target[:, None]) & (depth > 0) & (depth < z[:, None] - _OCCLUSION_STEP)
     return nearer.any(1)
 
 
-def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px: int) -> torch.Tensor:
-    """(N,) whether each point lies within ``edge_px`` pixels of the border of the image it was seen in."""
+def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px) -> torch.Tensor:
+    """(N,) whether each point lies within ``edge_px`` pixels (one count, or (N,) one per point) of the border
+    of the image it was seen in."""
     if view.camera is None:
         return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
     h, w = view.depth.shape
