@@ -304,7 +304,8 @@ class GraspPlanner:
         across, along, slab, big, y_hi, y_lo, o = (t[rows] for t in (across, along, slab, big, y_hi, y_lo, o))
         # contact height: where the slab is widest (the points at both extremes), as deep as the fingers reach
         hh = h[None].expand_as(along)
-        at_jaws = [slab & ((along - extreme[:, None]).abs() <= _JAW_BAND) for extreme in (y_hi, y_lo)]
+        # both jaws at once (2, G, N): the +along extreme's points, then the -along one's
+        at_jaws = slab[None] & ((along[None] - torch.stack([y_hi, y_lo])[:, :, None]).abs() <= _JAW_BAND)
         jaw = at_jaws[0] | at_jaws[1]
         h_contact = torch.where(jaw, hh, torch.zeros_like(hh)).sum(1) / jaw.sum(1).clamp_min(1)
         palm = ((across - o[:, None]).abs() <= g.palm_height / 2) & \
@@ -328,12 +329,12 @@ class GraspPlanner:
             # a jaw whose outermost points are the object's top edge (a box or a can seen from above) marks
             # where the object ends even when its side below is hidden; one on a silhouette lower down (a ball,
             # a lying can) does not: the object may go on behind it (a small ball seen from low down can pass)
-            'edges': torch.stack([top - torch.where(at_jaw, hh, torch.zeros_like(hh)).sum(1)
-                                  / at_jaw.sum(1).clamp_min(1) <= _TOP_EDGE for at_jaw in at_jaws], 1),
+            'edges': (top[None] - torch.where(at_jaws, hh[None], 0.0).sum(2) / at_jaws.sum(2).clamp_min(1)
+                      <= _TOP_EDGE).T,
             # the side below the top edge was seen at this jaw (not only assumed upright)
-            'observed': torch.stack([(at_jaw & ~completed & below_top).any(1) for at_jaw in at_jaws], 1),
+            'observed': (at_jaws & (~completed & below_top)[None]).any(2).T,
             # a jaw on the completed far side of a round object also knows where the object ends
-            'far_side': torch.stack([(at_jaw & completed).any(1) for at_jaw in at_jaws], 1)}
+            'far_side': (at_jaws & completed[None]).any(2).T}
 
     # -- every object's candidates at once -------------------------------------------------------------------
 
