@@ -53,13 +53,16 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
     # on the half turn a camera sees)
     for _ in range(_REFINE_STEPS):
         rel = flat - centre
-        dist = np.linalg.norm(rel, axis=1)
+        dist = np.sqrt(np.einsum('ij,ij->i', rel, rel))
         near = np.abs(dist - radius) <= tolerance
         if np.count_nonzero(near) < 6:
             return None
-        unit = rel[near] / np.maximum(dist[near], 1e-9)[:, None]
-        jacobian = np.c_[-unit, -np.ones(len(unit))]
-        step, *_ = np.linalg.lstsq(jacobian, -(dist[near] - radius), rcond=None)
+        jacobian = np.empty((np.count_nonzero(near), 3))
+        jacobian[:, :2] = -rel[near] / np.maximum(dist[near], 1e-9)[:, None]
+        jacobian[:, 2] = -1.0
+        # the Gauss-Newton step from the normal equations (3 x 3; the points near the circle surround its
+        # centre along at least _MIN_ARC_DEG, so they are well conditioned)
+        step = np.linalg.solve(jacobian.T @ jacobian, jacobian.T @ (radius - dist[near]))
         centre, radius = centre + step[:2], float(radius + step[2])
     if not _MIN_RADIUS <= radius <= max_radius:
         return None
