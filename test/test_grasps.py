@@ -332,6 +332,29 @@ def _box_seen_from_above(cx):
     return obj, scene
 
 
+def test_occlusion_and_border_tests_take_each_points_own_object_and_reach():
+    """The planner tests all objects' points at once: each point against its own object's label (its own nearer
+    pixels, a tall object's top, hide nothing of it) and with its own object's reach (pixels from the border)."""
+    from seg_perception.geometry import camera_from_intrinsics
+    from seg_perception.grasps.visibility import at_image_border, behind_neighbour
+    camera = camera_from_intrinsics(100.0, 100.0, 49.5, 39.5, 100, 80)
+    depth = torch.full((80, 100), 1.0)
+    labels = torch.zeros((80, 100), dtype=torch.int64)
+    depth[:, 20:41], labels[:, 20:41] = 0.8, 1
+    depth[:, 41:61], labels[:, 41:61] = 0.7, 2     # object 2 stands 10 cm nearer the camera than object 1
+    scene = GraspScene(torch.zeros(80, 100, 3), depth, labels, camera, np.array([0.0, -1.0, 0.0]))
+
+    def at(u, z):   # the point seen at column u, row 40, depth z
+        return [(u - 49.5) / 100.0 * z, 0.5 / 100.0 * z, z]
+    # object 1 beside object 2's pixels; object 2's own foot, farther than its own pixels there
+    pts = torch.tensor([at(39, 0.8), at(43, 0.8)])
+    assert behind_neighbour(scene, pts, torch.tensor([1, 2]), 2).tolist() == [True, False]
+    assert behind_neighbour(scene, pts, torch.tensor([1, 1]), 2).tolist() == [True, True]
+    near_border = torch.tensor([at(3, 0.8), at(3, 0.8)])
+    assert at_image_border(scene, near_border, torch.tensor([2, 4])).tolist() == [False, True]
+    assert at_image_border(scene, near_border, 4).tolist() == [True, True]
+
+
 def test_an_object_cut_off_by_the_image_border_is_not_gripped_across_the_cut():
     planner = GraspPlanner(GraspConfig(enabled=True), torch.device('cpu'))
     obj, scene = _box_seen_from_above(80.0)
