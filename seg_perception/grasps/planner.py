@@ -147,14 +147,15 @@ class GraspPlanner:
         if not objects:
             return [], {}
         self._view = scene
-        valid = scene.depth > 0
-        points = scene.points[valid].to(self.device).float()
-        labels = scene.labels[valid].to(self.device).long()
+        valid = scene.depth.to(self.device) > 0
+        grid = scene.points.to(self.device).float()
         if scene.support_height is not None:
             # the support itself is a surface, not points: fingertips keep a clearance above it (below), and its
-            # noisy points would otherwise block every grasp low on an object
-            above = scene.support_height(points) > _SUPPORT_POINTS * self.cfg.collision_margin
-            points, labels = points[above], labels[above]
+            # noisy points would otherwise block every grasp low on an object (tested on the whole grid: one
+            # selection of the points instead of two)
+            valid &= scene.support_height(grid) > _SUPPORT_POINTS * self.cfg.collision_margin
+        points = grid[valid]
+        labels = scene.labels.to(self.device)[valid].long()
         keep = _thin(points, _SCENE_VOXEL)
         points, labels = points[keep], labels[keep]
         up = torch.tensor(np.asarray(scene.up, float) if scene.up is not None else [0.0, -1.0, 0.0],
