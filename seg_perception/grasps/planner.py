@@ -183,23 +183,26 @@ class GraspPlanner:
         border, nearer neighbours) for all objects' points at once."""
         view = self._view
         # an object's own pixels are replaced by its filtered cloud (its opening was measured on it)
-        owns = [torch.from_numpy(obj.points).to(self.device).float() for obj in planned]
-        counts = [own.shape[0] for own in owns]
-        every = torch.cat(owns)
+        counts = [len(obj.points) for obj in planned]
+        every = torch.from_numpy(np.concatenate([obj.points for obj in planned])).to(self.device).float()
+        owns = every.split(counts)
         # the pixel spacing at each object's depth (m), and how near the image border its points may be cut off
         spacings = [float(np.median(obj.points[:, 2])) / view.camera.fx if view.camera is not None else 0.0
                     for obj in planned]
         edges = [border_reach(spacing, view.cloud_voxel) for spacing in spacings]
         heights = view.support_height(every).split(counts) if view.support_height is not None else \
             [own @ up - (own @ up).min() for own in owns]
-        borders = at_image_border(view, every, torch.repeat_interleave(
-            torch.tensor(edges, device=self.device), torch.tensor(counts, device=self.device))).split(counts)
+        sizes = torch.tensor(counts, device=self.device)
+        owner = torch.repeat_interleave(torch.arange(len(owns), device=self.device), sizes)
+        borders = at_image_border(view, every, torch.tensor(edges, device=self.device)[owner]).split(counts)
         # only what the hand can touch while gripping an object matters: the other objects' points near it
-        centres = torch.stack([own.mean(0) for own in owns])
-        reaches = torch.tensor([float((own - centre).norm(dim=1).max()) for own, centre in zip(owns, centres)],
-                               device=self.device) + hand_reach(self.cfg)
+        centres = torch.zeros(len(owns), 3, device=self.device).index_add_(0, owner, every) / sizes[:, None]
+        reaches = torch.zeros(len(owns), device=self.device).scatter_reduce_(
+            0, owner, (every - centres[owner]).norm(dim=1), 'amax') + hand_reach(self.cfg)
         ids = torch.tensor([obj.instance_id for obj in planned], device=self.device)
-        near = (labels[None] != ids[:, None]) & ((points[None] - centres[:, None]).norm(dim=2) < reaches[:, None])
+        # squared distances from one product (a point within rounding of the reach is far from any hand pose)
+        distance2 = (points * points).sum(1)[None] - 2 * centres @ points.T + (centres * centres).sum(1)[:, None]
+        near = (labels[None] != ids[:, None]) & (distance2 < (reaches * reaches)[:, None])
         prepared = [self._prepare(obj.instance_id, own, h, at_border, spacing, points[mask], up, basis, why)
                     for obj, own, h, at_border, spacing, mask in zip(planned, owns, heights, borders, spacings, near)]
         self._mark_hidden_ends([(p[0], p[1], edge) for p, edge in zip(prepared, edges) if p is not None])
