@@ -219,8 +219,8 @@ class GraspPlanner:
         """The object ``target`` with (N, 3) points ``pts`` at heights ``h`` above the support, those at the image
         border marked ``at_border``, seen at ``spacing`` m per pixel, to be gripped free of its own points and of
         the ``neighbours`` points near it, as the planner works on it (its ``cut`` so far marks the image border
-        only), and the points its outline was taken from (None when it has no outline); None (and why) when it
-        can have no candidates."""
+        only; its ``index`` is set once all objects are prepared), and the points its outline was taken from (None
+        when it has no outline); None (and why) when it can have no candidates."""
         g = self.cfg
         scene = torch.cat([neighbours, pts])
         own = torch.arange(scene.shape[0], device=scene.device) >= neighbours.shape[0]
@@ -244,8 +244,8 @@ class GraspPlanner:
                            'was found')
             if rim is None:
                 return None
-            return _Seen(0, target, h, flat, torch.zeros_like(at_border), torch.zeros_like(at_border), None, None,
-                         True, clearance, scene, own, (h - pts @ up).mean(), rim), None
+            return _Seen(0, target, h, flat, at_border, torch.zeros_like(at_border), None, None, True, clearance,
+                         scene, own, (h - pts @ up).mean(), rim), None
         pts, completed = _complete_round(pts, flat, a, b, circle)
         if circle is not None:
             # the hidden far side is modelled: fingers must keep clear of it too

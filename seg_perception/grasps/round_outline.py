@@ -62,7 +62,10 @@ def round_outline(flat: np.ndarray, tolerance: float, max_radius: float,
         jacobian[:, 2] = -1.0
         # the Gauss-Newton step from the normal equations (3 x 3; the points near the circle surround its
         # centre along at least _MIN_ARC_DEG, so they are well conditioned)
-        step = np.linalg.solve(jacobian.T @ jacobian, jacobian.T @ (radius - dist[near]))
+        try:
+            step = np.linalg.solve(jacobian.T @ jacobian, jacobian.T @ (radius - dist[near]))
+        except np.linalg.LinAlgError:   # degenerate: the points near the circle all lie in one direction
+            return None
         centre, radius = centre + step[:2], float(radius + step[2])
     if not _MIN_RADIUS <= radius <= max_radius:
         return None
