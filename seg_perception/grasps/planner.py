@@ -271,15 +271,16 @@ class GraspPlanner:
         if not tested:
             return
         every = torch.cat([pts for _, pts, _ in tested])
-        counts = torch.tensor([pts.shape[0] for _, pts, _ in tested], device=self.device)
-        target = torch.repeat_interleave(torch.tensor([item.target for item, _, _ in tested], device=self.device),
-                                         counts)
-        edge = torch.repeat_interleave(torch.tensor([e for _, _, e in tested], device=self.device), counts)
+        counts = [pts.shape[0] for _, pts, _ in tested]
+        owner = torch.repeat_interleave(torch.arange(len(tested), device=self.device),
+                                        torch.tensor(counts, device=self.device))
+        target = torch.tensor([item.target for item, _, _ in tested], device=self.device)[owner]
+        edge = torch.tensor([e for _, _, e in tested], device=self.device)[owner]
         behind = torch.zeros_like(edge, dtype=torch.bool)
         for reach in sorted({e for _, _, e in tested}):
             at = torch.nonzero(edge == reach).squeeze(1)
             behind[at] = behind_neighbour(self._view, every[at], target[at], reach)
-        for (item, _, _), hidden in zip(tested, behind.split(counts.tolist())):
+        for (item, _, _), hidden in zip(tested, behind.split(counts)):
             item.cut = item.cut | hidden
 
     def _measure(self, item: _Seen, d: torch.Tensor, e: torch.Tensor,
