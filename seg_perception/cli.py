@@ -306,7 +306,8 @@ def cmd_eval(args) -> int:
         g = summary['grasps']
         fmt = lambda v: 'n/a' if v is None else f'{v:.3f}'  # noqa: E731
         print(f"grasps (true geometry): objects that fit {g['fit']}: with a grasp {fmt(g['coverage'])}, "
-              f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}); "
+              f"top-1 valid {fmt(g['top1_valid'])} (of grasped {fmt(g['top1_valid_of_grasped'])}), "
+              f"one of its grasps valid {fmt(g['any_valid'])}; "
               f"objects that cannot fit {g['unfit']}, with a grasp {g['unfit_with_grasp']} "
               f"(top grasp valid anyway {g['unfit_top1_valid']})")
         if g['by_shape']:

@@ -137,6 +137,36 @@ def test_true_geometry_grasp_check():
     assert not object_fits(wide, cfg.max_opening)
 
 
+def test_grasp_metrics_count_an_object_whose_later_grasp_holds_when_its_first_fails():
+    """A motion planner that cannot reach an object's first grasp tries the next: the metrics say how many
+    objects have a valid grasp among all of theirs, besides the top one."""
+    from types import SimpleNamespace
+    from seg_perception.geometry import quaternion_from_matrix
+    from seg_perception.grasps.evaluate import grasp_metrics, summarize_grasps
+    scene = _one_box_scene()
+    down, y = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
+    q = quaternion_from_matrix(np.stack([down, y, np.cross(down, y)], 1))
+    at = np.array([0.0, 0.0, 0.48])
+    inside = SimpleNamespace(object_id=7, position=at, quaternion=q, width=0.035)   # fingers inside the box
+    across = SimpleNamespace(object_id=7, position=at, quaternion=q, width=0.056)   # across its 4 cm side
+    truth = np.zeros((20, 20), np.int32)
+    truth[5:15, 5:15] = 1
+    labels = np.where(truth == 1, 7, 0)
+
+    def counts(*grasps):
+        result = SimpleNamespace(instances=SimpleNamespace(labels=labels), objects=[SimpleNamespace(instance_id=7)],
+                                 grasps=list(grasps))
+        return grasp_metrics(result, truth, scene, GraspConfig())
+
+    first_fails = counts(inside, across)
+    assert (first_fails['fit'], first_fails['fit_with_grasp'], first_fails['fit_top1_valid'],
+            first_fails['fit_any_valid']) == (1, 1, 0, 1)
+    assert counts(across, inside)['fit_top1_valid'] == counts(across, inside)['fit_any_valid'] == 1
+    assert counts(inside)['fit_any_valid'] == 0 and counts()['fit_any_valid'] == 0
+    summary = summarize_grasps([first_fails, counts(inside)])
+    assert summary['top1_valid'] == 0.0 and summary['any_valid'] == 0.5 and summary['coverage'] == 1.0
+
+
 def test_grasp_upper_bound_finds_a_hold_unless_the_object_is_boxed_in_or_flat():
     from seg_perception.grasps.evaluate import grasp_exists, scene_solids
     cfg = GraspConfig()

@@ -197,8 +197,9 @@ SHAPE_OUTCOMES = ('valid', 'fails', 'no_grasp', 'not_segmented')   # what became
 
 def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfig,
                   min_gt_pixels: int = 50, upper_bound: bool = False) -> Dict[str, float]:
-    """Per frame counts: objects that fit, of those with a grasp and with a valid top grasp, and objects that
-    cannot fit but got a grasp (and of those, how many top grasps still hold on the true geometry: an object a
+    """Per frame counts: objects that fit, of those with a grasp, with a valid top grasp and with any valid grasp
+    among all of theirs (a motion planner that cannot reach the first tries the next), and objects that cannot fit
+    but got a grasp (and of those, how many top grasps still hold on the true geometry: an object a
     little wider than the opening less 8 mm may be gripped with the hand wide open). With ``upper_bound``, also
     the fitting objects some grasp holds on at all (:func:`grasp_exists`; scene['camera']['up'] is needed) and of
     those, how many got a valid top grasp. ``by_shape``: per shape of scene.json, the fitting objects by outcome
@@ -215,12 +216,14 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
         if ids.size:
             match[obj.instance_id] = int(np.bincount(ids).argmax())
     best: Dict[int, object] = {}
+    every: Dict[int, list] = {}
     for g in result.grasps:  # best first
         gt = match.get(g.object_id)
-        if gt is not None and gt not in best:
-            best[gt] = g
-    counts = {'fit': 0, 'fit_with_grasp': 0, 'fit_top1_valid': 0, 'unfit': 0, 'unfit_with_grasp': 0,
-              'unfit_top1_valid': 0}
+        if gt is not None:
+            best.setdefault(gt, g)
+            every.setdefault(gt, []).append(g)
+    counts = {'fit': 0, 'fit_with_grasp': 0, 'fit_top1_valid': 0, 'fit_any_valid': 0, 'unfit': 0,
+              'unfit_with_grasp': 0, 'unfit_top1_valid': 0}
     # what became of each fitting object, by its shape: a valid top grasp, a top grasp that fails, none, or no
     # object found mostly on it ("not segmented": merged into a neighbour, split into pieces none of which is
     # mostly it, or missed)
@@ -241,6 +244,9 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
         if g is not None:
             counts[kind + '_with_grasp'] += 1
             counts[kind + '_top1_valid'] += valid
+        if kind == 'fit':
+            counts['fit_any_valid'] += valid or any(
+                grasp_valid(o.position, o.quaternion, o.width, by_id[gid], solids, cfg) for o in every.get(gid, [])[1:])
         if upper_bound and kind == 'fit' and (valid or grasp_exists(by_id[gid], solids, scene['camera']['up'], cfg)):
             counts['fit_graspable'] += 1
             counts['fit_graspable_top1_valid'] += valid
@@ -267,7 +273,8 @@ def summarize_grasps(counts: List[Dict[str, int]]) -> Dict[str, Optional[float]]
                'coverage': total['fit_with_grasp'] / fit if fit else None,
                'top1_valid': total['fit_top1_valid'] / fit if fit else None,
                'top1_valid_of_grasped': total['fit_top1_valid'] / total['fit_with_grasp']
-               if total.get('fit_with_grasp') else None}
+               if total.get('fit_with_grasp') else None,
+               'any_valid': total['fit_any_valid'] / fit if fit else None}
     if 'fit_graspable' in total:
         graspable = total['fit_graspable']
         summary['graspable_share'] = graspable / fit if fit else None
