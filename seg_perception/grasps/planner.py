@@ -541,7 +541,7 @@ class GraspPlanner:
                                math.radians(c.nms_angle_deg), c.top_k)]:
                 grasps.append(GraspCandidate(item.target, origin_np[i].astype(np.float64),
                                              quaternion_from_matrix(rot_np[i].astype(np.float64)),
-                                             float(width_np[i]), float(score[i])))
+                                             min(float(width_np[i]), c.max_opening), float(score[i])))
         return grasps
 
     def _collision_free(self, objects: List[_Seen], queues: Sequence[torch.Tensor], poses: Dict[str, torch.Tensor],
