@@ -509,6 +509,29 @@ def test_the_hidden_side_of_a_lying_can_bulges_like_the_seen_one():
     assert _top_grasps_by_truth(1, [(_lying_can(0.045), 0.0, 0.0, 0.4, 0.045)]) == {1: (0, False)}
 
 
+def _half_disc_facing_the_camera(seed, radius, height):
+    """A half disc standing on its flat base (a D-shaped prism) whose round side faces the camera of staged scene
+    ``seed``; its flat side, away from the camera, is the D's diameter."""
+    from seg_perception.synthetic import SceneConfig, generate_scene
+    ray = generate_scene(seed, SceneConfig()).camera_to_world[:3, 2]
+    angle = np.linspace(np.pi / 2, 3 * np.pi / 2, 17)
+    arc = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)                # x <= 0: the round side
+    vertices = np.concatenate([np.c_[arc, np.full(17, -height / 2)], np.c_[arc, np.full(17, height / 2)]])
+    # local -x (the round side) towards the camera
+    return {'shape': 'convex', 'vertices': vertices.round(5).tolist()}, float(np.arctan2(ray[1], ray[0]))
+
+
+@pytest.mark.slow
+def test_an_outline_round_only_on_the_camera_s_side_is_not_completed_into_a_circle():
+    """A half disc 10 cm across with its round side to the camera: its outline follows a circle along half a turn,
+    like a can's near wall, but the camera sees the table where the other half of that circle would be. So it is
+    not round (before: "round, 8.9 cm across: wider than the hand opens", no grasp): it is gripped across its 5 cm
+    depth, from the round side's middle to the flat side."""
+    d_shape, yaw = _half_disc_facing_the_camera(1, 0.05, 0.03)
+    count, valid = _top_grasps_by_truth(1, [(d_shape, 0.0, 0.0, yaw, 0.015)]).get(1, (0, False))
+    assert count > 0 and valid
+
+
 def _boxes_seen_from_above(boxes):
     """A camera 0.45 m up looking 45 degrees down (160x120, f 150 px) at axis-aligned boxes ((lo, hi) corners,
     world metres, z up) on a table at z = 0: the organized scene it sees (ray-cast, label i + 1 for box i) and

@@ -9,7 +9,8 @@ far side has no points. Objects stand on the support, so the planner works in th
 1. closing directions: the normals of the longer sides of the object's outline seen from above (outline.py: the
    convex hull of its points projected on the support: a box's faces) and evenly spread ones (a can's round
    wall); closing lines through the outline's middle and beside it; a round outline (a can, a ball) is
-   completed with its hidden far half (round_outline.py), and only lines near its axis are kept; a round
+   completed with its hidden far half (round_outline.py) unless the camera sees past where that half would be,
+   and only lines near its axis are kept; a round
    outline wider than the hand (seen along at least 150 deg) gets no lines across it, only rim grasps if it is
    an open container;
 2. per candidate, the object points in the finger slab give the opening (their extent along the closing line
@@ -59,7 +60,7 @@ from .hand import hand_hits, hand_reach, palm_half_width
 from .outline import chords, closing_directions, convex_hull, crossing_alignment, left, padded_hulls, widest_chords
 from .rim import find_opening, rim_candidates
 from .round_outline import round_outline
-from .visibility import at_image_border, behind_neighbour, border_reach, fingers_seen
+from .visibility import at_image_border, behind_neighbour, border_reach, fingers_seen, seen_through
 
 _MAX_OBJECT_POINTS = 800
 _SCENE_VOXEL = 0.006       # m: scene points used for collisions are thinned to this spacing
@@ -84,6 +85,8 @@ _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from
                            # the hand opens fully for an object near its limit
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 _WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted when seen along this arc
+_SEEN_THROUGH = 0.25       # share of a round outline's completed far half the camera may see past (a can's or a
+                           # ball's: at most 0.12 on 80 synthetic frames, a lying can's or a rock's 0.45-1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,6 +239,12 @@ class GraspPlanner:
             pts, h, flat, at_border = pts[pick], h[pick], flat[pick], at_border[pick]
         seen = pts.shape[0]
         circle = _round_circle(flat, spacing, g.max_opening, at_border)
+        completion = _complete_round(pts, flat, a, b, circle)
+        if circle is not None and \
+                float(seen_through(self._view, completion[0][completion[1]]).float().mean()) > _SEEN_THROUGH:
+            # the camera sees past where the hidden far half would be: the outline follows a circle along part of
+            # it only (a lying can's, a rock's), and the object is not round
+            circle, completion = None, _complete_round(pts, flat, a, b, None)
         clearance = self._clearance(spacing)
         if circle is not None and circle[1] > g.max_opening / 2:
             # round and wider than the hand in every direction (a big can, a ball, a bowl): the far half is
@@ -246,7 +255,7 @@ class GraspPlanner:
                 return None
             return _Seen(0, target, h, flat, at_border, torch.zeros_like(at_border), None, None, True, clearance,
                          scene, own, (h - pts @ up).mean(), rim), None
-        pts, completed = _complete_round(pts, flat, a, b, circle)
+        pts, completed = completion
         if circle is not None:
             # the hidden far side is modelled: fingers must keep clear of it too
             scene = torch.cat([scene, pts[completed]])

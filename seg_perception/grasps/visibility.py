@@ -1,6 +1,7 @@
 """What the camera saw of a grasp's surroundings: where an object leaves the image or goes on behind a nearer
-neighbour (no jaw closes there: the object may go on out of view), and whether the fingers stay in space the camera
-saw as empty rather than behind a surface it measured.
+neighbour (no jaw closes there: the object may go on out of view), whether the fingers stay in space the camera
+saw as empty rather than behind a surface it measured, and which points it saw past (a round outline's far half
+must not lie there).
 """
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px) -> torch.Ten
     h, w = view.depth.shape
     u, v, _ = project_torch(pts, view.camera)
     return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
+
+
+def seen_through(view: 'GraspScene', pts: torch.Tensor) -> torch.Tensor:
+    """(N,) whether the camera saw past each point: its pixel measured a surface more than _HIDDEN_TOLERANCE
+    farther away, so the point lies in space seen as empty (False without a camera, outside the image or where
+    the pixel has no depth)."""
+    if view.camera is None:
+        return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
+    h, w = view.depth.shape
+    u, v, z = project_torch(pts, view.camera)
+    u, v = u.round().long(), v.round().long()
+    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    seen = view.depth.to(pts.device)[v.clamp(0, h - 1), u.clamp(0, w - 1)]
+    return inside & (seen > 0) & (seen > z + _HIDDEN_TOLERANCE)
 
 
 def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_edge,
