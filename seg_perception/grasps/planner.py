@@ -85,8 +85,9 @@ _TIGHT_MARGIN = 0.5        # share of the collision margin the fingers keep from
                            # the hand opens fully for an object near its limit
 _FINGER_MIDDLE = 0.5       # the widest section meets the fingers at this share of their length from the tips
 _WIDE_ROUND_ARC_DEG = 150.0   # a round outline wider than the hand is trusted when seen along this arc
-_SEEN_THROUGH = 0.25       # share of a round outline's completed far half the camera may see past (a can's or a
-                           # ball's: at most 0.12 on 80 synthetic frames, a lying can's or a rock's 0.45-1.0)
+_SEEN_THROUGH = 0.4        # share of a round outline's completed far half the camera may see past (synthetic cans
+                           # and balls up to 0.13, real cups and bowls with coarser circles up to 0.32; lying cans
+                           # 0.85-1.0, most rocks 0.45 or more)
 
 
 @dataclass(frozen=True, eq=False)
