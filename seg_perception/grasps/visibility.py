@@ -20,8 +20,9 @@ _BORDER_PIXELS = 2         # object points this close to the image border (pixel
                            # voxel of their cloud if that is more, may be where the object leaves the view (voxel
                            # averaging pulls them up to a voxel inwards)
 _OCCLUSION_STEP = 0.05     # m: a neighbour this much nearer the camera next to an object may hide part of it
-_HIDDEN_TOLERANCE = 0.01   # m: finger points farther than this behind the surface the camera sees are in
-                           # space it could not see into (the far side of an object may be there)
+_HIDDEN_TOLERANCE = 0.01   # m: points farther than this behind the surface the camera sees are in space it could
+                           # not see into (the far side of an object may be there); points this far in front of
+                           # it, in space it saw as empty (depth noise and voxels stay within it)
 
 
 def border_reach(spacing: float, cloud_voxel: float) -> int:
