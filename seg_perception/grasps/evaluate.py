@@ -215,13 +215,11 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
         ids = ids[ids > 0]
         if ids.size:
             match[obj.instance_id] = int(np.bincount(ids).argmax())
-    best: Dict[int, object] = {}
-    every: Dict[int, list] = {}
+    grasps_of: Dict[int, list] = {}
     for g in result.grasps:  # best first
         gt = match.get(g.object_id)
         if gt is not None:
-            best.setdefault(gt, g)
-            every.setdefault(gt, []).append(g)
+            grasps_of.setdefault(gt, []).append(g)
     counts = {'fit': 0, 'fit_with_grasp': 0, 'fit_top1_valid': 0, 'fit_any_valid': 0, 'unfit': 0,
               'unfit_with_grasp': 0, 'unfit_top1_valid': 0}
     # what became of each fitting object, by its shape: a valid top grasp, a top grasp that fails, none, or no
@@ -239,14 +237,14 @@ def grasp_metrics(result, instances_gt: np.ndarray, scene: dict, cfg: GraspConfi
             continue
         kind = 'fit' if object_fits(entries[gid], cfg.max_opening) else 'unfit'
         counts[kind] += 1
-        g = best.get(gid)
+        g = grasps_of[gid][0] if gid in grasps_of else None
         valid = g is not None and grasp_valid(g.position, g.quaternion, g.width, by_id[gid], solids, cfg)
         if g is not None:
             counts[kind + '_with_grasp'] += 1
             counts[kind + '_top1_valid'] += valid
         if kind == 'fit':
-            counts['fit_any_valid'] += valid or any(
-                grasp_valid(o.position, o.quaternion, o.width, by_id[gid], solids, cfg) for o in every.get(gid, [])[1:])
+            counts['fit_any_valid'] += valid or any(grasp_valid(o.position, o.quaternion, o.width, by_id[gid], solids,
+                                                                cfg) for o in grasps_of.get(gid, [])[1:])
         if upper_bound and kind == 'fit' and (valid or grasp_exists(by_id[gid], solids, scene['camera']['up'], cfg)):
             counts['fit_graspable'] += 1
             counts['fit_graspable_top1_valid'] += valid

@@ -61,17 +61,24 @@ def at_image_border(view: 'GraspScene', pts: torch.Tensor, edge_px) -> torch.Ten
     return (u < edge_px) | (u > w - 1 - edge_px) | (v < edge_px) | (v > h - 1 - edge_px)
 
 
+def _measured_at(view: 'GraspScene', pts: torch.Tensor):
+    """For (..., 3) points: the pixel each projects to (row, column, clamped into the image), whether that lies
+    inside the image, the depth measured there (0 = none) and the points' own depth."""
+    h, w = view.depth.shape
+    u, v, z = project_torch(pts, view.camera)
+    u, v = u.round().long(), v.round().long()
+    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    v, u = v.clamp(0, h - 1), u.clamp(0, w - 1)
+    return v, u, inside, view.depth.to(pts.device)[v, u], z
+
+
 def seen_through(view: 'GraspScene', pts: torch.Tensor) -> torch.Tensor:
     """(N,) whether the camera saw past each point: its pixel measured a surface more than _HIDDEN_TOLERANCE
     farther away, so the point lies in space seen as empty (False without a camera, outside the image or where
     the pixel has no depth)."""
     if view.camera is None:
         return torch.zeros(pts.shape[0], dtype=torch.bool, device=pts.device)
-    h, w = view.depth.shape
-    u, v, z = project_torch(pts, view.camera)
-    u, v = u.round().long(), v.round().long()
-    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    seen = view.depth.to(pts.device)[v.clamp(0, h - 1), u.clamp(0, w - 1)]
+    _, _, inside, seen, z = _measured_at(view, pts)
     return inside & (seen > 0) & (seen > z + _HIDDEN_TOLERANCE)
 
 
@@ -83,7 +90,6 @@ def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_e
     ``target`` (G,): the label of the object each candidate grips."""
     if view.camera is None:
         return torch.ones_like(width, dtype=torch.bool)
-    cam = view.camera
     dev = width.device
     # per finger 3 x 3 samples along its depth (x) and width (z), on the finger's middle and on its inner face
     # (the object must not reach into space the fingers close over and the camera could not see behind it);
@@ -101,12 +107,7 @@ def fingers_seen(view: 'GraspScene', cfg: GraspConfig, rot, origin, width, top_e
     n = gx.numel()
     allowed = top_edge[:, [0, 0, 1, 1]].repeat_interleave(n, 1)                           # (G, 36)
     inner = torch.tensor([False, True, False, True], device=dev).repeat_interleave(n)      # (36,)
-    u, v, z = project_torch(points, cam)
-    u, v = u.round().long(), v.round().long()
-    h, w = view.depth.shape
-    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    u, v = u.clamp(0, w - 1), v.clamp(0, h - 1)
-    seen = view.depth[v, u]
+    v, u, inside, seen, z = _measured_at(view, points)
     hidden = inside & (seen > 0) & (z > seen + _HIDDEN_TOLERANCE) & ~allowed
     # behind a neighbour, the gap is unknown but the target was measured up to its visible edge there
     hidden &= ~inner[None] | (view.labels[v, u] == target[:, None])
